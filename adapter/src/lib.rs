@@ -1,0 +1,21 @@
+//! durable-execution's task-executions storage, over the Convex HTTP API.
+//!
+//! - [`TaskExecutionsStorage`]: the 17 operations of durable-execution's storage interface.
+//! - [`ConvexTaskExecutionsStorage`]: talks to a Convex deployment that has the storage
+//!   component and its public `taskExecutionsStorage` module, or to the emulator.
+//! - [`InMemoryTaskExecutionsStorage`]: the same semantics in memory, for unit tests and as
+//!   the conformance suite's model.
+//! - [`types`]: the storage value and update in durable-execution's own field names.
+
+mod convex;
+mod error;
+mod mapping;
+mod memory;
+mod storage;
+pub mod types;
+
+pub use convex::{ConvexStorageOptions, ConvexTaskExecutionsStorage};
+pub use error::StorageError;
+pub use memory::InMemoryTaskExecutionsStorage;
+pub use storage::*;
+pub use types::*;

@@ -1,0 +1,248 @@
+//! Starts the servers the tests talk to, as real processes on `127.0.0.1:0`.
+//!
+//! Both the emulator binary and the Node reference server print exactly one line
+//! `listening on http://HOST:PORT` once they accept connections; [`ServerProcess`] waits for
+//! that line and hands back the URL. Each server runs in its own process group so that
+//! dropping (or [`ServerProcess::kill`]ing) it also ends the `node` under `npm`.
+//!
+//! Invariant: this crate knows how to find and start servers, never what they serve.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// How long the emulator may take to print its `listening` line; it usually takes milliseconds.
+pub const EMULATOR_START_TIMEOUT_MS: u64 = 20_000;
+/// How long the reference server may take; it loads TypeScript through Node first.
+pub const REFERENCE_START_TIMEOUT_MS: u64 = 60_000;
+/// The environment variable that overrides where the emulator binary is.
+pub const EMULATOR_BIN_ENV: &str = "CONVEX_STORAGE_EMULATOR_BIN";
+
+/// The root of the Cargo workspace (the folder holding `convex/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// The emulator binary: `$CONVEX_STORAGE_EMULATOR_BIN`, or the workspace's own build of it.
+///
+/// Without the variable, the first call runs `cargo build -p convex-storage-emulator` in the
+/// profile these tests were built with, so `cargo test -p <any crate>` never runs a stale binary.
+pub fn emulator_binary() -> Result<PathBuf> {
+    static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BINARY
+        .get_or_init(|| build_emulator().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn build_emulator() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(EMULATOR_BIN_ENV) {
+        return Ok(PathBuf::from(path));
+    }
+    let release = is_release_build();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        .args(["build", "--quiet", "-p", "convex-storage-emulator", "--bin", "convex-storage-emulator"]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().context("running cargo build for the emulator")?;
+    if !status.success() {
+        bail!("cargo build -p convex-storage-emulator failed ({status})");
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let path = target_dir
+        .join(if release { "release" } else { "debug" })
+        .join("convex-storage-emulator");
+    if !path.exists() {
+        bail!("built the emulator but found no binary at {}", path.display());
+    }
+    Ok(path)
+}
+
+/// Whether the running test binary sits under `target/release`.
+fn is_release_build() -> bool {
+    std::env::current_exe()
+        .ok()
+        .map(|exe| exe.components().any(|c| c.as_os_str() == "release"))
+        .unwrap_or(false)
+}
+
+/// Installs the Node packages of `convex/` once (`npm ci`), when `node_modules` is missing.
+pub fn ensure_convex_node_modules() -> Result<PathBuf> {
+    static DONE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let dir = workspace_root().join("convex");
+        if !dir.join("node_modules").exists() {
+            let status = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .status()
+                .map_err(|e| format!("running npm ci in convex/: {e}"))?;
+            if !status.success() {
+                return Err(format!("npm ci in convex/ failed ({status})"));
+            }
+        }
+        Ok(dir)
+    })
+    .clone()
+    .map_err(|e| anyhow!(e))
+}
+
+/// Where the emulator keeps its data.
+#[derive(Debug, Clone)]
+pub enum EmulatorDb {
+    /// `--db :memory:`: gone when the process ends.
+    Memory,
+    /// `--db PATH`: a SQLite file that survives restarts.
+    File(PathBuf),
+}
+
+/// A running server process; killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    url: String,
+    stderr_log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts the emulator on `127.0.0.1:0` with the given secret and database.
+    pub fn start_emulator(auth_secret: &str, db: &EmulatorDb) -> Result<Self> {
+        Self::start_emulator_with_args(auth_secret, db, &[])
+    }
+
+    /// Starts the emulator with extra command-line arguments (e.g. `--module`).
+    pub fn start_emulator_with_args(
+        auth_secret: &str,
+        db: &EmulatorDb,
+        extra_args: &[&str],
+    ) -> Result<Self> {
+        let mut cmd = Command::new(emulator_binary()?);
+        cmd.args(["--auth-secret", auth_secret, "--host", "127.0.0.1", "--port", "0", "--db"]);
+        match db {
+            EmulatorDb::Memory => cmd.arg(":memory:"),
+            EmulatorDb::File(path) => cmd.arg(path),
+        };
+        cmd.args(extra_args);
+        Self::spawn(cmd, EMULATOR_START_TIMEOUT_MS)
+    }
+
+    /// Starts the reference server (our `convex/` code under `convex-test`) on port 0.
+    pub fn start_reference(auth_secret: &str) -> Result<Self> {
+        let dir = ensure_convex_node_modules()?;
+        let mut cmd = Command::new("npm");
+        cmd.arg("--prefix")
+            .arg(&dir)
+            .args(["run", "--silent", "reference", "--", "--port", "0", "--auth-secret", auth_secret]);
+        Self::spawn(cmd, REFERENCE_START_TIMEOUT_MS)
+    }
+
+    fn spawn(mut cmd: Command, timeout_ms: u64) -> Result<Self> {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // A group of its own, so that killing it also kills `node` started under `npm`.
+        cmd.process_group(0);
+        let mut child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+
+        let stderr_log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log = stderr_log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(url) = line.strip_prefix("listening on ") {
+                        let _ = tx.send(url.trim().to_string());
+                        sent = true;
+                    }
+                }
+                // Keep draining so the server never blocks on a full pipe.
+            }
+        });
+
+        match rx.recv_timeout(Duration::from_millis(timeout_ms)) {
+            Ok(url) => Ok(Self { child, url, stderr_log }),
+            Err(_) => {
+                let mut me = Self { child, url: String::new(), stderr_log };
+                me.kill();
+                let log = me.stderr_log.lock().unwrap().clone();
+                bail!("server did not print its `listening on` line within {timeout_ms} ms; stderr:\n{log}")
+            }
+        }
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The process id of the server (the group leader).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr_log.lock().unwrap().clone()
+    }
+
+    /// SIGKILLs the whole process group and reaps the child: a crash, not a shutdown.
+    pub fn kill(&mut self) {
+        let pgid = self.child.id() as i32;
+        // SAFETY: plain syscall on a process group this struct created.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM to the server and waits up to `timeout_ms` for it to exit.
+    pub fn terminate(&mut self, timeout_ms: u64) -> Result<std::process::ExitStatus> {
+        let pid = self.child.id() as i32;
+        // SAFETY: plain syscall on our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_millis(timeout_ms);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if std::time::Instant::now() > deadline {
+                self.kill();
+                bail!("server did not exit within {timeout_ms} ms of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.kill();
+        }
+    }
+}
