@@ -1,0 +1,9 @@
+/** Function builders of the app (hand-written stand-in for codegen output; see dataModel.d.ts). */
+export {
+  actionGeneric as action,
+  internalActionGeneric as internalAction,
+  internalMutationGeneric as internalMutation,
+  internalQueryGeneric as internalQuery,
+  mutationGeneric as mutation,
+  queryGeneric as query,
+} from 'convex/server'

@@ -1,0 +1,499 @@
+/**
+ * The storage functions of the component (`lib:*`), SPEC.md section 5.
+ *
+ * Each function here is one Convex transaction. The app's public API wraps them: it checks
+ * the auth secret and the arguments, and for the eight locked selectors it brackets the one
+ * mutation with `acquireLock` / `releaseLock` (three separate transactions, as in upstream).
+ *
+ * Reading order: locks, then the by-id functions, then the selectors (indexed range + update
+ * of the first `limit` rows), then the parent/children functions, then deletes.
+ *
+ * Invariant: this module knows nothing of auth secrets or of the HTTP API.
+ */
+import { v } from 'convex/values'
+
+import { internal } from './_generated/api'
+import type { Doc, Id } from './_generated/dataModel'
+import {
+  action,
+  internalMutation,
+  mutation,
+  query,
+  type DatabaseReader,
+  type MutationCtx,
+} from './_generated/server'
+import {
+  deleteAllArgs,
+  deleteByIdArgs,
+  getManyByIdArgs,
+  getManyByParentExecutionIdArgs,
+  getManyBySleepingTaskUniqueIdArgs,
+  insertManyArgs,
+  updateAndDecrementParentACCByIsFinishedAndCloseStatusArgs,
+  updateByCloseExpiresAtArgs,
+  updateByCloseStatusAndReturnArgs,
+  updateByExecutorIdAndNPCAndReturnArgs,
+  updateByOCFPExpiresAtArgs,
+  updateByStatusAndIsSleepingTaskAndExpiresAtLessThanArgs,
+  updateByStatusAndOCFPStatusAndACCZeroAndReturnArgs,
+  updateByStatusAndStartAtLessThanAndReturnArgs,
+  updateManyByIdAndInsertChildrenIfUpdatedArgs,
+  updateManyByIdArgs,
+  updateManyByParentExecutionIdAndIsFinishedArgs,
+} from '../shared/args'
+import { vExecutionDoc, type ByIdFilters, type Update } from '../shared/validators'
+import { clampUpdate, insertExecution, patchFromUpdate, updateExecution, writeNow } from './writes'
+
+/** How long a selector lock blocks its key if its holder never releases it (a crash). */
+export const LOCK_EXPIRY_MS = 60_000
+
+/** How many executions `deleteAll` deletes per transaction, staying far below write limits. */
+export const DELETE_BATCH_SIZE = 100
+
+type Execution = Doc<'taskExecutions'>
+
+const vExecutionDocs = v.array(vExecutionDoc)
+
+// ---------------------------------------------------------------------------------------
+// Locks
+
+/**
+ * Takes the lock named `key`: creates it, or takes over an expired one. Returns the lock's
+ * id, or null when someone else holds it (the caller then does nothing).
+ *
+ * Lock expiry compares with the plain clock (no write lead): a lock row is expired when
+ * `expiresAt <= now`.
+ */
+export const acquireLock = mutation({
+  args: { key: v.string() },
+  returns: v.union(v.id('locks'), v.null()),
+  handler: async (ctx, { key }) => {
+    const now = Date.now()
+    const lock = await ctx.db
+      .query('locks')
+      .withIndex('by_key', (q) => q.eq('key', key))
+      .first()
+    if (lock === null) {
+      return await ctx.db.insert('locks', { key, expiresAt: now + LOCK_EXPIRY_MS })
+    }
+    if (lock.expiresAt <= now) {
+      await ctx.db.patch(lock._id, { expiresAt: now + LOCK_EXPIRY_MS })
+      return lock._id
+    }
+    return null
+  },
+})
+
+/** Releases a lock taken by `acquireLock`; releasing a lock that is gone is a no-op. */
+export const releaseLock = mutation({
+  args: { id: v.id('locks') },
+  returns: v.null(),
+  handler: async (ctx, { id }) => {
+    if ((await ctx.db.get(id)) !== null) {
+      await ctx.db.delete(id)
+    }
+    return null
+  },
+})
+
+// ---------------------------------------------------------------------------------------
+// Inserts and by-id access
+
+/** Inserts all executions or none: the first duplicate fails the whole mutation. */
+export const insertMany = mutation({
+  args: insertManyArgs,
+  returns: v.null(),
+  handler: async (ctx, { executions }) => {
+    const now = writeNow()
+    for (const execution of executions) {
+      await insertExecution(ctx, execution, now)
+    }
+    return null
+  },
+})
+
+export const getManyById = query({
+  args: getManyByIdArgs,
+  returns: v.array(v.union(vExecutionDoc, v.null())),
+  handler: async (ctx, { requests }) => {
+    const results: Array<Execution | null> = []
+    for (const { executionId, filters } of requests) {
+      const execution = await findByExecutionId(ctx.db, executionId)
+      results.push(execution !== null && matchesFilters(execution, filters) ? execution : null)
+    }
+    return results
+  },
+})
+
+export const getManyBySleepingTaskUniqueId = query({
+  args: getManyBySleepingTaskUniqueIdArgs,
+  returns: v.array(v.union(vExecutionDoc, v.null())),
+  handler: async (ctx, { requests }) => {
+    const results: Array<Execution | null> = []
+    for (const { sleepingTaskUniqueId } of requests) {
+      results.push(
+        await ctx.db
+          .query('taskExecutions')
+          .withIndex('by_sleepingTaskUniqueId', (q) =>
+            q.eq('sleepingTaskUniqueId', sleepingTaskUniqueId),
+          )
+          .first(),
+      )
+    }
+    return results
+  },
+})
+
+/** Updates each matching execution; a missing or filtered-out one is skipped. */
+export const updateManyById = mutation({
+  args: updateManyByIdArgs,
+  returns: v.null(),
+  handler: async (ctx, { requests }) => {
+    const now = writeNow()
+    for (const { executionId, filters, update } of requests) {
+      const execution = await findByExecutionId(ctx.db, executionId)
+      if (execution !== null && matchesFilters(execution, filters)) {
+        await updateExecution(ctx, execution, update, now)
+      }
+    }
+    return null
+  },
+})
+
+/**
+ * Like `updateManyById`, and after each update inserts that request's children, pointing
+ * them at the updated document. A duplicate child fails the whole mutation.
+ */
+export const updateManyByIdAndInsertChildrenIfUpdated = mutation({
+  args: updateManyByIdAndInsertChildrenIfUpdatedArgs,
+  returns: v.null(),
+  handler: async (ctx, { requests }) => {
+    const now = writeNow()
+    for (const request of requests) {
+      const execution = await findByExecutionId(ctx.db, request.executionId)
+      if (execution === null || !matchesFilters(execution, request.filters)) {
+        continue
+      }
+      await updateExecution(ctx, execution, request.update, now)
+      for (const child of request.childrenTaskExecutionsToInsertIfAnyUpdated) {
+        await insertExecution(ctx, { ...child, parentExecutionDocId: execution._id }, now)
+      }
+    }
+    return null
+  },
+})
+
+// ---------------------------------------------------------------------------------------
+// Selectors: an index range, ascending, the first `limit` rows, each updated.
+// Those that select "stale" rows compare `updatedAt` with the plain clock (no write lead).
+
+/** Ready-to-run executions whose `startAt` has come; each also gets its new `expiresAt`. */
+export const updateByStatusAndStartAtLessThanAndReturn = mutation({
+  args: updateByStatusAndStartAtLessThanAndReturnArgs,
+  returns: vExecutionDocs,
+  handler: async (ctx, args) => {
+    const now = writeNow()
+    const executions = await ctx.db
+      .query('taskExecutions')
+      .withIndex('by_shard_status_startAt', (q) =>
+        q.eq('shard', args.shard).eq('status', args.status).lt('startAt', args.startAtLessThan),
+      )
+      .take(args.limit)
+    for (const execution of executions) {
+      const expiresAt = args.updateExpiresAtWithStartedAt + execution.timeoutMs
+      await updateExecution(ctx, execution, { ...args.update, expiresAt }, now)
+    }
+    return executions
+  },
+})
+
+export const updateByStatusAndOCFPStatusAndACCZeroAndReturn = mutation({
+  args: updateByStatusAndOCFPStatusAndACCZeroAndReturnArgs,
+  returns: vExecutionDocs,
+  handler: async (ctx, args) => {
+    const clock = Date.now()
+    const executions = await ctx.db
+      .query('taskExecutions')
+      .withIndex('by_shard_status_ocfpStatus_acc_updatedAt', (q) =>
+        q
+          .eq('shard', args.shard)
+          .eq('status', args.status)
+          .eq('ocfpStatus', args.ocfpStatus)
+          .eq('acc', 0)
+          .lt('updatedAt', clock),
+      )
+      .take(args.limit)
+    await updateAll(ctx, executions, args.update)
+    return executions
+  },
+})
+
+export const updateByCloseStatusAndReturn = mutation({
+  args: updateByCloseStatusAndReturnArgs,
+  returns: vExecutionDocs,
+  handler: async (ctx, args) => {
+    const clock = Date.now()
+    const executions = await ctx.db
+      .query('taskExecutions')
+      .withIndex('by_shard_closeStatus_updatedAt', (q) =>
+        q.eq('shard', args.shard).eq('closeStatus', args.closeStatus).lt('updatedAt', clock),
+      )
+      .take(args.limit)
+    await updateAll(ctx, executions, args.update)
+    return executions
+  },
+})
+
+/** Expired executions; `gte(0)` skips rows without an `expiresAt`. Returns the count. */
+export const updateByStatusAndIsSleepingTaskAndExpiresAtLessThan = mutation({
+  args: updateByStatusAndIsSleepingTaskAndExpiresAtLessThanArgs,
+  returns: v.number(),
+  handler: async (ctx, args) => {
+    const executions = await ctx.db
+      .query('taskExecutions')
+      .withIndex('by_status_isSleepingTask_expiresAt', (q) =>
+        q
+          .eq('status', args.status)
+          .eq('isSleepingTask', args.isSleepingTask)
+          .gte('expiresAt', 0)
+          .lt('expiresAt', args.expiresAtLessThan),
+      )
+      .take(args.limit)
+    await updateAll(ctx, executions, args.update)
+    return executions.length
+  },
+})
+
+export const updateByOCFPExpiresAt = mutation({
+  args: updateByOCFPExpiresAtArgs,
+  returns: v.number(),
+  handler: async (ctx, args) => {
+    const executions = await ctx.db
+      .query('taskExecutions')
+      .withIndex('by_ocfpExpiresAt', (q) =>
+        q.gte('ocfpExpiresAt', 0).lt('ocfpExpiresAt', args.ocfpExpiresAtLessThan),
+      )
+      .take(args.limit)
+    await updateAll(ctx, executions, args.update)
+    return executions.length
+  },
+})
+
+export const updateByCloseExpiresAt = mutation({
+  args: updateByCloseExpiresAtArgs,
+  returns: v.number(),
+  handler: async (ctx, args) => {
+    const executions = await ctx.db
+      .query('taskExecutions')
+      .withIndex('by_closeExpiresAt', (q) =>
+        q.gte('closeExpiresAt', 0).lt('closeExpiresAt', args.closeExpiresAtLessThan),
+      )
+      .take(args.limit)
+    await updateAll(ctx, executions, args.update)
+    return executions.length
+  },
+})
+
+export const updateByExecutorIdAndNPCAndReturn = mutation({
+  args: updateByExecutorIdAndNPCAndReturnArgs,
+  returns: vExecutionDocs,
+  handler: async (ctx, args) => {
+    const clock = Date.now()
+    const executions = await ctx.db
+      .query('taskExecutions')
+      .withIndex('by_shard_executorId_npc_updatedAt', (q) =>
+        q
+          .eq('shard', args.shard)
+          .eq('executorId', args.executorId)
+          .eq('npc', args.npc)
+          .lt('updatedAt', clock),
+      )
+      .take(args.limit)
+    await updateAll(ctx, executions, args.update)
+    return executions
+  },
+})
+
+// ---------------------------------------------------------------------------------------
+// Parents and children
+
+/** All children of each parent, unfinished first, then oldest first (index order). */
+export const getManyByParentExecutionId = query({
+  args: getManyByParentExecutionIdArgs,
+  returns: v.array(vExecutionDocs),
+  handler: async (ctx, { requests }) => {
+    const results: Array<Array<Execution>> = []
+    for (const { parentExecutionId } of requests) {
+      results.push(
+        await ctx.db
+          .query('taskExecutions')
+          .withIndex('by_parentExecutionId_isFinished', (q) =>
+            q.eq('parentExecutionId', parentExecutionId),
+          )
+          .collect(),
+      )
+    }
+    return results
+  },
+})
+
+export const updateManyByParentExecutionIdAndIsFinished = mutation({
+  args: updateManyByParentExecutionIdAndIsFinishedArgs,
+  returns: v.null(),
+  handler: async (ctx, { requests }) => {
+    for (const { parentExecutionId, isFinished, update } of requests) {
+      const children = await ctx.db
+        .query('taskExecutions')
+        .withIndex('by_parentExecutionId_isFinished', (q) =>
+          q.eq('parentExecutionId', parentExecutionId).eq('isFinished', isFinished),
+        )
+        .collect()
+      await updateAll(ctx, children, update)
+    }
+    return null
+  },
+})
+
+/**
+ * Closes finished children and tells their parents, atomically.
+ *
+ * Selects stale rows by (shard, isFinished, closeStatus), updates them, then for each
+ * selected child that has a parent document and is not the parent's finalize execution:
+ * an only child sets its parent's `acc` to 0; other children decrement their parent's `acc`
+ * by how many of them were selected. Only-child parents are written first, then the
+ * decremented parents in ascending document-id order; a parent that no longer exists is
+ * skipped (upstream's patch would throw there). Both kinds of parent write carry the clamped
+ * `update.updatedAt`. Returns how many children were selected.
+ */
+export const updateAndDecrementParentACCByIsFinishedAndCloseStatus = mutation({
+  args: updateAndDecrementParentACCByIsFinishedAndCloseStatusArgs,
+  returns: v.number(),
+  handler: async (ctx, args) => {
+    const now = writeNow()
+    const clock = Date.now()
+    const children = await ctx.db
+      .query('taskExecutions')
+      .withIndex('by_shard_isFinished_closeStatus_updatedAt', (q) =>
+        q
+          .eq('shard', args.shard)
+          .eq('isFinished', args.isFinished)
+          .eq('closeStatus', args.closeStatus)
+          .lt('updatedAt', clock),
+      )
+      .take(args.limit)
+    if (children.length === 0) {
+      return 0
+    }
+
+    const update = clampUpdate(args.update, now)
+    for (const child of children) {
+      await ctx.db.patch(child._id, patchFromUpdate(update))
+    }
+
+    const onlyChildParents = new Set<Id<'taskExecutions'>>()
+    const decrements = new Map<Id<'taskExecutions'>, number>()
+    for (const child of children) {
+      const parentId = child.parentExecutionDocId
+      if (parentId === undefined || child.isFinalizeOfParent === true) {
+        continue
+      }
+      if (child.isOnlyChildOfParent === true) {
+        onlyChildParents.add(parentId)
+      } else {
+        decrements.set(parentId, (decrements.get(parentId) ?? 0) + 1)
+      }
+    }
+
+    for (const parentId of [...onlyChildParents].sort()) {
+      if ((await ctx.db.get(parentId)) !== null) {
+        await ctx.db.patch(parentId, { acc: 0, updatedAt: update.updatedAt })
+      }
+    }
+    for (const parentId of [...decrements.keys()].sort()) {
+      const parent = await ctx.db.get(parentId)
+      if (parent !== null) {
+        const acc = parent.acc - decrements.get(parentId)!
+        await updateExecution(ctx, parent, { acc, updatedAt: update.updatedAt }, now)
+      }
+    }
+    return children.length
+  },
+})
+
+// ---------------------------------------------------------------------------------------
+// Deletes
+
+export const deleteById = mutation({
+  args: deleteByIdArgs,
+  returns: v.null(),
+  handler: async (ctx, { executionId }) => {
+    const execution = await findByExecutionId(ctx.db, executionId)
+    if (execution !== null) {
+      await ctx.db.delete(execution._id)
+    }
+    return null
+  },
+})
+
+/** Deletes up to `batchSize` executions (oldest first); returns how many it deleted. */
+export const deleteMany = internalMutation({
+  args: { batchSize: v.number() },
+  returns: v.number(),
+  handler: async (ctx, { batchSize }) => {
+    const executions = await ctx.db.query('taskExecutions').take(batchSize)
+    for (const execution of executions) {
+      await ctx.db.delete(execution._id)
+    }
+    return executions.length
+  },
+})
+
+/**
+ * Deletes every execution, one bounded transaction at a time, until a batch comes back
+ * short. Not atomic: concurrent inserts may survive it.
+ */
+export const deleteAll = action({
+  args: deleteAllArgs,
+  returns: v.null(),
+  handler: async (ctx): Promise<null> => {
+    for (;;) {
+      const deleted: number = await ctx.runMutation(internal.lib.deleteMany, {
+        batchSize: DELETE_BATCH_SIZE,
+      })
+      if (deleted < DELETE_BATCH_SIZE) {
+        return null
+      }
+    }
+  },
+})
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+async function findByExecutionId(db: DatabaseReader, executionId: string): Promise<Execution | null> {
+  return await db
+    .query('taskExecutions')
+    .withIndex('by_executionId', (q) => q.eq('executionId', executionId))
+    .first()
+}
+
+/** Whether every given filter equals the execution's field. */
+function matchesFilters(execution: Execution, filters: ByIdFilters | undefined): boolean {
+  return (
+    (filters?.isSleepingTask === undefined || execution.isSleepingTask === filters.isSleepingTask) &&
+    (filters?.status === undefined || execution.status === filters.status) &&
+    (filters?.isFinished === undefined || execution.isFinished === filters.isFinished)
+  )
+}
+
+/** Applies the same update request to every execution, with one write clock. */
+async function updateAll(
+  ctx: MutationCtx,
+  executions: ReadonlyArray<Execution>,
+  update: Update,
+): Promise<void> {
+  const now = writeNow()
+  for (const execution of executions) {
+    await updateExecution(ctx, execution, update, now)
+  }
+}
