@@ -1,1 +1,574 @@
+//! [`ConvexTaskExecutionsStorage`]: the storage interface over a deployment's public API.
+//!
+//! A port of upstream's `ConvexTaskExecutionsStorage` (src/client/index.ts): each method calls
+//! one public function of the storage module (SPEC.md section 5) through [`ConvexHttp`],
+//! translating names with [`crate::mapping`]. The client-side work is the sharding of SPEC.md
+//! section 6: inserts pick a random shard, the four sharded selectors run once per configured
+//! shard concurrently and apply the request's update to what they return, the decrement sweep
+//! splits its limit over the shards.
 
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use crate::error::StorageError;
+use crate::join::{join_all, BoxFuture};
+use crate::mapping::{self, encode_filters, encode_insert_value, encode_update};
+use crate::shards::resolve_shards;
+use crate::storage::*;
+use crate::transport::{ConvexHttp, FunctionKind};
+use crate::types::{TaskExecutionStorageUpdate, TaskExecutionStorageValue};
+
+/// The module the README's setup exposes the public functions from.
+pub const DEFAULT_MODULE: &str = "taskExecutionsStorage";
+
+/// How long one HTTP call may take unless configured otherwise, in milliseconds.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+
+/// How [`ConvexTaskExecutionsStorage`] talks to the deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvexStorageOptions {
+    /// How many shards the store is split into, 1..=64. Every client of one store must agree,
+    /// since inserts pick among all of them.
+    pub total_shards: u32,
+    /// The shards this client claims work from; `None` = all. Deduplicated and sorted; a
+    /// shard outside `0..total_shards` is an options error.
+    pub shards: Option<Vec<u32>>,
+    /// Whether `delete_by_id` and `delete_all` do anything; off, they are no-ops, so a
+    /// production client can never wipe the store.
+    pub enable_test_mode: bool,
+    /// The module holding the 17 public functions (`<module>:<fn>` paths).
+    pub module: String,
+    /// The timeout of each HTTP call, connection included.
+    pub request_timeout: Duration,
+}
+
+impl Default for ConvexStorageOptions {
+    fn default() -> Self {
+        Self {
+            total_shards: 1,
+            shards: None,
+            enable_test_mode: false,
+            module: DEFAULT_MODULE.to_string(),
+            request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
+        }
+    }
+}
+
+/// durable-execution's task-executions storage on a Convex deployment (or the emulator).
+///
+/// Cheap to clone: clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct ConvexTaskExecutionsStorage {
+    http: ConvexHttp,
+    total_shards: u32,
+    /// Resolved: deduplicated, sorted, never empty.
+    shards: Vec<u32>,
+    enable_test_mode: bool,
+}
+
+impl ConvexTaskExecutionsStorage {
+    /// Connects to the deployment at `url` (`http://` or `https://`, no path), authenticating
+    /// every call with `auth_secret`. Nothing is sent until the first call.
+    pub fn new(
+        url: &str,
+        auth_secret: &str,
+        options: ConvexStorageOptions,
+    ) -> Result<Self, StorageError> {
+        let base_url = validate_url(url)?;
+        let shards = resolve_shards(options.total_shards, options.shards.as_deref())?;
+        if options.module.is_empty() || options.module.contains(':') {
+            return Err(StorageError::InvalidOptions(format!(
+                "module must be a non-empty module path without `:`, got {:?}",
+                options.module
+            )));
+        }
+        if options.request_timeout.is_zero() {
+            return Err(StorageError::InvalidOptions(
+                "request_timeout must be longer than zero".to_string(),
+            ));
+        }
+        let client = reqwest::Client::builder().build().map_err(|e| {
+            StorageError::InvalidOptions(format!("cannot build the HTTP client: {e}"))
+        })?;
+        Ok(Self {
+            http: ConvexHttp::new(
+                client,
+                base_url,
+                auth_secret.to_string(),
+                options.module,
+                options.request_timeout,
+            ),
+            total_shards: options.total_shards,
+            shards,
+            enable_test_mode: options.enable_test_mode,
+        })
+    }
+
+    /// The shards this client works on, deduplicated and sorted.
+    pub fn shards(&self) -> &[u32] {
+        &self.shards
+    }
+
+    /// The total number of shards inserts choose from.
+    pub fn total_shards(&self) -> u32 {
+        self.total_shards
+    }
+
+    /// Encodes an execution to insert, on a shard picked uniformly from all `total_shards`
+    /// (upstream's `Math.floor(Math.random() * totalShards)`), not only the served ones.
+    fn insert_value(&self, value: &TaskExecutionStorageValue) -> Value {
+        let shard = rand::thread_rng().gen_range(0..self.total_shards);
+        encode_insert_value(value, shard)
+    }
+
+    /// Calls a function and decodes its value, turning a decoding failure into
+    /// [`StorageError::Decode`] for that function.
+    async fn call<T>(
+        &self,
+        kind: FunctionKind,
+        function: &str,
+        args: Option<Value>,
+        decode: fn(Value) -> Result<T, String>,
+    ) -> Result<T, StorageError> {
+        let value = self.http.call(kind, function, args).await?;
+        decode(value).map_err(|message| StorageError::Decode {
+            path: self.http.path(function),
+            message,
+        })
+    }
+
+    /// Calls a sharded selector once per configured shard, concurrently; the shard number is
+    /// added to `args`. Results come back in shard order; the first failure (in shard order)
+    /// wins, like upstream's `Promise.all` would report one.
+    async fn call_per_shard<T: Send>(
+        &self,
+        function: &str,
+        args: Value,
+        decode: fn(Value) -> Result<T, String>,
+    ) -> Result<Vec<T>, StorageError> {
+        let calls: Vec<BoxFuture<'_, Result<T, StorageError>>> = self
+            .shards
+            .iter()
+            .map(|&shard| {
+                let mut args = args.clone();
+                args["shard"] = json!(shard);
+                Box::pin(self.call(FunctionKind::Action, function, Some(args), decode))
+                    as BoxFuture<'_, _>
+            })
+            .collect();
+        join_all(calls).await.into_iter().collect()
+    }
+
+    /// A sharded `...AndReturn` selector: concatenated in shard order, each value with the
+    /// request's update applied on the client (SPEC.md section 6).
+    async fn claim_per_shard(
+        &self,
+        function: &str,
+        args: Value,
+        update: &TaskExecutionStorageUpdate,
+    ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
+        let per_shard = self
+            .call_per_shard(function, args, mapping::decode_values)
+            .await?;
+        Ok(per_shard
+            .into_iter()
+            .flatten()
+            .map(|mut value| {
+                value.apply_update(update);
+                value
+            })
+            .collect())
+    }
+}
+
+/// Accepts `http(s)://host[:port]` (a trailing `/` is fine) and returns it without the slash.
+fn validate_url(url: &str) -> Result<String, StorageError> {
+    let invalid = |why: &str| StorageError::InvalidOptions(format!("invalid url {url:?}: {why}"));
+    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("a deployment url has no query or fragment"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+fn requests_args(requests: Vec<Value>) -> Option<Value> {
+    Some(json!({ "requests": requests }))
+}
+
+/// `{executionId, filters?, update}`: the part every update-by-id request shares.
+fn update_by_id_args(
+    execution_id: &str,
+    filters: Option<&crate::types::TaskExecutionStorageGetByIdFilters>,
+    update: &TaskExecutionStorageUpdate,
+) -> serde_json::Map<String, Value> {
+    let mut request = serde_json::Map::new();
+    request.insert("executionId".into(), json!(execution_id));
+    if let Some(filters) = filters {
+        request.insert("filters".into(), encode_filters(filters));
+    }
+    request.insert("update".into(), encode_update(update));
+    request
+}
+
+fn expect_len<T>(path: String, expected: usize, values: Vec<T>) -> Result<Vec<T>, StorageError> {
+    if values.len() == expected {
+        Ok(values)
+    } else {
+        Err(StorageError::Decode {
+            path,
+            message: format!("expected {expected} results, got {}", values.len()),
+        })
+    }
+}
+
+#[async_trait]
+impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
+    async fn insert_many(
+        &self,
+        executions: Vec<TaskExecutionStorageValue>,
+    ) -> Result<(), StorageError> {
+        if executions.is_empty() {
+            return Ok(());
+        }
+        let executions: Vec<Value> = executions.iter().map(|v| self.insert_value(v)).collect();
+        let args = json!({ "executions": executions });
+        self.call(
+            FunctionKind::Mutation,
+            "insertMany",
+            Some(args),
+            mapping::decode_null,
+        )
+        .await
+    }
+
+    async fn get_many_by_id(
+        &self,
+        requests: Vec<GetByIdRequest>,
+    ) -> Result<Vec<Option<TaskExecutionStorageValue>>, StorageError> {
+        let expected = requests.len();
+        let requests = requests
+            .iter()
+            .map(mapping::encode_get_by_id_request)
+            .collect();
+        let values = self
+            .call(
+                FunctionKind::Query,
+                "getManyById",
+                requests_args(requests),
+                mapping::decode_optional_values,
+            )
+            .await?;
+        expect_len(self.http.path("getManyById"), expected, values)
+    }
+
+    async fn get_many_by_sleeping_task_unique_id(
+        &self,
+        sleeping_task_unique_ids: Vec<String>,
+    ) -> Result<Vec<Option<TaskExecutionStorageValue>>, StorageError> {
+        let expected = sleeping_task_unique_ids.len();
+        let requests = sleeping_task_unique_ids
+            .iter()
+            .map(|id| json!({ "sleepingTaskUniqueId": id }))
+            .collect();
+        let values = self
+            .call(
+                FunctionKind::Query,
+                "getManyBySleepingTaskUniqueId",
+                requests_args(requests),
+                mapping::decode_optional_values,
+            )
+            .await?;
+        expect_len(
+            self.http.path("getManyBySleepingTaskUniqueId"),
+            expected,
+            values,
+        )
+    }
+
+    async fn update_many_by_id(
+        &self,
+        requests: Vec<UpdateByIdRequest>,
+    ) -> Result<(), StorageError> {
+        let requests = requests
+            .iter()
+            .map(|r| {
+                Value::Object(update_by_id_args(
+                    &r.execution_id,
+                    r.filters.as_ref(),
+                    &r.update,
+                ))
+            })
+            .collect();
+        self.call(
+            FunctionKind::Action,
+            "updateManyById",
+            requests_args(requests),
+            mapping::decode_null,
+        )
+        .await
+    }
+
+    async fn update_many_by_id_and_insert_children_if_updated(
+        &self,
+        requests: Vec<UpdateByIdAndInsertChildrenRequest>,
+    ) -> Result<(), StorageError> {
+        let requests = requests
+            .iter()
+            .map(|r| {
+                let mut request = update_by_id_args(&r.execution_id, r.filters.as_ref(), &r.update);
+                let children: Vec<Value> = r
+                    .children_task_executions_to_insert_if_any_updated
+                    .iter()
+                    .map(|child| self.insert_value(child))
+                    .collect();
+                request.insert(
+                    "childrenTaskExecutionsToInsertIfAnyUpdated".into(),
+                    json!(children),
+                );
+                Value::Object(request)
+            })
+            .collect();
+        self.call(
+            FunctionKind::Action,
+            "updateManyByIdAndInsertChildrenIfUpdated",
+            requests_args(requests),
+            mapping::decode_null,
+        )
+        .await
+    }
+
+    async fn update_by_status_and_start_at_less_than_and_return(
+        &self,
+        request: UpdateByStatusAndStartAtLessThanRequest,
+    ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
+        let args = json!({
+            "status": request.status,
+            "startAtLessThan": request.start_at_less_than,
+            "update": encode_update(&request.update),
+            "updateExpiresAtWithStartedAt": request.update_expires_at_with_started_at,
+            "limit": request.limit,
+        });
+        let per_shard = self
+            .call_per_shard(
+                "updateByStatusAndStartAtLessThanAndReturn",
+                args,
+                mapping::decode_values,
+            )
+            .await?;
+        Ok(per_shard
+            .into_iter()
+            .flatten()
+            .map(|mut value| {
+                value
+                    .apply_start_update(&request.update, request.update_expires_at_with_started_at);
+                value
+            })
+            .collect())
+    }
+
+    async fn update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
+        &self,
+        request: UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest,
+    ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
+        let args = json!({
+            "status": request.status,
+            "ocfpStatus": request.on_children_finished_processing_status,
+            "update": encode_update(&request.update),
+            "limit": request.limit,
+        });
+        self.claim_per_shard(
+            "updateByStatusAndOCFPStatusAndACCZeroAndReturn",
+            args,
+            &request.update,
+        )
+        .await
+    }
+
+    async fn update_by_close_status_and_return(
+        &self,
+        request: UpdateByCloseStatusRequest,
+    ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
+        let args = json!({
+            "closeStatus": request.close_status,
+            "update": encode_update(&request.update),
+            "limit": request.limit,
+        });
+        self.claim_per_shard("updateByCloseStatusAndReturn", args, &request.update)
+            .await
+    }
+
+    async fn update_by_status_and_is_sleeping_task_and_expires_at_less_than(
+        &self,
+        request: UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThanRequest,
+    ) -> Result<u64, StorageError> {
+        let args = json!({
+            "status": request.status,
+            "isSleepingTask": request.is_sleeping_task,
+            "expiresAtLessThan": request.expires_at_less_than,
+            "update": encode_update(&request.update),
+            "limit": request.limit,
+        });
+        self.call(
+            FunctionKind::Action,
+            "updateByStatusAndIsSleepingTaskAndExpiresAtLessThan",
+            Some(args),
+            mapping::decode_count,
+        )
+        .await
+    }
+
+    async fn update_by_on_children_finished_processing_expires_at_less_than(
+        &self,
+        request: UpdateByOnChildrenFinishedProcessingExpiresAtLessThanRequest,
+    ) -> Result<u64, StorageError> {
+        let args = json!({
+            "ocfpExpiresAtLessThan": request.on_children_finished_processing_expires_at_less_than,
+            "update": encode_update(&request.update),
+            "limit": request.limit,
+        });
+        self.call(
+            FunctionKind::Action,
+            "updateByOCFPExpiresAt",
+            Some(args),
+            mapping::decode_count,
+        )
+        .await
+    }
+
+    async fn update_by_close_expires_at_less_than(
+        &self,
+        request: UpdateByCloseExpiresAtLessThanRequest,
+    ) -> Result<u64, StorageError> {
+        let args = json!({
+            "closeExpiresAtLessThan": request.close_expires_at_less_than,
+            "update": encode_update(&request.update),
+            "limit": request.limit,
+        });
+        self.call(
+            FunctionKind::Action,
+            "updateByCloseExpiresAt",
+            Some(args),
+            mapping::decode_count,
+        )
+        .await
+    }
+
+    async fn update_by_executor_id_and_needs_promise_cancellation_and_return(
+        &self,
+        request: UpdateByExecutorIdAndNeedsPromiseCancellationRequest,
+    ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
+        let args = json!({
+            "executorId": request.executor_id,
+            "npc": request.needs_promise_cancellation,
+            "update": encode_update(&request.update),
+            "limit": request.limit,
+        });
+        self.claim_per_shard("updateByExecutorIdAndNPCAndReturn", args, &request.update)
+            .await
+    }
+
+    async fn get_many_by_parent_execution_id(
+        &self,
+        parent_execution_ids: Vec<String>,
+    ) -> Result<Vec<Vec<TaskExecutionStorageValue>>, StorageError> {
+        let expected = parent_execution_ids.len();
+        let requests = parent_execution_ids
+            .iter()
+            .map(|id| json!({ "parentExecutionId": id }))
+            .collect();
+        let values = self
+            .call(
+                FunctionKind::Query,
+                "getManyByParentExecutionId",
+                requests_args(requests),
+                mapping::decode_value_lists,
+            )
+            .await?;
+        expect_len(
+            self.http.path("getManyByParentExecutionId"),
+            expected,
+            values,
+        )
+    }
+
+    async fn update_many_by_parent_execution_id_and_is_finished(
+        &self,
+        requests: Vec<UpdateByParentExecutionIdAndIsFinishedRequest>,
+    ) -> Result<(), StorageError> {
+        let requests = requests
+            .iter()
+            .map(|r| {
+                json!({
+                    "parentExecutionId": r.parent_execution_id,
+                    "isFinished": r.is_finished,
+                    "update": encode_update(&r.update),
+                })
+            })
+            .collect();
+        self.call(
+            FunctionKind::Action,
+            "updateManyByParentExecutionIdAndIsFinished",
+            requests_args(requests),
+            mapping::decode_null,
+        )
+        .await
+    }
+
+    async fn update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
+        &self,
+        request: UpdateAndDecrementParentActiveChildrenCountRequest,
+    ) -> Result<u64, StorageError> {
+        // `shards` is never empty, so the division is defined.
+        let shard_count = self.shards.len() as u32;
+        let args = json!({
+            "isFinished": request.is_finished,
+            "closeStatus": request.close_status,
+            "update": encode_update(&request.update),
+            "limit": request.limit.div_ceil(shard_count),
+        });
+        let counts = self
+            .call_per_shard(
+                "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
+                args,
+                mapping::decode_count,
+            )
+            .await?;
+        Ok(counts.into_iter().sum())
+    }
+
+    async fn delete_by_id(&self, execution_id: &str) -> Result<(), StorageError> {
+        if !self.enable_test_mode {
+            return Ok(());
+        }
+        let args = json!({ "executionId": execution_id });
+        self.call(
+            FunctionKind::Mutation,
+            "deleteById",
+            Some(args),
+            mapping::decode_null,
+        )
+        .await
+    }
+
+    async fn delete_all(&self) -> Result<(), StorageError> {
+        if !self.enable_test_mode {
+            return Ok(());
+        }
+        self.call(
+            FunctionKind::Action,
+            "deleteAll",
+            None,
+            mapping::decode_null,
+        )
+        .await
+    }
+}

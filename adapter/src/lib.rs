@@ -7,15 +7,23 @@
 //!   the conformance suite's model.
 //! - [`types`]: the storage value and update in durable-execution's own field names.
 
+#![warn(missing_docs)]
+
 mod convex;
 mod error;
+mod join;
 mod mapping;
 mod memory;
+mod shards;
 mod storage;
+mod transport;
 pub mod types;
+mod update;
 
-pub use convex::{ConvexStorageOptions, ConvexTaskExecutionsStorage};
+pub use convex::{
+    ConvexStorageOptions, ConvexTaskExecutionsStorage, DEFAULT_MODULE, DEFAULT_REQUEST_TIMEOUT_MS,
+};
 pub use error::StorageError;
-pub use memory::InMemoryTaskExecutionsStorage;
+pub use memory::{Clock, InMemoryOptions, InMemoryTaskExecutionsStorage, ShardChooser};
 pub use storage::*;
 pub use types::*;

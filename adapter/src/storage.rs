@@ -48,80 +48,113 @@ pub struct UpdateByIdAndInsertChildrenRequest {
 /// The start-at claim: ready executions whose `start_at` has passed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateByStatusAndStartAtLessThanRequest {
+    /// Claim only executions in this status (normally `Ready`).
     pub status: TaskExecutionStatus,
+    /// Claim only executions whose `start_at` is strictly below this, in ms.
     pub start_at_less_than: i64,
+    /// What to change on every selected execution.
     pub update: TaskExecutionStorageUpdate,
     /// Each claimed execution gets `expires_at = this + its timeout_ms`.
     pub update_expires_at_with_started_at: i64,
+    /// The most executions to select (per shard for the sharded selectors).
     pub limit: u32,
 }
 
 /// Parents whose children all finished (`acc = 0`) and are not yet processed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest {
+    /// Select only parents in this status (normally `WaitingForChildren`).
     pub status: TaskExecutionStatus,
+    /// Select only parents in this on-children-finished processing status (stored as `ocfpStatus`).
     pub on_children_finished_processing_status: OnChildrenFinishedProcessingStatus,
+    /// What to change on every selected execution.
     pub update: TaskExecutionStorageUpdate,
+    /// The most executions to select (per shard for the sharded selectors).
     pub limit: u32,
 }
 
 /// Executions by close status.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateByCloseStatusRequest {
+    /// Select only executions in this close status.
     pub close_status: TaskExecutionCloseStatus,
+    /// What to change on every selected execution.
     pub update: TaskExecutionStorageUpdate,
+    /// The most executions to select (per shard for the sharded selectors).
     pub limit: u32,
 }
 
 /// Expired runs (or sleeping tasks) by status.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThanRequest {
+    /// Select only executions in this status (normally `Running`).
     pub status: TaskExecutionStatus,
+    /// Select only sleeping tasks (`true`) or only ordinary ones (`false`).
     pub is_sleeping_task: bool,
+    /// Select only executions whose `expires_at` is in `0..this`, in ms.
     pub expires_at_less_than: i64,
+    /// What to change on every selected execution.
     pub update: TaskExecutionStorageUpdate,
+    /// The most executions to select.
     pub limit: u32,
 }
 
 /// Expired on-children-finished processing claims.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateByOnChildrenFinishedProcessingExpiresAtLessThanRequest {
+    /// Select only executions whose `ocfpExpiresAt` is in `0..this`, in ms.
     pub on_children_finished_processing_expires_at_less_than: i64,
+    /// What to change on every selected execution.
     pub update: TaskExecutionStorageUpdate,
+    /// The most executions to select.
     pub limit: u32,
 }
 
 /// Expired close claims.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateByCloseExpiresAtLessThanRequest {
+    /// Select only executions whose `close_expires_at` is in `0..this`, in ms.
     pub close_expires_at_less_than: i64,
+    /// What to change on every selected execution.
     pub update: TaskExecutionStorageUpdate,
+    /// The most executions to select.
     pub limit: u32,
 }
 
 /// Executions held by one executor that need their promise cancelled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateByExecutorIdAndNeedsPromiseCancellationRequest {
+    /// Select only executions held by this executor.
     pub executor_id: String,
+    /// Select only executions with this needs-promise-cancellation flag (stored as `npc`).
     pub needs_promise_cancellation: bool,
+    /// What to change on every selected execution.
     pub update: TaskExecutionStorageUpdate,
+    /// The most executions to select (per shard for the sharded selectors).
     pub limit: u32,
 }
 
 /// One request of `update_many_by_parent_execution_id_and_is_finished`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateByParentExecutionIdAndIsFinishedRequest {
+    /// The parent whose children to update.
     pub parent_execution_id: String,
+    /// Update only the children with this `is_finished`.
     pub is_finished: bool,
+    /// What to change on every matching child.
     pub update: TaskExecutionStorageUpdate,
 }
 
 /// The close sweep that also decrements each parent's active children count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateAndDecrementParentActiveChildrenCountRequest {
+    /// Select only children with this `is_finished`.
     pub is_finished: bool,
+    /// Select only children in this close status.
     pub close_status: TaskExecutionCloseStatus,
+    /// What to change on every selected child (its parent gets the decrement).
     pub update: TaskExecutionStorageUpdate,
+    /// The most children to select in total; the Convex storage asks each shard for `ceil(limit / shards)`.
     pub limit: u32,
 }
 
@@ -133,7 +166,10 @@ pub struct UpdateAndDecrementParentActiveChildrenCountRequest {
 #[async_trait]
 pub trait TaskExecutionsStorage: Send + Sync {
     /// Inserts all executions atomically; fails on a duplicate execution id or sleeping task id.
-    async fn insert_many(&self, executions: Vec<TaskExecutionStorageValue>) -> Result<(), StorageError>;
+    async fn insert_many(
+        &self,
+        executions: Vec<TaskExecutionStorageValue>,
+    ) -> Result<(), StorageError>;
 
     /// Reads executions by id, `None` where absent or filtered out, in request order.
     async fn get_many_by_id(
@@ -148,7 +184,8 @@ pub trait TaskExecutionsStorage: Send + Sync {
     ) -> Result<Vec<Option<TaskExecutionStorageValue>>, StorageError>;
 
     /// Updates each matching execution, atomically.
-    async fn update_many_by_id(&self, requests: Vec<UpdateByIdRequest>) -> Result<(), StorageError>;
+    async fn update_many_by_id(&self, requests: Vec<UpdateByIdRequest>)
+        -> Result<(), StorageError>;
 
     /// Updates each matching parent and inserts its children, atomically.
     async fn update_many_by_id_and_insert_children_if_updated(

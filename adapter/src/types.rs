@@ -302,7 +302,8 @@ pub struct TaskExecutionStorageGetByIdFilters {
 impl TaskExecutionStorageGetByIdFilters {
     /// Whether `value` passes every given filter.
     pub fn matches(&self, value: &TaskExecutionStorageValue) -> bool {
-        self.is_sleeping_task.is_none_or(|v| v == value.is_sleeping_task)
+        self.is_sleeping_task
+            .is_none_or(|v| v == value.is_sleeping_task)
             && self.status.is_none_or(|v| v == value.status)
             && self.is_finished.is_none_or(|v| v == value.is_finished)
     }
@@ -348,50 +349,73 @@ impl TaskExecutionStorageUnset {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskExecutionStorageUpdate {
+    /// Set the executor holding the execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor_id: Option<String>,
+    /// Set the lifecycle state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TaskExecutionStatus>,
+    /// Set whether the status is final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_finished: Option<bool>,
+    /// Set the serialized output of the run function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_output: Option<String>,
+    /// Set the serialized final output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Set the last error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<DurableExecutionErrorStorageValue>,
+    /// Set the number of retries made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_attempts: Option<i64>,
+    /// Set when the execution may be claimed; raised to the store's `now` when older (0 excepted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at: Option<i64>,
+    /// Set when the run started; raised to the store's `now` when older (0 excepted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<i64>,
+    /// Set when the run times out; moved to `now + 1000` by the store when older than `now` (0 excepted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Set when the execution started waiting for its children (never clamped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for_children_started_at: Option<i64>,
+    /// Set when the execution started waiting for its finalize task (never clamped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for_finalize_started_at: Option<i64>,
+    /// Set when the execution finished; raised to the store's `now` when older (0 excepted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<i64>,
+    /// Set the children spawned by the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub children: Option<Vec<TaskExecutionSummary>>,
+    /// Set the active children count (stored as `acc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_children_count: Option<i64>,
+    /// Set the on-children-finished processing status (stored as `ocfpStatus`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_children_finished_processing_status: Option<OnChildrenFinishedProcessingStatus>,
+    /// Set when the processing claim expires (stored as `ocfpExpiresAt`); clamped like `expires_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_children_finished_processing_expires_at: Option<i64>,
+    /// Set when the processing finished (stored as `ocfpFinishedAt`); clamped like `finished_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_children_finished_processing_finished_at: Option<i64>,
+    /// Set the finalize task spawned once the children finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finalize: Option<TaskExecutionSummary>,
+    /// Set the close status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub close_status: Option<TaskExecutionCloseStatus>,
+    /// Set when the closer's claim expires; clamped like `expires_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub close_expires_at: Option<i64>,
+    /// Set when the execution was closed; clamped like `finished_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<i64>,
+    /// Set whether the holder must cancel its promise (stored as `npc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needs_promise_cancellation: Option<bool>,
     /// The caller's clock; the store raises it to its own `now` when it is older.
