@@ -2,7 +2,8 @@
  * The text of a failed function call, as a Convex deployment phrases it (common.md):
  *
  *   [Request ID: <16 hex>] Server Error
- *   Uncaught Error: <thrown message>            (an error the function threw)
+ *   Uncaught Error: <thrown message>            (an error the function threw; its class
+ *                                                name when not Error, e.g. TypeError)
  *   ArgumentValidationError: <detail>           (its arguments did not validate)
  *
  * No stack frames are sent. `convex-test` words its own validator failures differently
@@ -41,7 +42,9 @@ export function describeThrown(error: unknown): string {
     if (detail !== null) {
       return `ArgumentValidationError: ${detail}`
     }
-    return `Uncaught Error: ${error.message}`
+    // `Uncaught TypeError: ...` for a TypeError, as the Convex runtime names the class.
+    const name = error.name === '' ? 'Error' : error.name
+    return `Uncaught ${name}: ${error.message}`
   }
   return `Uncaught ${String(error)}`
 }

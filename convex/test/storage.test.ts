@@ -591,6 +591,20 @@ for (const backend of backends) {
         assert.equal((await storage.getById(a))!.npc, false)
       })
 
+      it('refuses a limit that is not a non-negative integer, as Convex take() does', async () => {
+        for (const limit of [-1, 1.5]) {
+          const detail = await failure(() =>
+            storage.call('updateByCloseStatusAndReturn', {
+              shard: 0,
+              closeStatus: 'ready',
+              update: { updatedAt: 0 },
+              limit,
+            }),
+          )
+          assert.equal(detail, 'Uncaught TypeError: Arg 1 `n` to `take` must be a non-negative integer')
+        }
+      })
+
       it('returns nothing and changes nothing when limit is 0', async () => {
         const a = id('a')
         await storage.insertMany([execution(a, { shard: 7 })])
