@@ -572,3 +572,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
         .await
     }
 }
+
+#[cfg(test)]
+#[path = "convex_tests.rs"]
+mod tests;

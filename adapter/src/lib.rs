@@ -8,6 +8,8 @@
 //! - [`types`]: the storage value and update in durable-execution's own field names.
 
 #![warn(missing_docs)]
+// The big `json!` documents of the unit tests need more macro depth than the default.
+#![cfg_attr(test, recursion_limit = "256")]
 
 mod convex;
 mod error;
@@ -19,6 +21,12 @@ mod storage;
 mod transport;
 pub mod types;
 mod update;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+#[path = "../tests/support/stub_server.rs"]
+mod stub_server;
 
 pub use convex::{
     ConvexStorageOptions, ConvexTaskExecutionsStorage, DEFAULT_MODULE, DEFAULT_REQUEST_TIMEOUT_MS,

@@ -749,3 +749,7 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+#[path = "mapping_tests.rs"]
+mod tests;

@@ -109,3 +109,188 @@ fn clear_if<T>(field: &mut Option<T>, flag: bool) {
         *field = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::fixtures::{full_update, full_value, minimal_value, unset_all};
+    use crate::types::{TaskExecutionStorageUnset, TaskExecutionStorageUpdate};
+
+    #[test]
+    fn sets_every_field_the_update_carries() {
+        let mut value = full_value();
+        let update = full_update();
+        value.apply_update(&update);
+        let u = update;
+        assert_eq!(value.executor_id, u.executor_id);
+        assert_eq!(Some(value.status), u.status);
+        assert_eq!(Some(value.is_finished), u.is_finished);
+        assert_eq!(value.run_output, u.run_output);
+        assert_eq!(value.output, u.output);
+        assert_eq!(value.error, u.error);
+        assert_eq!(Some(value.retry_attempts), u.retry_attempts);
+        assert_eq!(Some(value.start_at), u.start_at);
+        assert_eq!(value.started_at, u.started_at);
+        assert_eq!(value.expires_at, u.expires_at);
+        assert_eq!(
+            value.waiting_for_children_started_at,
+            u.waiting_for_children_started_at
+        );
+        assert_eq!(
+            value.waiting_for_finalize_started_at,
+            u.waiting_for_finalize_started_at
+        );
+        assert_eq!(value.finished_at, u.finished_at);
+        assert_eq!(value.children, u.children);
+        assert_eq!(Some(value.active_children_count), u.active_children_count);
+        assert_eq!(
+            Some(value.on_children_finished_processing_status),
+            u.on_children_finished_processing_status
+        );
+        assert_eq!(
+            value.on_children_finished_processing_expires_at,
+            u.on_children_finished_processing_expires_at
+        );
+        assert_eq!(
+            value.on_children_finished_processing_finished_at,
+            u.on_children_finished_processing_finished_at
+        );
+        assert_eq!(value.finalize, u.finalize);
+        assert_eq!(Some(value.close_status), u.close_status);
+        assert_eq!(value.close_expires_at, u.close_expires_at);
+        assert_eq!(value.closed_at, u.closed_at);
+        assert_eq!(
+            Some(value.needs_promise_cancellation),
+            u.needs_promise_cancellation
+        );
+        assert_eq!(value.updated_at, u.updated_at);
+        // The identity and the immutable fields stay.
+        let before = full_value();
+        assert_eq!(
+            (
+                &value.execution_id,
+                &value.root,
+                &value.parent,
+                value.created_at
+            ),
+            (
+                &before.execution_id,
+                &before.root,
+                &before.parent,
+                before.created_at
+            )
+        );
+    }
+
+    #[test]
+    fn an_empty_update_only_moves_updated_at() {
+        let mut value = full_value();
+        value.apply_update(&TaskExecutionStorageUpdate {
+            updated_at: 77,
+            ..Default::default()
+        });
+        assert_eq!(
+            value,
+            crate::types::TaskExecutionStorageValue {
+                updated_at: 77,
+                ..full_value()
+            }
+        );
+    }
+
+    #[test]
+    fn unset_wins_over_a_value_in_the_same_update() {
+        let mut value = full_value();
+        value.apply_update(&TaskExecutionStorageUpdate {
+            unset: Some(unset_all()),
+            ..full_update()
+        });
+        assert_eq!(value.executor_id, None);
+        assert_eq!(value.run_output, None);
+        assert_eq!(value.error, None);
+        assert_eq!(value.started_at, None);
+        assert_eq!(value.expires_at, None);
+        assert_eq!(value.on_children_finished_processing_expires_at, None);
+        assert_eq!(value.close_expires_at, None);
+        // Fields without an unset flag keep the update's value.
+        assert_eq!(value.output.as_deref(), Some("out2"));
+        assert_eq!(value.closed_at, Some(2_009));
+    }
+
+    #[test]
+    fn each_unset_flag_removes_only_its_field() {
+        let flags: [(
+            fn(&mut TaskExecutionStorageUnset),
+            fn(&crate::types::TaskExecutionStorageValue) -> bool,
+        ); 7] = [
+            (|u| u.executor_id = true, |v| v.executor_id.is_none()),
+            (|u| u.run_output = true, |v| v.run_output.is_none()),
+            (|u| u.error = true, |v| v.error.is_none()),
+            (|u| u.started_at = true, |v| v.started_at.is_none()),
+            (|u| u.expires_at = true, |v| v.expires_at.is_none()),
+            (
+                |u| u.on_children_finished_processing_expires_at = true,
+                |v| v.on_children_finished_processing_expires_at.is_none(),
+            ),
+            (
+                |u| u.close_expires_at = true,
+                |v| v.close_expires_at.is_none(),
+            ),
+        ];
+        for (set_flag, is_removed) in flags {
+            let mut unset = TaskExecutionStorageUnset::default();
+            set_flag(&mut unset);
+            let mut value = full_value();
+            value.apply_update(&TaskExecutionStorageUpdate {
+                updated_at: 1,
+                unset: Some(unset),
+                ..Default::default()
+            });
+            assert!(is_removed(&value));
+            let mut expected = full_value();
+            expected.updated_at = 1;
+            assert!(!is_removed(&expected));
+            // Exactly one field differs from the untouched value.
+            let differing = serde_json::to_value(&value)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .len();
+            let untouched = serde_json::to_value(&expected)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .len();
+            assert_eq!(differing + 1, untouched);
+        }
+    }
+
+    #[test]
+    fn start_update_sets_expiry_from_started_at_and_timeout() {
+        let mut value = minimal_value("e1");
+        let update = TaskExecutionStorageUpdate {
+            status: Some(crate::types::TaskExecutionStatus::Running),
+            updated_at: 10,
+            unset: Some(TaskExecutionStorageUnset {
+                expires_at: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        value.apply_start_update(&update, 5_000);
+        assert_eq!(value.expires_at, Some(5_000 + value.timeout_ms));
+        assert_eq!(value.status, crate::types::TaskExecutionStatus::Running);
+    }
+
+    #[test]
+    fn start_update_with_zero_started_at_sets_no_expiry() {
+        let mut value = minimal_value("e1");
+        value.apply_start_update(
+            &TaskExecutionStorageUpdate {
+                updated_at: 10,
+                ..Default::default()
+            },
+            0,
+        );
+        assert_eq!(value.expires_at, None);
+    }
+}
