@@ -852,3 +852,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "memory_tests.rs"]
+mod tests;
