@@ -1,0 +1,288 @@
+//! The backends a check runs against, and the adapter clients that reach them.
+//!
+//! Every check drives a backend only through the adapter's `TaskExecutionsStorage`; this file
+//! is the one place that constructs those clients (and the in-memory model).
+//!
+//! | backend | what | store per test group |
+//! |---|---|---|
+//! | `memory` | the adapter's in-memory storage | a new one |
+//! | `emulator` | the emulator binary via testkit, `--db :memory:`, port 0 | a new process |
+//! | `reference` | the Node reference server (our `convex/` code under convex-test) | a new process |
+//! | `deployment` | a real Convex deployment from `CONVEX_URL` + `CONVEX_STORAGE_AUTH_SECRET` | shared: emptied with `deleteAll`, never two groups at once |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use convex_storage_testkit::{EmulatorDb, ServerProcess};
+use durable_execution_storage_convex::{
+    ConvexStorageOptions, ConvexTaskExecutionsStorage, InMemoryTaskExecutionsStorage,
+    TaskExecutionsStorage,
+};
+
+use crate::error::ConformanceError;
+
+/// The environment variable holding a real deployment's URL.
+pub const DEPLOYMENT_URL_ENV: &str = "CONVEX_URL";
+/// The environment variable holding a real deployment's auth secret.
+pub const DEPLOYMENT_SECRET_ENV: &str = "CONVEX_STORAGE_AUTH_SECRET";
+/// The environment variable naming the public module, when not `taskExecutionsStorage`.
+pub const DEPLOYMENT_MODULE_ENV: &str = "CONVEX_STORAGE_MODULE";
+/// The public module of the storage functions.
+pub const DEFAULT_MODULE: &str = "taskExecutionsStorage";
+/// How long one storage call may take before the client gives up, in milliseconds.
+///
+/// Generous: the reference server serializes every call, and a deployment is remote.
+pub const REQUEST_TIMEOUT_MS: u64 = 60_000;
+
+/// Which kind of backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// The adapter's in-memory storage (the model, with the system clock).
+    Memory,
+    /// The emulator binary.
+    Emulator,
+    /// The Node reference server.
+    Reference,
+    /// A Convex deployment (or any URL the command-line runner is given).
+    Deployment,
+}
+
+impl BackendKind {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Emulator => "emulator",
+            Self::Reference => "reference",
+            Self::Deployment => "deployment",
+        }
+    }
+}
+
+/// Where a Convex-speaking backend listens.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    /// The auth secret the backend was configured with.
+    pub auth_secret: String,
+    /// The public module of the 17 functions.
+    pub module: String,
+}
+
+/// How a check wants its client configured.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// `totalShards`.
+    pub total_shards: u32,
+    /// `shards`; `None` = all.
+    pub shards: Option<Vec<u32>>,
+    /// `enableTestMode`; on by default because every group empties the store.
+    pub test_mode: bool,
+    /// A different secret than the backend's, for the auth checks.
+    pub auth_secret: Option<String>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            total_shards: 1,
+            shards: None,
+            test_mode: true,
+            auth_secret: None,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// `total_shards` shards, all used.
+    pub fn shards(total_shards: u32) -> Self {
+        Self {
+            total_shards,
+            ..Self::default()
+        }
+    }
+
+    /// `total_shards` shards, only `shards` used.
+    pub fn shard_subset(total_shards: u32, shards: &[u32]) -> Self {
+        Self {
+            total_shards,
+            shards: Some(shards.to_vec()),
+            ..Self::default()
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        self.total_shards == 1
+            && self.shards.is_none()
+            && self.test_mode
+            && self.auth_secret.is_none()
+    }
+}
+
+/// A running (or reachable) backend.
+pub struct Backend {
+    kind: BackendKind,
+    endpoint: Option<Endpoint>,
+    memory: Option<Arc<InMemoryTaskExecutionsStorage>>,
+    /// Keeps the server process alive; it is killed when the backend is dropped.
+    _process: Option<ServerProcess>,
+}
+
+impl Backend {
+    /// Starts a fresh backend of `kind`; for `Deployment`, connects to the one in the
+    /// environment (and fails when the variables are missing).
+    pub fn start(kind: BackendKind) -> Result<Self, ConformanceError> {
+        let fail = |message: String| ConformanceError::Start {
+            backend: kind.name().to_string(),
+            message,
+        };
+        match kind {
+            BackendKind::Memory => Ok(Self {
+                kind,
+                endpoint: None,
+                memory: Some(Arc::new(InMemoryTaskExecutionsStorage::new())),
+                _process: None,
+            }),
+            BackendKind::Emulator | BackendKind::Reference => {
+                let auth_secret = format!("conformance-{:016x}", rand::random::<u64>());
+                let process = if kind == BackendKind::Emulator {
+                    ServerProcess::start_emulator(&auth_secret, &EmulatorDb::Memory)
+                } else {
+                    ServerProcess::start_reference(&auth_secret)
+                }
+                .map_err(|e| fail(format!("{e:#}")))?;
+                let endpoint = Endpoint {
+                    url: process.url().to_string(),
+                    auth_secret,
+                    module: DEFAULT_MODULE.to_string(),
+                };
+                Ok(Self {
+                    kind,
+                    endpoint: Some(endpoint),
+                    memory: None,
+                    _process: Some(process),
+                })
+            }
+            BackendKind::Deployment => {
+                let endpoint = deployment_from_env().ok_or_else(|| {
+                    fail(format!(
+                        "set {DEPLOYMENT_URL_ENV} and {DEPLOYMENT_SECRET_ENV}"
+                    ))
+                })?;
+                Ok(Self::connect(endpoint))
+            }
+        }
+    }
+
+    /// A backend that is already running at `endpoint` (a deployment, or an emulator the
+    /// command-line runner is pointed at).
+    pub fn connect(endpoint: Endpoint) -> Self {
+        Self {
+            kind: BackendKind::Deployment,
+            endpoint: Some(endpoint),
+            memory: None,
+            _process: None,
+        }
+    }
+
+    /// Which kind this is.
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// A short name for reports.
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// Where it listens (`None` for the in-memory store).
+    pub fn endpoint(&self) -> Option<&Endpoint> {
+        self.endpoint.as_ref()
+    }
+
+    /// A client with the default options: one shard, test mode on, the right secret.
+    pub fn storage(&self) -> Result<Arc<dyn TaskExecutionsStorage>, ConformanceError> {
+        self.client(&ClientOptions::default())
+    }
+
+    /// A client configured as `options` says; every client of one backend sees the same store.
+    ///
+    /// The in-memory store has no secret and keeps its shard options per instance, so only the
+    /// default options are available on it; other options answer
+    /// [`ConformanceError::NotApplicable`].
+    pub fn client(
+        &self,
+        options: &ClientOptions,
+    ) -> Result<Arc<dyn TaskExecutionsStorage>, ConformanceError> {
+        if let Some(memory) = &self.memory {
+            if !options.is_default() {
+                return Err(ConformanceError::NotApplicable(format!(
+                    "the in-memory store cannot share its rows with a client configured as {options:?}"
+                )));
+            }
+            return Ok(memory.clone());
+        }
+        let endpoint = self
+            .endpoint
+            .as_ref()
+            .expect("a backend has an endpoint or a memory store");
+        let convex_options = ConvexStorageOptions {
+            total_shards: options.total_shards,
+            shards: options.shards.clone(),
+            enable_test_mode: options.test_mode,
+            module: endpoint.module.clone(),
+            request_timeout: Duration::from_millis(REQUEST_TIMEOUT_MS),
+        };
+        let secret = options
+            .auth_secret
+            .as_deref()
+            .unwrap_or(&endpoint.auth_secret);
+        let storage = ConvexTaskExecutionsStorage::new(&endpoint.url, secret, convex_options)
+            .map_err(|source| ConformanceError::Storage {
+                operation: "ConvexTaskExecutionsStorage::new".to_string(),
+                source,
+            })?;
+        Ok(Arc::new(storage))
+    }
+}
+
+/// The deployment named by the environment, if both variables are set and non-empty.
+pub fn deployment_from_env() -> Option<Endpoint> {
+    let url = std::env::var(DEPLOYMENT_URL_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    let auth_secret = std::env::var(DEPLOYMENT_SECRET_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    let module =
+        std::env::var(DEPLOYMENT_MODULE_ENV).unwrap_or_else(|_| DEFAULT_MODULE.to_string());
+    Some(Endpoint {
+        url,
+        auth_secret,
+        module,
+    })
+}
+
+/// The model of the model-based tests: two shards, every row placed on shard 0, `clock`
+/// injected. See [`crate::model::driver::Storages`] for why shard 0.
+pub fn model_storage(clock: Arc<dyn Fn() -> i64 + Send + Sync>) -> InMemoryTaskExecutionsStorage {
+    InMemoryTaskExecutionsStorage::with_options(durable_execution_storage_convex::InMemoryOptions {
+        total_shards: 2,
+        shards: None,
+        clock: Some(clock),
+        shard_for: Some(Arc::new(|_: &str| 0)),
+    })
+    .expect("two shards are valid options")
+}
+
+/// The clients a Convex-backed side of the model-based tests uses (see
+/// [`crate::model::driver::Storages`]).
+pub fn model_side_storages(
+    backend: &Backend,
+) -> Result<crate::model::driver::Storages, ConformanceError> {
+    Ok(crate::model::driver::Storages {
+        placement: backend.client(&ClientOptions::shards(1))?,
+        selectors: backend.client(&ClientOptions::shards(2))?,
+    })
+}

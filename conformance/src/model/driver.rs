@@ -1,0 +1,164 @@
+//! Runs one [`Transition`] against anything that implements the storage trait.
+//!
+//! The answer of a call becomes JSON so that every side (the model, the emulator, the reference
+//! server, a deployment) is compared the same way: `{"ok": <value>}` for a result, `{"error":
+//! "<thrown message>"}` for a rejection the function threw on purpose, and `{"failure":
+//! "<text>"}` for anything else (transport, HTTP status, undecodable answer), which never
+//! matches anything and so always fails the comparison.
+
+use std::sync::Arc;
+
+use durable_execution_storage_convex::{StorageError, TaskExecutionsStorage};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::transition::{requests, Transition};
+
+/// Where a side sends each call.
+///
+/// Inserts go to `placement`, everything else to `selectors`. A Convex-backed side uses a
+/// one-shard client for `placement` (so every row lands on shard 0, where the model, given a
+/// constant shard chooser, puts it too) and a two-shard client for `selectors` (so the sharded
+/// operations fan out over two shards and the decrement sweep divides its limit by two). The
+/// adapter's Convex client picks insert shards at random and offers no chooser; this split is
+/// what keeps placement deterministic without one.
+#[derive(Clone)]
+pub struct Storages {
+    /// Used by `insertMany` and `updateManyByIdAndInsertChildrenIfUpdated`.
+    pub placement: Arc<dyn TaskExecutionsStorage>,
+    /// Used by every other operation.
+    pub selectors: Arc<dyn TaskExecutionsStorage>,
+}
+
+impl Storages {
+    /// The same storage for every call.
+    pub fn single(storage: Arc<dyn TaskExecutionsStorage>) -> Self {
+        Self {
+            placement: storage.clone(),
+            selectors: storage,
+        }
+    }
+}
+
+/// The text a side rejected a call with: the thrown message for function errors.
+pub fn error_answer(error: &StorageError) -> Value {
+    match error.thrown_message() {
+        Some(message) => json!({ "error": message }),
+        None => json!({ "failure": error.to_string() }),
+    }
+}
+
+/// The JSON answer of a call's result.
+pub fn answer_of<T: Serialize>(result: Result<T, StorageError>) -> Value {
+    match result {
+        Ok(value) => {
+            json!({ "ok": serde_json::to_value(value).expect("storage values serialize") })
+        }
+        Err(error) => error_answer(&error),
+    }
+}
+
+/// Calls the operation of `transition` and returns its answer as JSON.
+pub async fn perform(transition: &Transition, storages: &Storages) -> Value {
+    let s = &storages.selectors;
+    match transition {
+        Transition::InsertMany { executions } => {
+            answer_of(storages.placement.insert_many(executions.clone()).await)
+        }
+        Transition::GetManyById { requests } => {
+            answer_of(s.get_many_by_id(requests.iter().map(|r| r.to_request()).collect()).await)
+        }
+        Transition::GetManyBySleepingTaskUniqueId { sleeping_task_unique_ids } => {
+            answer_of(s.get_many_by_sleeping_task_unique_id(sleeping_task_unique_ids.clone()).await)
+        }
+        Transition::UpdateManyById { requests } => {
+            answer_of(s.update_many_by_id(requests.iter().map(|r| r.to_request()).collect()).await)
+        }
+        Transition::UpdateManyByIdAndInsertChildrenIfUpdated { requests } => answer_of(
+            storages
+                .placement
+                .update_many_by_id_and_insert_children_if_updated(
+                    requests.iter().map(|r| r.to_request()).collect(),
+                )
+                .await,
+        ),
+        Transition::ClaimByStartAt {
+            status,
+            start_at_less_than,
+            update,
+            update_expires_at_with_started_at,
+            limit,
+        } => answer_of(
+            s.update_by_status_and_start_at_less_than_and_return(requests::start_at(
+                *status,
+                *start_at_less_than,
+                update,
+                *update_expires_at_with_started_at,
+                *limit,
+            ))
+            .await,
+        ),
+        Transition::ClaimByOcfpStatusAndAccZero { status, ocfp_status, update, limit } => answer_of(
+            s.update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
+                requests::ocfp_acc_zero(*status, *ocfp_status, update, *limit),
+            )
+            .await,
+        ),
+        Transition::ClaimByCloseStatus { close_status, update, limit } => answer_of(
+            s.update_by_close_status_and_return(requests::close_status(*close_status, update, *limit))
+                .await,
+        ),
+        Transition::ExpireByStatusAndIsSleepingTask {
+            status,
+            is_sleeping_task,
+            expires_at_less_than,
+            update,
+            limit,
+        } => answer_of(
+            s.update_by_status_and_is_sleeping_task_and_expires_at_less_than(requests::expires(
+                *status,
+                *is_sleeping_task,
+                *expires_at_less_than,
+                update,
+                *limit,
+            ))
+            .await,
+        ),
+        Transition::ExpireOcfp { less_than, update, limit } => answer_of(
+            s.update_by_on_children_finished_processing_expires_at_less_than(requests::ocfp_expires(
+                *less_than, update, *limit,
+            ))
+            .await,
+        ),
+        Transition::ExpireClose { less_than, update, limit } => answer_of(
+            s.update_by_close_expires_at_less_than(requests::close_expires(*less_than, update, *limit))
+                .await,
+        ),
+        Transition::ClaimByExecutorIdAndNpc { executor_id, npc, update, limit } => answer_of(
+            s.update_by_executor_id_and_needs_promise_cancellation_and_return(requests::executor_npc(
+                executor_id,
+                *npc,
+                update,
+                *limit,
+            ))
+            .await,
+        ),
+        Transition::GetManyByParentExecutionId { parent_execution_ids } => {
+            answer_of(s.get_many_by_parent_execution_id(parent_execution_ids.clone()).await)
+        }
+        Transition::UpdateManyByParentExecutionIdAndIsFinished { requests } => answer_of(
+            s.update_many_by_parent_execution_id_and_is_finished(
+                requests.iter().map(|r| r.to_request()).collect(),
+            )
+            .await,
+        ),
+        Transition::CloseAndDecrementParents { is_finished, close_status, update, limit } => answer_of(
+            s.update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
+                requests::decrement(*is_finished, *close_status, update, *limit),
+            )
+            .await,
+        ),
+        Transition::DeleteById { execution_id } => answer_of(s.delete_by_id(execution_id).await),
+        Transition::DeleteAll => answer_of(s.delete_all().await),
+    }
+}

@@ -1,0 +1,67 @@
+//! A side of a comparison: something that runs transitions and shows its rows.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::driver::{perform, Storages};
+use super::harness::read_pool;
+use super::transition::Transition;
+
+/// A backend the harness drives step by step; it compares each side's answers and rows.
+pub trait Side {
+    /// A short name for reports: `emulator`, `reference`, `deployment`.
+    fn name(&self) -> &str;
+    /// Empties the store before a case (`deleteAll`).
+    fn reset(&mut self) -> Result<(), String>;
+    /// Runs one transition; returns its answer and when the answer arrived.
+    fn apply(&mut self, transition: &Transition) -> (Value, Instant, Duration);
+    /// Every pool id read back with `getManyById`.
+    fn rows(&mut self) -> Value;
+}
+
+/// A Convex-backed side: the adapter's Convex client against a URL.
+pub struct BackendSide {
+    name: String,
+    storages: Storages,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl BackendSide {
+    /// A side that sends its calls through `storages` on `runtime`.
+    pub fn new(
+        name: impl Into<String>,
+        storages: Storages,
+        runtime: Arc<tokio::runtime::Runtime>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            storages,
+            runtime,
+        }
+    }
+}
+
+impl Side for BackendSide {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn reset(&mut self) -> Result<(), String> {
+        self.runtime
+            .block_on(self.storages.selectors.delete_all())
+            .map_err(|e| format!("{}: deleteAll before the case failed: {e}", self.name))
+    }
+
+    fn apply(&mut self, transition: &Transition) -> (Value, Instant, Duration) {
+        let started = Instant::now();
+        let answer = self.runtime.block_on(perform(transition, &self.storages));
+        let answered_at = Instant::now();
+        (answer, answered_at, answered_at - started)
+    }
+
+    fn rows(&mut self) -> Value {
+        self.runtime.block_on(read_pool(&self.storages))
+    }
+}

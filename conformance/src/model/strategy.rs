@@ -1,0 +1,466 @@
+//! Proptest strategies: values, updates and transitions drawn from [`super::pools`].
+//!
+//! Transitions do not depend on the model's state: the pools are small enough that a random id
+//! exists about half the time, which is what makes duplicates, filters and "missing" paths all
+//! common. Weights favour inserts and the selectors, which carry most of the behaviour.
+
+use durable_execution_storage_convex::{
+    DurableExecutionErrorStorageValue, DurableExecutionErrorType,
+    OnChildrenFinishedProcessingStatus, ParentTaskExecutionSummary, TaskExecutionCloseStatus,
+    TaskExecutionStatus, TaskExecutionStorageGetByIdFilters, TaskExecutionStorageUnset,
+    TaskExecutionStorageUpdate, TaskExecutionStorageValue, TaskExecutionSummary, TaskRetryOptions,
+};
+use proptest::option::weighted;
+use proptest::prelude::*;
+use proptest::sample::select;
+
+use super::pools::*;
+use super::transition::{IdUpdate, IdUpdateWithChildren, Lookup, ParentUpdate, Transition};
+
+/// How often an optional field of a generated value or update is present.
+const FIELD_PRESENT_PROBABILITY: f64 = 0.3;
+
+fn id(pool: &'static [&'static str]) -> BoxedStrategy<String> {
+    select(pool).prop_map(str::to_string).boxed()
+}
+
+fn execution_id() -> BoxedStrategy<String> {
+    id(&EXECUTION_IDS)
+}
+
+fn timestamp() -> BoxedStrategy<i64> {
+    select(&TIMESTAMPS_MS[..]).boxed()
+}
+
+fn maybe<T: std::fmt::Debug + Clone + 'static>(s: BoxedStrategy<T>) -> BoxedStrategy<Option<T>> {
+    weighted(FIELD_PRESENT_PROBABILITY, s).boxed()
+}
+
+fn status() -> BoxedStrategy<TaskExecutionStatus> {
+    select(&STATUSES[..]).boxed()
+}
+
+fn ocfp_status() -> BoxedStrategy<OnChildrenFinishedProcessingStatus> {
+    select(&OnChildrenFinishedProcessingStatus::ALL[..]).boxed()
+}
+
+fn close_status() -> BoxedStrategy<TaskExecutionCloseStatus> {
+    select(&TaskExecutionCloseStatus::ALL[..]).boxed()
+}
+
+fn limit() -> BoxedStrategy<u32> {
+    select(&LIMITS[..]).boxed()
+}
+
+fn bound() -> BoxedStrategy<i64> {
+    select(&BOUNDS_MS[..]).boxed()
+}
+
+fn summary() -> BoxedStrategy<TaskExecutionSummary> {
+    (id(&TASK_IDS), execution_id())
+        .prop_map(|(task_id, execution_id)| TaskExecutionSummary {
+            task_id,
+            execution_id,
+        })
+        .boxed()
+}
+
+fn error_value() -> BoxedStrategy<DurableExecutionErrorStorageValue> {
+    (
+        select(
+            &[
+                DurableExecutionErrorType::Generic,
+                DurableExecutionErrorType::TimedOut,
+            ][..],
+        ),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(error_type, is_retryable)| DurableExecutionErrorStorageValue {
+                error_type,
+                message: "boom".to_string(),
+                is_retryable,
+                is_internal: !is_retryable,
+            },
+        )
+        .boxed()
+}
+
+fn retry_options() -> BoxedStrategy<TaskRetryOptions> {
+    prop_oneof![
+        Just(TaskRetryOptions {
+            max_attempts: 0,
+            base_delay_ms: None,
+            max_delay_ms: None,
+            delay_multiplier: None
+        }),
+        Just(TaskRetryOptions {
+            max_attempts: 3,
+            base_delay_ms: Some(100),
+            max_delay_ms: Some(1_000),
+            delay_multiplier: Some(1.5),
+        }),
+    ]
+    .boxed()
+}
+
+/// Filters of the by-id family: absent half the time, otherwise any subset.
+pub fn filters() -> BoxedStrategy<Option<TaskExecutionStorageGetByIdFilters>> {
+    weighted(
+        0.5,
+        (
+            maybe(any::<bool>().boxed()),
+            maybe(status()),
+            maybe(any::<bool>().boxed()),
+        )
+            .prop_map(|(is_sleeping_task, status, is_finished)| {
+                TaskExecutionStorageGetByIdFilters {
+                    is_sleeping_task,
+                    status,
+                    is_finished,
+                }
+            }),
+    )
+    .boxed()
+}
+
+/// A value as an executor would insert it, with every optional field sometimes present.
+pub fn execution() -> BoxedStrategy<TaskExecutionStorageValue> {
+    let identity = (
+        maybe(summary()),
+        maybe(parent(execution_id())),
+        id(&TASK_IDS),
+        execution_id(),
+        any::<bool>(),
+        maybe(id(&SLEEPING_TASK_UNIQUE_IDS)),
+        retry_options(),
+        select(&DURATIONS_MS[..]),
+        select(&DURATIONS_MS[..]),
+        any::<bool>(),
+    );
+    let run = (
+        maybe(id(&EXECUTOR_IDS)),
+        status(),
+        any::<bool>(),
+        maybe(Just("run-out".to_string()).boxed()),
+        maybe(Just("out".to_string()).boxed()),
+        maybe(error_value()),
+        0i64..3,
+        timestamp(),
+        maybe(timestamp()),
+        maybe(timestamp()),
+        maybe(timestamp()),
+        maybe(timestamp()),
+    );
+    let tail = (
+        maybe(timestamp()),
+        maybe(proptest::collection::vec(summary(), 0..3).boxed()),
+        0i64..3,
+        ocfp_status(),
+        maybe(timestamp()),
+        maybe(timestamp()),
+        maybe(summary()),
+        close_status(),
+        maybe(timestamp()),
+        maybe(timestamp()),
+        any::<bool>(),
+        (timestamp(), timestamp()),
+    );
+    (identity, run, tail)
+        .prop_map(|(identity, run, tail)| {
+            let (
+                root,
+                parent,
+                task_id,
+                execution_id,
+                is_sleeping_task,
+                sleeping_task_unique_id,
+                retry_options,
+                sleep_ms_before_run,
+                timeout_ms,
+                are_children_sequential,
+            ) = identity;
+            let (
+                executor_id,
+                status,
+                is_finished,
+                run_output,
+                output,
+                error,
+                retry_attempts,
+                start_at,
+                started_at,
+                expires_at,
+                waiting_for_children_started_at,
+                waiting_for_finalize_started_at,
+            ) = run;
+            let (
+                finished_at,
+                children,
+                active_children_count,
+                ocfp_status,
+                ocfp_expires_at,
+                ocfp_finished_at,
+                finalize,
+                close_status,
+                close_expires_at,
+                closed_at,
+                npc,
+                (created_at, updated_at),
+            ) = tail;
+            TaskExecutionStorageValue {
+                root,
+                parent,
+                task_id,
+                execution_id,
+                is_sleeping_task,
+                sleeping_task_unique_id,
+                retry_options,
+                sleep_ms_before_run,
+                timeout_ms,
+                are_children_sequential,
+                input: "in".to_string(),
+                executor_id,
+                status,
+                is_finished,
+                run_output,
+                output,
+                error,
+                retry_attempts,
+                start_at,
+                started_at,
+                expires_at,
+                waiting_for_children_started_at,
+                waiting_for_finalize_started_at,
+                finished_at,
+                children,
+                active_children_count,
+                on_children_finished_processing_status: ocfp_status,
+                on_children_finished_processing_expires_at: ocfp_expires_at,
+                on_children_finished_processing_finished_at: ocfp_finished_at,
+                finalize,
+                close_status,
+                close_expires_at,
+                closed_at,
+                needs_promise_cancellation: npc,
+                created_at,
+                updated_at,
+            }
+        })
+        .boxed()
+}
+
+fn parent(execution_id: BoxedStrategy<String>) -> BoxedStrategy<ParentTaskExecutionSummary> {
+    (
+        id(&TASK_IDS),
+        execution_id,
+        0i64..3,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(task_id, execution_id, index, is_only_child_of_parent, is_finalize_of_parent)| {
+                ParentTaskExecutionSummary {
+                    task_id,
+                    execution_id,
+                    index_in_parent_children: index,
+                    is_only_child_of_parent,
+                    is_finalize_of_parent,
+                }
+            },
+        )
+        .boxed()
+}
+
+/// A child of `parent_id`, as the executor inserts it with its parent's update.
+fn child_of(parent_id: String) -> BoxedStrategy<TaskExecutionStorageValue> {
+    (execution(), parent(Just(parent_id).boxed()))
+        .prop_map(|(mut child, parent)| {
+            child.parent = Some(parent);
+            child
+        })
+        .boxed()
+}
+
+/// Unset flags: absent most of the time, otherwise any subset.
+fn unset() -> BoxedStrategy<Option<TaskExecutionStorageUnset>> {
+    weighted(
+        FIELD_PRESENT_PROBABILITY,
+        proptest::collection::vec(any::<bool>(), 7).prop_map(|f| TaskExecutionStorageUnset {
+            executor_id: f[0],
+            run_output: f[1],
+            error: f[2],
+            started_at: f[3],
+            expires_at: f[4],
+            on_children_finished_processing_expires_at: f[5],
+            close_expires_at: f[6],
+        }),
+    )
+    .boxed()
+}
+
+/// An update with any subset of the mutable fields and sometimes unset flags.
+pub fn update() -> BoxedStrategy<TaskExecutionStorageUpdate> {
+    let a = (
+        maybe(id(&EXECUTOR_IDS)),
+        maybe(status()),
+        maybe(any::<bool>().boxed()),
+        maybe(Just("run-out-2".to_string()).boxed()),
+        maybe(Just("out-2".to_string()).boxed()),
+        maybe(error_value()),
+        maybe((0i64..3).boxed()),
+        maybe(timestamp()),
+        maybe(timestamp()),
+        maybe(timestamp()),
+        maybe(timestamp()),
+        maybe(timestamp()),
+    );
+    let b = (
+        maybe(timestamp()),
+        maybe(proptest::collection::vec(summary(), 0..3).boxed()),
+        maybe((0i64..3).boxed()),
+        maybe(ocfp_status()),
+        maybe(timestamp()),
+        maybe(timestamp()),
+        maybe(summary()),
+        maybe(close_status()),
+        maybe(timestamp()),
+        maybe(timestamp()),
+        maybe(any::<bool>().boxed()),
+        (timestamp(), unset()),
+    );
+    (a, b)
+        .prop_map(|(a, b)| {
+            let (
+                executor_id,
+                status,
+                is_finished,
+                run_output,
+                output,
+                error,
+                retry_attempts,
+                start_at,
+                started_at,
+                expires_at,
+                waiting_for_children_started_at,
+                waiting_for_finalize_started_at,
+            ) = a;
+            let (
+                finished_at,
+                children,
+                active_children_count,
+                ocfp_status,
+                ocfp_expires_at,
+                ocfp_finished_at,
+                finalize,
+                close_status,
+                close_expires_at,
+                closed_at,
+                npc,
+                (updated_at, unset),
+            ) = b;
+            TaskExecutionStorageUpdate {
+                executor_id,
+                status,
+                is_finished,
+                run_output,
+                output,
+                error,
+                retry_attempts,
+                start_at,
+                started_at,
+                expires_at,
+                waiting_for_children_started_at,
+                waiting_for_finalize_started_at,
+                finished_at,
+                children,
+                active_children_count,
+                on_children_finished_processing_status: ocfp_status,
+                on_children_finished_processing_expires_at: ocfp_expires_at,
+                on_children_finished_processing_finished_at: ocfp_finished_at,
+                finalize,
+                close_status,
+                close_expires_at,
+                closed_at,
+                needs_promise_cancellation: npc,
+                updated_at,
+                unset,
+            }
+        })
+        .boxed()
+}
+
+fn requests<T: std::fmt::Debug + 'static>(s: BoxedStrategy<T>) -> BoxedStrategy<Vec<T>> {
+    proptest::collection::vec(s, 0..=REQUESTS_LEN_MAX).boxed()
+}
+
+/// One transition; weights favour the writes that build interesting states.
+pub fn transition() -> BoxedStrategy<Transition> {
+    let with_children = execution_id()
+        .prop_flat_map(|parent_id| {
+            (
+                Just(parent_id.clone()),
+                filters(),
+                update(),
+                proptest::collection::vec(child_of(parent_id), 0..=CHILDREN_LEN_MAX),
+            )
+        })
+        .prop_map(
+            |(execution_id, filters, update, children)| IdUpdateWithChildren {
+                execution_id,
+                filters,
+                update,
+                children,
+            },
+        );
+    prop_oneof![
+        6 => proptest::collection::vec(execution(), 0..=BATCH_LEN_MAX)
+            .prop_map(|executions| Transition::InsertMany { executions }),
+        1 => requests((execution_id(), filters()).prop_map(|(execution_id, filters)| Lookup { execution_id, filters }).boxed())
+            .prop_map(|requests| Transition::GetManyById { requests }),
+        1 => requests(id(&SLEEPING_TASK_UNIQUE_IDS))
+            .prop_map(|sleeping_task_unique_ids| Transition::GetManyBySleepingTaskUniqueId { sleeping_task_unique_ids }),
+        3 => requests((execution_id(), filters(), update()).prop_map(|(execution_id, filters, update)| IdUpdate { execution_id, filters, update }).boxed())
+            .prop_map(|requests| Transition::UpdateManyById { requests }),
+        3 => proptest::collection::vec(with_children, 0..=2)
+            .prop_map(|requests| Transition::UpdateManyByIdAndInsertChildrenIfUpdated { requests }),
+        3 => (status(), bound(), update(), select(&EXPIRES_BASES_MS[..]), limit()).prop_map(
+            |(status, start_at_less_than, update, update_expires_at_with_started_at, limit)| Transition::ClaimByStartAt {
+                status,
+                start_at_less_than,
+                update,
+                update_expires_at_with_started_at,
+                limit,
+            }
+        ),
+        2 => (status(), ocfp_status(), update(), limit()).prop_map(|(status, ocfp_status, update, limit)| {
+            Transition::ClaimByOcfpStatusAndAccZero { status, ocfp_status, update, limit }
+        }),
+        2 => (close_status(), update(), limit())
+            .prop_map(|(close_status, update, limit)| Transition::ClaimByCloseStatus { close_status, update, limit }),
+        2 => (status(), any::<bool>(), bound(), update(), limit()).prop_map(
+            |(status, is_sleeping_task, expires_at_less_than, update, limit)| Transition::ExpireByStatusAndIsSleepingTask {
+                status,
+                is_sleeping_task,
+                expires_at_less_than,
+                update,
+                limit,
+            }
+        ),
+        1 => (bound(), update(), limit()).prop_map(|(less_than, update, limit)| Transition::ExpireOcfp { less_than, update, limit }),
+        1 => (bound(), update(), limit()).prop_map(|(less_than, update, limit)| Transition::ExpireClose { less_than, update, limit }),
+        2 => (id(&EXECUTOR_IDS), any::<bool>(), update(), limit()).prop_map(|(executor_id, npc, update, limit)| {
+            Transition::ClaimByExecutorIdAndNpc { executor_id, npc, update, limit }
+        }),
+        1 => requests(execution_id())
+            .prop_map(|parent_execution_ids| Transition::GetManyByParentExecutionId { parent_execution_ids }),
+        2 => requests((execution_id(), any::<bool>(), update()).prop_map(|(parent_execution_id, is_finished, update)| ParentUpdate { parent_execution_id, is_finished, update }).boxed())
+            .prop_map(|requests| Transition::UpdateManyByParentExecutionIdAndIsFinished { requests }),
+        3 => (any::<bool>(), close_status(), update(), limit()).prop_map(|(is_finished, close_status, update, limit)| {
+            Transition::CloseAndDecrementParents { is_finished, close_status, update, limit }
+        }),
+        1 => execution_id().prop_map(|execution_id| Transition::DeleteById { execution_id }),
+        1 => Just(Transition::DeleteAll),
+    ]
+    .boxed()
+}

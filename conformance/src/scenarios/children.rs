@@ -1,0 +1,133 @@
+//! `getManyByParentExecutionId` (unfinished first, then oldest first) and
+//! `updateManyByParentExecutionIdAndIsFinished`.
+
+use durable_execution_storage_convex::UpdateByParentExecutionIdAndIsFinishedRequest;
+
+use super::support::*;
+use super::{scenario, Ctx, Family, Scenario};
+use crate::error::{ConformanceError, StorageResultExt};
+
+pub fn scenarios() -> Vec<Scenario> {
+    let f = Family::Children;
+    vec![
+        scenario!(
+            f,
+            children_are_listed_unfinished_first_then_oldest,
+            [GetManyByParentExecutionId]
+        ),
+        scenario!(
+            f,
+            children_update_touches_only_the_matching_is_finished,
+            [UpdateManyByParentExecutionIdAndIsFinished]
+        ),
+    ]
+}
+
+fn kid(
+    id: &str,
+    parent: &str,
+    index: i64,
+    finished: bool,
+) -> durable_execution_storage_convex::TaskExecutionStorageValue {
+    let mut c = child(id, parent, index, false, false);
+    c.is_finished = finished;
+    c
+}
+
+async fn list(ctx: &Ctx<'_>, parents: &[&str]) -> Result<Vec<Vec<String>>, ConformanceError> {
+    let s = ctx.storage()?;
+    let lists = s
+        .get_many_by_parent_execution_id(parents.iter().map(|p| p.to_string()).collect())
+        .await
+        .during("getManyByParentExecutionId")?;
+    Ok(lists.iter().map(|l| ids(l)).collect())
+}
+
+async fn children_are_listed_unfinished_first_then_oldest(
+    ctx: &Ctx<'_>,
+) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    s.insert_many(vec![execution("p"), execution("q")])
+        .await
+        .during("insertMany")?;
+    insert_children(
+        &*s,
+        "p",
+        vec![
+            kid("c1", "p", 0, true),
+            kid("c2", "p", 1, false),
+            kid("c3", "p", 2, true),
+            kid("c4", "p", 3, false),
+        ],
+    )
+    .await?;
+    // A child inserted on its own (no parent document id) is listed by its parentExecutionId too.
+    s.insert_many(vec![kid("c5", "p", 4, false), kid("q1", "q", 0, false)])
+        .await
+        .during("insertMany")?;
+    ensure_eq(
+        "children of p, nope, q, p",
+        &vec![
+            vec!["c2", "c4", "c5", "c1", "c3"],
+            vec![],
+            vec!["q1"],
+            vec!["c2", "c4", "c5", "c1", "c3"],
+        ],
+        &list(ctx, &["p", "nope", "q", "p"]).await?,
+    )?;
+    let mut finished = update(PAST);
+    finished.is_finished = Some(true);
+    update_one(&*s, "c2", finished).await?;
+    ensure_eq(
+        "children of p after c2 finished",
+        &vec![vec!["c4", "c5", "c1", "c2", "c3"]],
+        &list(ctx, &["p"]).await?,
+    )
+}
+
+async fn children_update_touches_only_the_matching_is_finished(
+    ctx: &Ctx<'_>,
+) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    s.insert_many(vec![execution("p"), execution("q")])
+        .await
+        .during("insertMany")?;
+    insert_children(
+        &*s,
+        "p",
+        vec![kid("c1", "p", 0, true), kid("c2", "p", 1, false)],
+    )
+    .await?;
+    insert_children(&*s, "q", vec![kid("q1", "q", 0, false)]).await?;
+    let mut u = update(F0);
+    u.output = Some("touched".into());
+    s.update_many_by_parent_execution_id_and_is_finished(vec![
+        UpdateByParentExecutionIdAndIsFinishedRequest {
+            parent_execution_id: "p".into(),
+            is_finished: false,
+            update: u.clone(),
+        },
+        UpdateByParentExecutionIdAndIsFinishedRequest {
+            parent_execution_id: "nope".into(),
+            is_finished: false,
+            update: u,
+        },
+    ])
+    .await
+    .during("updateManyByParentExecutionIdAndIsFinished")?;
+    let stored = read(&*s, &["p", "c1", "c2", "q1"]).await?;
+    let touched: Vec<bool> = stored
+        .iter()
+        .map(|v| v.as_ref().is_some_and(|v| v.output.is_some()))
+        .collect();
+    ensure_eq(
+        "touched p, c1, c2, q1",
+        &vec![false, false, true, false],
+        &touched,
+    )?;
+    ensure_eq(
+        "c2's updatedAt (future value kept)",
+        &Some(F0),
+        &stored[2].as_ref().map(|v| v.updated_at),
+    )
+}

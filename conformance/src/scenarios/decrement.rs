@@ -1,0 +1,278 @@
+//! `updateAndDecrementParentACCByIsFinishedAndCloseStatus`: several children, an only child, a
+//! finalize child, children without a parent document id, missing parents, several parents in
+//! one sweep, and the parent's clamped `updatedAt`.
+
+use durable_execution_storage_convex::{
+    TaskExecutionCloseStatus as Close, TaskExecutionStorageValue,
+};
+
+use super::support::*;
+use super::{scenario, Ctx, Family, Scenario};
+use crate::error::{ConformanceError, StorageResultExt};
+use crate::model::transition::requests;
+
+pub fn scenarios() -> Vec<Scenario> {
+    let f = Family::Decrement;
+    vec![
+        scenario!(
+            f,
+            sweep_decrements_the_parent_once_per_closed_child,
+            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
+        ),
+        scenario!(
+            f,
+            an_only_child_sets_its_parent_acc_to_zero,
+            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
+        ),
+        scenario!(
+            f,
+            a_finalize_child_leaves_its_parent_alone,
+            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
+        ),
+        scenario!(
+            f,
+            a_child_without_parent_document_leaves_the_parent_alone,
+            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
+        ),
+        scenario!(
+            f,
+            missing_parents_are_skipped,
+            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
+        ),
+        scenario!(
+            f,
+            one_sweep_decrements_several_parents,
+            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
+        ),
+        scenario!(
+            f,
+            the_decrement_is_not_floored_at_zero,
+            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
+        ),
+    ]
+}
+
+/// A finished child ready to be closed.
+fn closable(
+    id: &str,
+    parent: &str,
+    index: i64,
+    only: bool,
+    finalize: bool,
+) -> TaskExecutionStorageValue {
+    let mut c = child(id, parent, index, only, finalize);
+    c.is_finished = true;
+    c.close_status = Close::Ready;
+    c
+}
+
+fn parent(id: &str, acc: i64) -> TaskExecutionStorageValue {
+    let mut p = execution(id);
+    p.active_children_count = acc;
+    p
+}
+
+async fn sweep(ctx: &Ctx<'_>, updated_at: i64, limit: u32) -> Result<u64, ConformanceError> {
+    let mut u = update(updated_at);
+    u.close_status = Some(Close::Closed);
+    wait_until_stale().await;
+    ctx.storage()?
+        .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
+            requests::decrement(true, Close::Ready, &u, limit),
+        )
+        .await
+        .during("decrement sweep")
+}
+
+async fn acc(ctx: &Ctx<'_>, id: &str) -> Result<i64, ConformanceError> {
+    Ok(read_one(&*ctx.storage()?, id).await?.active_children_count)
+}
+
+async fn sweep_decrements_the_parent_once_per_closed_child(
+    ctx: &Ctx<'_>,
+) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    s.insert_many(vec![parent("p", 3)])
+        .await
+        .during("insertMany")?;
+    insert_children(
+        &*s,
+        "p",
+        vec![
+            closable("c1", "p", 0, false, false),
+            closable("c2", "p", 1, false, false),
+            closable("c3", "p", 2, false, false),
+        ],
+    )
+    .await?;
+    ensure_eq(
+        "first sweep (limit 2) count",
+        &2,
+        &sweep(ctx, PAST, 2).await?,
+    )?;
+    ensure_eq(
+        "p's acc after two children closed",
+        &1,
+        &acc(ctx, "p").await?,
+    )?;
+    ensure_eq("second sweep count", &1, &sweep(ctx, PAST, 2).await?)?;
+    ensure_eq("p's acc after all closed", &0, &acc(ctx, "p").await?)?;
+    ensure_eq("third sweep count", &0, &sweep(ctx, PAST, 2).await?)?;
+    let closed = read(&*s, &["c1", "c2", "c3"]).await?;
+    ensure(
+        closed
+            .iter()
+            .all(|c| c.as_ref().is_some_and(|c| c.close_status == Close::Closed)),
+        "every child is closed",
+    )
+}
+
+async fn an_only_child_sets_its_parent_acc_to_zero(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    s.insert_many(vec![parent("p", 5)])
+        .await
+        .during("insertMany")?;
+    insert_children(&*s, "p", vec![closable("c", "p", 0, true, false)]).await?;
+    ensure_eq("count", &1, &sweep(ctx, F0, 10).await?)?;
+    let p = read_one(&*s, "p").await?;
+    ensure_eq(
+        "p's (acc, updatedAt) with a future update.updatedAt",
+        &(0, F0),
+        &(p.active_children_count, p.updated_at),
+    )?;
+
+    s.insert_many(vec![parent("q", 5)])
+        .await
+        .during("insertMany")?;
+    insert_children(&*s, "q", vec![closable("d", "q", 0, true, false)]).await?;
+    ensure_eq("count", &1, &sweep(ctx, PAST, 10).await?)?;
+    let got = read(&*s, &["q", "d"]).await?;
+    let (q, d) = (
+        got[0].clone().expect("q exists"),
+        got[1].clone().expect("d exists"),
+    );
+    ensure_eq("q's acc", &0, &q.active_children_count)?;
+    ensure_eq(
+        "q's updatedAt is the sweep's clamped updatedAt (= the child's)",
+        &d.updated_at,
+        &q.updated_at,
+    )
+}
+
+async fn a_finalize_child_leaves_its_parent_alone(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    s.insert_many(vec![parent("p", 2)])
+        .await
+        .during("insertMany")?;
+    insert_children(&*s, "p", vec![closable("f", "p", 0, false, true)]).await?;
+    let before = read_one(&*s, "p").await?;
+    ensure_eq("count", &1, &sweep(ctx, PAST, 10).await?)?;
+    ensure_eq(
+        "p after its finalize child closed",
+        &before,
+        &read_one(&*s, "p").await?,
+    )?;
+    ensure_eq(
+        "the finalize child is closed",
+        &Close::Closed,
+        &read_one(&*s, "f").await?.close_status,
+    )
+}
+
+async fn a_child_without_parent_document_leaves_the_parent_alone(
+    ctx: &Ctx<'_>,
+) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    s.insert_many(vec![
+        parent("p", 2),
+        closable("c", "p", 0, false, false),
+        closable("d", "p", 1, true, false),
+    ])
+    .await
+    .during("insertMany")?;
+    let before = read_one(&*s, "p").await?;
+    ensure_eq("count", &2, &sweep(ctx, PAST, 10).await?)?;
+    ensure_eq(
+        "p after children inserted without its document id closed",
+        &before,
+        &read_one(&*s, "p").await?,
+    )
+}
+
+async fn missing_parents_are_skipped(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    s.insert_many(vec![parent("p", 1), parent("q", 2)])
+        .await
+        .during("insertMany")?;
+    insert_children(&*s, "p", vec![closable("c1", "p", 0, true, false)]).await?;
+    insert_children(&*s, "q", vec![closable("c2", "q", 0, false, false)]).await?;
+    s.delete_by_id("p").await.during("deleteById(p)")?;
+    s.delete_by_id("q").await.during("deleteById(q)")?;
+    ensure_eq(
+        "count with both parents gone",
+        &2,
+        &sweep(ctx, PAST, 10).await?,
+    )?;
+    let got = read(&*s, &["p", "q", "c1", "c2"]).await?;
+    ensure(
+        got[0].is_none() && got[1].is_none(),
+        "deleted parents came back",
+    )?;
+    ensure(
+        got[2..]
+            .iter()
+            .all(|c| c.as_ref().is_some_and(|c| c.close_status == Close::Closed)),
+        "children are closed",
+    )
+}
+
+async fn one_sweep_decrements_several_parents(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    s.insert_many(vec![parent("p", 2), parent("q", 2), parent("r", 3)])
+        .await
+        .during("insertMany")?;
+    insert_children(
+        &*s,
+        "p",
+        vec![
+            closable("p1", "p", 0, false, false),
+            closable("p2", "p", 1, false, false),
+        ],
+    )
+    .await?;
+    insert_children(&*s, "q", vec![closable("q1", "q", 0, false, false)]).await?;
+    insert_children(&*s, "r", vec![closable("r1", "r", 0, true, false)]).await?;
+    ensure_eq("count", &4, &sweep(ctx, PAST, 10).await?)?;
+    let got = read(&*s, &["p", "q", "r"]).await?;
+    let accs: Vec<Option<i64>> = got
+        .iter()
+        .map(|v| v.as_ref().map(|v| v.active_children_count))
+        .collect();
+    ensure_eq(
+        "acc of p (2 - 2), q (2 - 1), r (only child: 0)",
+        &vec![Some(0), Some(1), Some(0)],
+        &accs,
+    )
+}
+
+async fn the_decrement_is_not_floored_at_zero(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    s.insert_many(vec![parent("p", 1)])
+        .await
+        .during("insertMany")?;
+    insert_children(
+        &*s,
+        "p",
+        vec![
+            closable("c1", "p", 0, false, false),
+            closable("c2", "p", 1, false, false),
+        ],
+    )
+    .await?;
+    ensure_eq("count", &2, &sweep(ctx, PAST, 10).await?)?;
+    ensure_eq(
+        "p's acc (1 - 2: upstream subtracts without a floor)",
+        &-1,
+        &acc(ctx, "p").await?,
+    )
+}

@@ -1,0 +1,251 @@
+//! Builders and checks shared by the scenarios.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use durable_execution_storage_convex::{
+    GetByIdRequest, OnChildrenFinishedProcessingStatus, ParentTaskExecutionSummary, StorageError,
+    TaskExecutionCloseStatus, TaskExecutionStatus, TaskExecutionStorageUpdate,
+    TaskExecutionStorageValue, TaskExecutionsStorage, TaskRetryOptions,
+    UpdateByIdAndInsertChildrenRequest, UpdateByIdRequest,
+};
+use serde::Serialize;
+
+use crate::error::{ConformanceError, StorageResultExt};
+use crate::json_diff::{diff, render};
+use crate::model::pacing::STALE_AFTER_WRITE_MS;
+use crate::normalize::{tokenize_clock_values, FUTURE_BAND_START_MS};
+
+/// A future-band timestamp: never clamped, never stale.
+pub const F0: i64 = FUTURE_BAND_START_MS;
+/// A later future-band timestamp.
+pub const F1: i64 = FUTURE_BAND_START_MS + 1_000;
+/// A still later future-band timestamp.
+pub const F2: i64 = FUTURE_BAND_START_MS + 2_000;
+/// A past-band timestamp: always clamped up to the store's now.
+pub const PAST: i64 = 7;
+
+/// What the store adds to its clock reading for `now` in a write (SPEC.md section 3), in ms.
+pub const WRITE_NOW_OFFSET_MS: i64 = 50;
+/// What the store adds to `now` for a clamped expiry, in ms.
+pub const EXPIRY_CLAMP_OFFSET_MS: i64 = 1_000;
+
+/// A plain ready execution with the given id: no optional field, every timestamp 0.
+pub fn execution(execution_id: &str) -> TaskExecutionStorageValue {
+    TaskExecutionStorageValue {
+        root: None,
+        parent: None,
+        task_id: "task".to_string(),
+        execution_id: execution_id.to_string(),
+        is_sleeping_task: false,
+        sleeping_task_unique_id: None,
+        retry_options: TaskRetryOptions {
+            max_attempts: 1,
+            base_delay_ms: None,
+            max_delay_ms: None,
+            delay_multiplier: None,
+        },
+        sleep_ms_before_run: 0,
+        timeout_ms: 1_000,
+        are_children_sequential: false,
+        input: "input".to_string(),
+        executor_id: None,
+        status: TaskExecutionStatus::Ready,
+        is_finished: false,
+        run_output: None,
+        output: None,
+        error: None,
+        retry_attempts: 0,
+        start_at: 0,
+        started_at: None,
+        expires_at: None,
+        waiting_for_children_started_at: None,
+        waiting_for_finalize_started_at: None,
+        finished_at: None,
+        children: None,
+        active_children_count: 0,
+        on_children_finished_processing_status: OnChildrenFinishedProcessingStatus::Idle,
+        on_children_finished_processing_expires_at: None,
+        on_children_finished_processing_finished_at: None,
+        finalize: None,
+        close_status: TaskExecutionCloseStatus::Idle,
+        close_expires_at: None,
+        closed_at: None,
+        needs_promise_cancellation: false,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+/// A child of `parent_id` at `index`, with the parent flags given.
+pub fn child(
+    execution_id: &str,
+    parent_id: &str,
+    index: i64,
+    only: bool,
+    finalize: bool,
+) -> TaskExecutionStorageValue {
+    let mut c = execution(execution_id);
+    c.parent = Some(ParentTaskExecutionSummary {
+        task_id: "task".to_string(),
+        execution_id: parent_id.to_string(),
+        index_in_parent_children: index,
+        is_only_child_of_parent: only,
+        is_finalize_of_parent: finalize,
+    });
+    c
+}
+
+/// An update that changes nothing but asks for `updated_at`.
+pub fn update(updated_at: i64) -> TaskExecutionStorageUpdate {
+    TaskExecutionStorageUpdate {
+        updated_at,
+        ..TaskExecutionStorageUpdate::default()
+    }
+}
+
+/// The system clock in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
+/// Waits until every row written so far is stale (`updatedAt < clock`) on any backend.
+pub async fn wait_until_stale() {
+    tokio::time::sleep(Duration::from_millis(STALE_AFTER_WRITE_MS)).await;
+}
+
+/// Reads executions by id, `None` where absent.
+pub async fn read(
+    storage: &dyn TaskExecutionsStorage,
+    ids: &[&str],
+) -> Result<Vec<Option<TaskExecutionStorageValue>>, ConformanceError> {
+    storage
+        .get_many_by_id(
+            ids.iter()
+                .map(|id| GetByIdRequest {
+                    execution_id: id.to_string(),
+                    filters: None,
+                })
+                .collect(),
+        )
+        .await
+        .during("getManyById")
+}
+
+/// Reads one execution that must exist.
+pub async fn read_one(
+    storage: &dyn TaskExecutionsStorage,
+    id: &str,
+) -> Result<TaskExecutionStorageValue, ConformanceError> {
+    read(storage, &[id])
+        .await?
+        .pop()
+        .flatten()
+        .ok_or_else(|| ConformanceError::check(format!("execution {id} is missing")))
+}
+
+/// Updates one execution by id without filters.
+pub async fn update_one(
+    storage: &dyn TaskExecutionsStorage,
+    id: &str,
+    update: TaskExecutionStorageUpdate,
+) -> Result<(), ConformanceError> {
+    storage
+        .update_many_by_id(vec![UpdateByIdRequest {
+            execution_id: id.to_string(),
+            filters: None,
+            update,
+        }])
+        .await
+        .during("updateManyById")
+}
+
+/// Updates `parent_id` and inserts `children` under it (they get its document id).
+pub async fn insert_children(
+    storage: &dyn TaskExecutionsStorage,
+    parent_id: &str,
+    children: Vec<TaskExecutionStorageValue>,
+) -> Result<(), ConformanceError> {
+    storage
+        .update_many_by_id_and_insert_children_if_updated(vec![
+            UpdateByIdAndInsertChildrenRequest {
+                execution_id: parent_id.to_string(),
+                filters: None,
+                update: update(PAST),
+                children_task_executions_to_insert_if_any_updated: children,
+            },
+        ])
+        .await
+        .during("updateManyByIdAndInsertChildrenIfUpdated")
+}
+
+/// The execution ids of `values`, in order.
+pub fn ids(values: &[TaskExecutionStorageValue]) -> Vec<String> {
+    values.iter().map(|v| v.execution_id.clone()).collect()
+}
+
+/// Fails unless `condition` holds.
+pub fn ensure(condition: bool, message: impl Into<String>) -> Result<(), ConformanceError> {
+    if condition {
+        Ok(())
+    } else {
+        Err(ConformanceError::check(message))
+    }
+}
+
+/// Fails with a side-by-side diff unless `got` equals `expected` (as JSON).
+pub fn ensure_eq<T: Serialize, U: Serialize>(
+    what: &str,
+    expected: &T,
+    got: &U,
+) -> Result<(), ConformanceError> {
+    let e = serde_json::to_value(expected).expect("serializes");
+    let g = serde_json::to_value(got).expect("serializes");
+    let differences = diff(&e, &g);
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(ConformanceError::check(format!(
+            "{what}:\n{}",
+            render(&differences, "expected", "got")
+        )))
+    }
+}
+
+/// Like [`ensure_eq`], with clock-written timestamps on both sides compared as tokens.
+pub fn ensure_eq_tokenized<T: Serialize, U: Serialize>(
+    what: &str,
+    expected: &T,
+    got: &U,
+) -> Result<(), ConformanceError> {
+    let e = tokenize_clock_values(&serde_json::to_value(expected).expect("serializes"));
+    let g = tokenize_clock_values(&serde_json::to_value(got).expect("serializes"));
+    ensure_eq(what, &e, &g)
+}
+
+/// Fails unless `result` is a function error that threw exactly `message`.
+pub fn ensure_thrown<T: std::fmt::Debug>(
+    what: &str,
+    result: Result<T, StorageError>,
+    message: &str,
+) -> Result<(), ConformanceError> {
+    match result {
+        Err(error) if error.thrown_message().as_deref() == Some(message) => Ok(()),
+        Err(error) => Err(ConformanceError::check(format!(
+            "{what}: expected the function to throw {message:?}, got error {error} (thrown message {:?})",
+            error.thrown_message()
+        ))),
+        Ok(value) => Err(ConformanceError::check(format!(
+            "{what}: expected the function to throw {message:?}, got Ok({value:?})"
+        ))),
+    }
+}
+
+/// Whether `ms` is a clock reading taken between `before_ms` and `after_ms`, plus `offset_ms`.
+///
+/// Only meaningful where the backend shares this machine's clock (not for a deployment).
+pub fn within(ms: i64, before_ms: i64, after_ms: i64, offset_ms: i64) -> bool {
+    ms >= before_ms + offset_ms && ms <= after_ms + offset_ms
+}
