@@ -16,6 +16,7 @@ import type { Value } from 'convex/values'
 import componentSchema from '../component/schema'
 import * as publicStorage from '../app/taskExecutionsStorage'
 import { AUTH_SECRET_ENV } from '../app/taskExecutionsStorage'
+import { setIdTableResolver } from '../shared/argumentValidation'
 import { describeThrown } from './errors'
 import { canonicalPath, strippedPath, type FunctionPath } from './functionPath'
 import { SerialQueue } from './serialQueue'
@@ -57,6 +58,7 @@ export class ReferenceBackend {
    */
   static create(authSecret: string): ReferenceBackend {
     process.env[AUTH_SECRET_ENV] = authSecret
+    setIdTableResolver(convexTestIdTable)
     const t = convexTest({ modules: APP_MODULES })
     t.registerComponent(COMPONENT_NAME, componentSchema, COMPONENT_MODULES)
     return new ReferenceBackend(t)
@@ -114,6 +116,18 @@ function publicFunctionKind(path: FunctionPath): FunctionKind | null {
     return null
   }
   return flags.isQuery ? 'query' : flags.isMutation ? 'mutation' : flags.isAction ? 'action' : null
+}
+
+/** The component's tables: an id naming any other table is no id here. */
+const COMPONENT_TABLES = new Set(Object.keys(componentSchema.tables))
+
+/**
+ * The table of a convex-test id (a decimal counter followed by the table name), or null when
+ * the string is not an id of one of the component's tables.
+ */
+function convexTestIdTable(id: string): string | null {
+  const match = /^[0-9]+(.+)$/.exec(id)
+  return match !== null && COMPONENT_TABLES.has(match[1]!) ? match[1]! : null
 }
 
 function title(kind: FunctionKind): string {

@@ -6,18 +6,13 @@
  *                                                name when not Error, e.g. TypeError)
  *   ArgumentValidationError: <detail>           (its arguments did not validate)
  *
- * No stack frames are sent. `convex-test` words its own validator failures differently
- * (`Validator error: Missing required field ...`); those are mapped onto the backend's
- * first-line wording here, so both our pre-validation and convex-test's validators read alike.
+ * No stack frames are sent. Argument checks happen in our own code (shared/argumentValidation),
+ * which already words them as the backend does; convex-test's own validators are never the
+ * first to see a bad argument.
  */
 import { randomBytes } from 'node:crypto'
 
-import {
-  ArgumentValidationError,
-  NO_MATCH_DETAIL,
-  extraFieldDetail,
-  missingFieldDetail,
-} from '../shared/argumentValidation'
+import { ArgumentValidationError } from '../shared/argumentValidation'
 
 /** Bytes of a request id (printed as 16 hex digits, as Convex does). */
 const REQUEST_ID_BYTES = 8
@@ -38,31 +33,9 @@ export function describeThrown(error: unknown): string {
     return `ArgumentValidationError: ${error.message}`
   }
   if (error instanceof Error) {
-    const detail = convexTestValidatorDetail(error.message)
-    if (detail !== null) {
-      return `ArgumentValidationError: ${detail}`
-    }
     // `Uncaught TypeError: ...` for a TypeError, as the Convex runtime names the class.
     const name = error.name === '' ? 'Error' : error.name
     return `Uncaught ${name}: ${error.message}`
   }
   return `Uncaught ${String(error)}`
-}
-
-const CONVEX_TEST_VALIDATOR_PREFIX = 'Validator error: '
-
-/** The backend's wording for a convex-test validator message, or null for other messages. */
-function convexTestValidatorDetail(message: string): string | null {
-  if (!message.startsWith(CONVEX_TEST_VALIDATOR_PREFIX)) {
-    return null
-  }
-  const missing = /^Validator error: Missing required field `(.*)` in object$/.exec(message)
-  if (missing !== null) {
-    return missingFieldDetail(missing[1]!)
-  }
-  const extra = /^Validator error: Unexpected field `(.*)` in object$/.exec(message)
-  if (extra !== null) {
-    return extraFieldDetail(extra[1]!)
-  }
-  return NO_MATCH_DETAIL
 }

@@ -4,12 +4,16 @@
  * Why not Convex's own `args` validators? The public functions take an envelope
  * `{authSecret, args}` whose secret must be checked before anything else, and whose extra
  * fields are ignored, so the public functions cannot declare validators. The inner `args`
- * are then checked here, with the same rules and the same first-line wording as the Convex
- * backend's validator (`Object is missing the required field ...`, `Object contains extra
- * field ...`, `Value does not match validator.`), in the same order: an object's validator
- * fields in sorted name order (recursing into each present one before looking further), then
- * its extra fields in sorted order. Only that first line is produced; the backend's extra
- * `Path:`/`Object:`/`Validator:` lines are left out.
+ * are then checked here, with the Convex backend's rules and its exact wording:
+ *
+ * - an object's validator fields are visited in sorted name order, recursing into each
+ *   present one before looking further, then its extra fields in sorted order; the first
+ *   problem wins;
+ * - messages are the backend's `ValidationError` texts, with their `Path:`, `Object:`/`Value:`
+ *   and `Validator:` lines, values rendered as the backend renders them (Rust `Debug` floats
+ *   such as `5.0`, quoted strings, `{a: 1.0}` objects with sorted keys);
+ * - inner args that are present but not an object fail as `ctx.runMutation` would with an
+ *   object-only argument: `Expected to receive an object as the function's argument. ...`.
  *
  * Invariant: this module knows validators and values, never auth, locks or the database.
  */
@@ -23,129 +27,297 @@ export class ArgumentValidationError extends Error {
   override name = 'ArgumentValidationError'
 }
 
-/** The detail for a required field that is absent. */
-export function missingFieldDetail(field: string): string {
-  return (
-    `Object is missing the required field \`${field}\`. Consider wrapping the field ` +
-    'validator in `v.optional(...)` if this is expected.'
-  )
-}
-
-/** The detail for a field the validator does not know. */
-export function extraFieldDetail(field: string): string {
-  return `Object contains extra field \`${field}\` that is not in the validator.`
-}
-
-/** The detail for a value of the wrong type (including a union no member accepts). */
-export const NO_MATCH_DETAIL = 'Value does not match validator.'
-
 /**
  * Checks `value` against the object validator made of `fields`; throws
- * {@link ArgumentValidationError} on the first mismatch.
- *
- * `undefined` counts as `{}`, as Convex treats a call without arguments.
+ * {@link ArgumentValidationError} on the first mismatch. `undefined` counts as `{}`, as
+ * Convex treats a call without arguments.
  */
 export function checkArgs(fields: PropertyValidators, value: unknown): void {
-  const detail = objectMismatch(fields, value === undefined ? {} : value)
+  if (value === undefined) {
+    value = {}
+  }
+  if (!isPlainObject(value)) {
+    throw new ArgumentValidationError(
+      `Expected to receive an object as the function's argument. Instead received: ${formatValue(value)}`,
+    )
+  }
+  const detail = objectMismatch(fields, value, '')
   if (detail !== null) {
     throw new ArgumentValidationError(detail)
   }
 }
 
-/** The mismatch detail, or null when the value fits. */
-function mismatch(validator: GenericValidator, value: unknown): string | null {
+/** The mismatch text, or null when the value fits. `path` is the backend's context path. */
+function mismatch(validator: GenericValidator, value: unknown, path: string): string | null {
+  const noMatch = () => noMatchDetail(value, validator, path)
   switch (validator.kind) {
     case 'any':
       return null
     case 'null':
-      return value === null ? null : NO_MATCH_DETAIL
+      return value === null ? null : noMatch()
     case 'float64':
-      return typeof value === 'number' ? null : NO_MATCH_DETAIL
+      return typeof value === 'number' ? null : noMatch()
     case 'int64':
-      return typeof value === 'bigint' ? null : NO_MATCH_DETAIL
+    case 'commitTs':
+      return typeof value === 'bigint' ? null : noMatch()
     case 'boolean':
-      return typeof value === 'boolean' ? null : NO_MATCH_DETAIL
+      return typeof value === 'boolean' ? null : noMatch()
     case 'string':
-      return typeof value === 'string' ? null : NO_MATCH_DETAIL
+      return typeof value === 'string' ? null : noMatch()
     case 'bytes':
-      return value instanceof ArrayBuffer ? null : NO_MATCH_DETAIL
+      return value instanceof ArrayBuffer ? null : noMatch()
     case 'id':
-      // Whether the string names a document of the right table is left to the component's
-      // own validator, which can resolve ids; here it only has to be a string.
-      return typeof value === 'string' ? null : NO_MATCH_DETAIL
+      return typeof value === 'string' ? idMismatch(value, validator.tableName, path) : noMatch()
     case 'literal':
-      return value === validator.value ? null : literalDetail(value, validator.value)
+      return value === validator.value
+        ? null
+        : `\`${formatValue(value)}\` does not match literal validator \`v.literal(${formatLiteral(validator.value)})\`.${pathLine(path)}`
     case 'array':
       if (!Array.isArray(value)) {
-        return NO_MATCH_DETAIL
+        return noMatch()
       }
-      for (const element of value) {
-        const detail = mismatch(validator.element, element)
+      for (const [i, element] of value.entries()) {
+        const detail = mismatch(validator.element, element, `${path}[${i}]`)
         if (detail !== null) {
           return detail
         }
       }
       return null
     case 'object':
-      return objectMismatch(validator.fields, value)
+      return isPlainObject(value) ? objectMismatch(validator.fields, value, path) : noMatch()
     case 'record':
-      return recordMismatch(validator.key, validator.value, value)
+      if (!isPlainObject(value)) {
+        return noMatch()
+      }
+      for (const [key, fieldValue] of Object.entries(value)) {
+        const detail =
+          mismatch(validator.key, key, `${path}.keys()`) ??
+          mismatch(validator.value, fieldValue, `${path}.values()`)
+        if (detail !== null) {
+          return detail
+        }
+      }
+      return null
     case 'union':
       if (validator.members.length === 1) {
-        return mismatch(validator.members[0]!, value)
+        return mismatch(validator.members[0]!, value, path)
       }
-      return validator.members.some((member) => mismatch(member, value) === null)
+      return validator.members.some((member) => mismatch(member, value, path) === null)
         ? null
-        : NO_MATCH_DETAIL
-    case 'commitTs':
-      return typeof value === 'bigint' ? null : NO_MATCH_DETAIL
+        : noMatch()
   }
 }
 
-function objectMismatch(fields: PropertyValidators, value: unknown): string | null {
-  if (!isPlainObject(value)) {
-    return NO_MATCH_DETAIL
-  }
-  for (const name of Object.keys(fields).sort(compareNames)) {
+function objectMismatch(
+  fields: PropertyValidators,
+  value: Record<string, unknown>,
+  path: string,
+): string | null {
+  const names = Object.keys(fields).sort(compareNames)
+  for (const name of names) {
     const fieldValidator = fields[name]!
     const fieldValue = value[name]
     if (fieldValue !== undefined) {
-      const detail = mismatch(fieldValidator, fieldValue)
+      const detail = mismatch(fieldValidator, fieldValue, `${path}.${name}`)
       if (detail !== null) {
         return detail
       }
     } else if (fieldValidator.isOptional !== 'optional') {
-      return missingFieldDetail(name)
+      return (
+        `Object is missing the required field \`${name}\`. Consider wrapping the field ` +
+        `validator in \`v.optional(...)\` if this is expected.\n${pathLine(path)}\n` +
+        `Object: ${formatValue(value)}\nValidator: ${formatObjectValidator(fields)}`
+      )
     }
   }
   for (const name of Object.keys(value).sort(compareNames)) {
     if (!Object.hasOwn(fields, name)) {
-      return extraFieldDetail(name)
+      return (
+        `Object contains extra field \`${name}\` that is not in the validator.\n${pathLine(path)}\n` +
+        `Object: ${formatValue(value)}\nValidator: ${formatObjectValidator(fields)}`
+      )
     }
   }
   return null
 }
 
-function recordMismatch(
-  keyValidator: GenericValidator,
-  valueValidator: GenericValidator,
-  value: unknown,
-): string | null {
-  if (!isPlainObject(value)) {
-    return NO_MATCH_DETAIL
+/**
+ * Tells which table an id string belongs to (null: not an id at all). A deployment's public
+ * functions cannot resolve ids (they hold no table mapping), so by default an id only has to
+ * be a string and the component's own `v.id` validator has the last word; the reference
+ * server installs a resolver for convex-test's id format.
+ */
+export type IdTableResolver = (id: string) => string | null
+
+let idTableResolver: IdTableResolver | null = null
+
+/** Installs (or, with null, removes) the id resolver used for `v.id` fields. */
+export function setIdTableResolver(resolver: IdTableResolver | null): void {
+  idTableResolver = resolver
+}
+
+function idMismatch(id: string, table: string, path: string): string | null {
+  if (idTableResolver === null) {
+    return null
   }
-  for (const [key, fieldValue] of Object.entries(value)) {
-    const detail = mismatch(keyValidator, key) ?? mismatch(valueValidator, fieldValue)
-    if (detail !== null) {
-      return detail
-    }
+  const found = idTableResolver(id)
+  if (found === null) {
+    return noMatchDetail(id, { kind: 'id', tableName: table } as GenericValidator, path)
+  }
+  if (found !== table) {
+    return `Found ID ${JSON.stringify(id)} from table \`${found}\`, which does not match the table name in validator \`v.id(${JSON.stringify(table)})\`.${pathLine(path)}`
   }
   return null
 }
 
-/** The backend's wording for a literal mismatch (values shown as JSON, as it does). */
-function literalDetail(value: unknown, literal: unknown): string {
-  return `\`${JSON.stringify(value)}\` does not match literal validator \`v.literal(${JSON.stringify(literal)})\`.`
+function noMatchDetail(value: unknown, validator: GenericValidator, path: string): string {
+  return `Value does not match validator.\n${pathLine(path)}\nValue: ${formatValue(value)}\nValidator: ${formatValidator(validator)}`
+}
+
+/** `Path: .a[0].b`, or nothing at the top level. */
+function pathLine(path: string): string {
+  return path === '' ? '' : `Path: ${path}`
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering, as the backend's `Display` impls do
+
+/** A validator as Convex prints it: `v.float64()`, `v.object({a: v.optional(v.string())})`. */
+export function formatValidator(validator: GenericValidator): string {
+  switch (validator.kind) {
+    case 'float64':
+    case 'int64':
+    case 'boolean':
+    case 'string':
+    case 'bytes':
+    case 'null':
+    case 'any':
+      return `v.${validator.kind}()`
+    case 'commitTs':
+      return 'v.commitTs()'
+    case 'id':
+      return `v.id(${JSON.stringify(validator.tableName)})`
+    case 'literal':
+      return `v.literal(${formatLiteral(validator.value)})`
+    case 'array':
+      return `v.array(${formatValidator(validator.element)})`
+    case 'object':
+      return formatObjectValidator(validator.fields)
+    case 'record':
+      return `v.record(${formatValidator(validator.key)}, ${formatValidator(validator.value)})`
+    case 'union':
+      return `v.union(${validator.members.map(formatValidator).join(', ')})`
+  }
+}
+
+function formatObjectValidator(fields: PropertyValidators): string {
+  const parts = Object.keys(fields)
+    .sort(compareNames)
+    .map((name) => {
+      const field = fields[name]!
+      const inner = formatValidator(field)
+      return `${name}: ${field.isOptional === 'optional' ? `v.optional(${inner})` : inner}`
+    })
+  return `v.object({${parts.join(', ')}})`
+}
+
+/** A literal validator's value: JSON for strings, booleans and finite numbers. */
+function formatLiteral(value: unknown): string {
+  if (typeof value === 'bigint') {
+    return '<bigint>'
+  }
+  if (typeof value === 'number') {
+    // serde_json's float text; the same as Rust `Debug` for ordinary magnitudes.
+    return Number.isFinite(value) ? rustDebugFloat(value) : '<number>'
+  }
+  return JSON.stringify(value)
+}
+
+/** A value as Convex prints it: `null`, `5.0`, `"text"`, `[1.0, true]`, `{a: 1.0}`. */
+export function formatValue(value: unknown): string {
+  if (value === null || value === undefined) {
+    return 'null'
+  }
+  switch (typeof value) {
+    case 'bigint':
+      return value.toString()
+    case 'number':
+      return rustDebugFloat(value)
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'string':
+      return rustDebugString(value)
+  }
+  if (value instanceof ArrayBuffer) {
+    return `b"${[...new Uint8Array(value)].map((b) => b.toString(16).padStart(2, '0')).join('')}"`
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map(formatValue).join(', ')}]`
+  }
+  const record = value as Record<string, unknown>
+  const parts = Object.keys(record)
+    .filter((key) => record[key] !== undefined)
+    .sort(compareNames)
+    .map((key) => `${key}: ${formatValue(record[key])}`)
+  return `{${parts.join(', ')}}`
+}
+
+/**
+ * Rust's `{:?}` of an f64: the shortest round-trip digits, as a decimal with at least one
+ * fractional digit (`5.0`, `0.25`), or in exponent form (`1e16`, `1.5e-7`) when the magnitude
+ * is at least 1e16 or below 1e-4.
+ */
+export function rustDebugFloat(x: number): string {
+  if (Number.isNaN(x)) {
+    return 'NaN'
+  }
+  if (!Number.isFinite(x)) {
+    return x > 0 ? 'inf' : '-inf'
+  }
+  if (x === 0) {
+    return Object.is(x, -0) ? '-0.0' : '0.0'
+  }
+  const sign = x < 0 ? '-' : ''
+  const abs = Math.abs(x)
+  const [mantissa, exponentText] = abs.toExponential().split('e') as [string, string]
+  const exponent = Number(exponentText)
+  const digits = mantissa.replace('.', '')
+  if (abs >= 1e16 || abs < 1e-4) {
+    const shortMantissa = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits
+    return `${sign}${shortMantissa}e${exponent}`
+  }
+  if (exponent < 0) {
+    return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`
+  }
+  const integerDigits = exponent + 1
+  if (digits.length <= integerDigits) {
+    return `${sign}${digits}${'0'.repeat(integerDigits - digits.length)}.0`
+  }
+  return `${sign}${digits.slice(0, integerDigits)}.${digits.slice(integerDigits)}`
+}
+
+/** Rust's `{:?}` of a string: double-quoted, with `\"`, `\\`, `\n`, `\r`, `\t`, `\0`, `\u{..}`. */
+export function rustDebugString(text: string): string {
+  let out = '"'
+  for (const char of text) {
+    const code = char.codePointAt(0)!
+    if (char === '"' || char === '\\') {
+      out += `\\${char}`
+    } else if (char === '\n') {
+      out += '\\n'
+    } else if (char === '\r') {
+      out += '\\r'
+    } else if (char === '\t') {
+      out += '\\t'
+    } else if (code === 0) {
+      out += '\\0'
+    } else if (code < 0x20 || (code >= 0x7f && code < 0xa0)) {
+      out += `\\u{${code.toString(16)}}`
+    } else {
+      out += char
+    }
+  }
+  return `${out}"`
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

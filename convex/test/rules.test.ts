@@ -9,7 +9,14 @@ import { v } from 'convex/values'
 
 import { clampInsert, clampUpdate, patchFromUpdate } from '../component/writes'
 import { insertManyArgs } from '../shared/args'
-import { ArgumentValidationError, checkArgs } from '../shared/argumentValidation'
+import {
+  ArgumentValidationError,
+  checkArgs,
+  formatValue,
+  rustDebugFloat,
+  rustDebugString,
+  setIdTableResolver,
+} from '../shared/argumentValidation'
 import type { ExecutionInsert } from '../shared/validators'
 import { execution } from './fixtures'
 
@@ -85,18 +92,81 @@ describe('checkArgs', () => {
   })
 
   it('words missing, extra and mismatched fields as Convex does', () => {
-    assert.match(detail({ a: v.string() }, {})!, /^Object is missing the required field `a`\. Consider wrapping/)
-    assert.equal(detail({}, { b: 1 }), 'Object contains extra field `b` that is not in the validator.')
-    assert.equal(detail({ a: v.string() }, { a: 1 }), 'Value does not match validator.')
-    assert.equal(detail({ a: v.union(v.literal('x'), v.literal('y')) }, { a: 'z' }), 'Value does not match validator.')
-    assert.equal(detail({ a: v.array(v.number()) }, { a: [1, 'two'] }), 'Value does not match validator.')
-    assert.equal(detail({}, 'not an object'), 'Value does not match validator.')
-    assert.equal(detail({}, [1]), 'Value does not match validator.')
+    assert.equal(
+      detail({ a: v.string() }, {}),
+      'Object is missing the required field `a`. Consider wrapping the field validator in `v.optional(...)` if this is expected.\n\nObject: {}\nValidator: v.object({a: v.string()})',
+    )
+    assert.equal(
+      detail({}, { b: 1 }),
+      'Object contains extra field `b` that is not in the validator.\n\nObject: {b: 1.0}\nValidator: v.object({})',
+    )
+    assert.equal(detail({ a: v.string() }, { a: 1 }), 'Value does not match validator.\nPath: .a\nValue: 1.0\nValidator: v.string()')
+    assert.equal(
+      detail({ a: v.union(v.literal('x'), v.literal('y')) }, { a: 'z' }),
+      'Value does not match validator.\nPath: .a\nValue: "z"\nValidator: v.union(v.literal("x"), v.literal("y"))',
+    )
+    assert.equal(
+      detail({ a: v.literal('x') }, { a: 'z' }),
+      '`"z"` does not match literal validator `v.literal("x")`.Path: .a',
+    )
+    assert.equal(
+      detail({ a: v.array(v.number()) }, { a: [1, 'two'] }),
+      'Value does not match validator.\nPath: .a[1]\nValue: "two"\nValidator: v.float64()',
+    )
+    assert.equal(detail({}, 'text'), 'Expected to receive an object as the function\'s argument. Instead received: "text"')
+    assert.equal(detail({}, [1]), "Expected to receive an object as the function's argument. Instead received: [1.0]")
   })
 
   it('checks validator fields in sorted order before extra fields', () => {
     assert.match(detail({ b: v.string(), a: v.string() }, { z: 1 })!, /required field `a`/)
-    assert.equal(detail({ a: v.string(), b: v.string() }, { a: 1, z: 1 }), 'Value does not match validator.')
+    assert.match(detail({ a: v.string(), b: v.string() }, { a: 1, z: 1 })!, /^Value does not match validator\.\nPath: \.a\n/)
     assert.match(detail({ a: v.string() }, { a: 'ok', y: 1, x: 1 })!, /extra field `x`/)
+  })
+
+  it('resolves ids only when a resolver is installed', () => {
+    const fields = { id: v.id('taskExecutions') }
+    assert.equal(detail(fields, { id: 'anything' }), null)
+    setIdTableResolver((id) => (id.startsWith('t:') ? 'taskExecutions' : id.startsWith('l:') ? 'locks' : null))
+    try {
+      assert.equal(detail(fields, { id: 't:1' }), null)
+      assert.equal(
+        detail(fields, { id: 'l:1' }),
+        'Found ID "l:1" from table `locks`, which does not match the table name in validator `v.id("taskExecutions")`.Path: .id',
+      )
+      assert.equal(detail(fields, { id: 'x' }), 'Value does not match validator.\nPath: .id\nValue: "x"\nValidator: v.id("taskExecutions")')
+    } finally {
+      setIdTableResolver(null)
+    }
+  })
+})
+
+describe('value rendering', () => {
+  it('prints floats as Rust Debug does', () => {
+    const cases: Array<[number, string]> = [
+      [0, '0.0'],
+      [-0, '-0.0'],
+      [5, '5.0'],
+      [-2.5, '-2.5'],
+      [0.1, '0.1'],
+      [0.0001, '0.0001'],
+      [0.00001, '1e-5'],
+      [1.5e-7, '1.5e-7'],
+      [123456789.125, '123456789.125'],
+      [1795726517728, '1795726517728.0'],
+      [9999999999999998, '9999999999999998.0'],
+      [1e16, '1e16'],
+      [1.25e21, '1.25e21'],
+      [Number.NaN, 'NaN'],
+      [Number.POSITIVE_INFINITY, 'inf'],
+      [Number.NEGATIVE_INFINITY, '-inf'],
+    ]
+    for (const [value, text] of cases) {
+      assert.equal(rustDebugFloat(value), text, String(value))
+    }
+  })
+
+  it('prints strings, arrays and objects as the backend does', () => {
+    assert.equal(rustDebugString('a"b\\c\nd\u0001é'), '"a\\"b\\\\c\\nd\\u{1}é"')
+    assert.equal(formatValue({ b: [null, true], a: 'x', c: undefined }), '{a: "x", b: [null, true]}')
   })
 })
