@@ -1,0 +1,133 @@
+//! A local stand-in for a Convex deployment that serves durable-execution's Convex storage
+//! component: the 17 public functions of the `taskExecutionsStorage` module, answered over
+//! Convex's HTTP API exactly enough that the official `ConvexHttpClient` cannot tell.
+//!
+//! A request flows one way, through one module per layer:
+//!
+//! * [`http`]: routes, body parsing, Convex's JSON value encoding, paths, output formats and
+//!   error shapes. Finds the function and hands it decoded [`value::Value`]s.
+//! * [`functions`]: the auth check, strict argument validation with Convex's messages, and one
+//!   file per family of storage functions holding its rules (clamps, filters, locks).
+//! * [`store`]: SQLite behind one writer thread and pooled readers; Convex's index order as
+//!   byte keys; numbered migrations.
+//!
+//! Beside them: [`value`] (the data model), [`id`] (Convex document ids), [`clock`] (the only
+//! reader of the system time), [`limits`] (every limit, with units), [`error`].
+//!
+//! Use [`app`] to get the router for in-process tests, and [`Server`] to bind and serve.
+
+pub mod clock;
+pub mod error;
+pub mod functions;
+pub mod http;
+pub mod id;
+pub mod limits;
+pub mod store;
+pub mod value;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use error::Error;
+pub use http::AppState;
+
+use clock::Clock;
+use functions::Functions;
+use store::{DbLocation, Store};
+
+/// How to run an emulator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The secret every call must carry in `authSecret`.
+    pub auth_secret: String,
+    /// Address to bind, e.g. `127.0.0.1`.
+    pub host: String,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// Where the data lives.
+    pub db: DbLocation,
+    /// The module the functions are exported from.
+    pub module: String,
+}
+
+/// The default module name, as durable-execution-storage-convex's README names it.
+pub const DEFAULT_MODULE: &str = "taskExecutionsStorage";
+
+/// The router of a deployment with this state.
+pub fn app(state: Arc<AppState>) -> Router {
+    http::router(state)
+}
+
+/// Opens the store and builds the shared state.
+pub fn open_state(
+    db: &DbLocation,
+    auth_secret: String,
+    module: String,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<AppState>, Error> {
+    let store = Arc::new(Store::open(db, clock)?);
+    Ok(Arc::new(AppState {
+        functions: Functions::new(store, auth_secret),
+        module,
+    }))
+}
+
+/// A bound, not yet serving, emulator.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Opens the database and binds the socket; connections are accepted once this returns
+    /// (the kernel queues them until [`Server::run`] picks them up).
+    pub async fn bind(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, Error> {
+        let state = open_state(
+            &config.db,
+            config.auth_secret.clone(),
+            config.module.clone(),
+            clock,
+        )?;
+        let addr = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        self.listener.local_addr().map_err(Error::Serve)
+    }
+
+    /// Serves until `shutdown` resolves, finishes the requests in flight, then closes the
+    /// database cleanly.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let app = app(self.state.clone());
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(Error::Serve)?;
+        let state = self.state;
+        tokio::task::spawn_blocking(move || {
+            if let Ok(state) = Arc::try_unwrap(state) {
+                if let Ok(store) = Arc::try_unwrap(state.functions.into_store()) {
+                    store.close();
+                }
+            }
+        })
+        .await
+        .ok();
+        Ok(())
+    }
+}

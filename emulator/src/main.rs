@@ -1,1 +1,90 @@
-fn main() {}
+//! `convex-storage-emulator`: parse the command line, bind, print the one `listening on`
+//! line, serve until Ctrl-C or SIGTERM.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use convex_storage_emulator::clock::SystemClock;
+use convex_storage_emulator::store::DbLocation;
+use convex_storage_emulator::{Config, Server, DEFAULT_MODULE};
+
+/// A local Convex deployment serving durable-execution's storage functions, on SQLite.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// The secret every call must send as `authSecret`.
+    #[arg(long, env = "CONVEX_STORAGE_AUTH_SECRET", hide_env_values = true)]
+    auth_secret: Option<String>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 3210)]
+    port: u16,
+    /// SQLite database file, or `:memory:`.
+    #[arg(long, default_value = "./.convex-storage-emulator/db.sqlite3")]
+    db: String,
+    /// Module name the functions are exported from.
+    #[arg(long, default_value = DEFAULT_MODULE)]
+    module: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(auth_secret) = cli.auth_secret.clone().filter(|s| !s.is_empty()) else {
+        eprintln!(
+            "error: no auth secret: pass --auth-secret <SECRET> or set CONVEX_STORAGE_AUTH_SECRET"
+        );
+        return ExitCode::from(2);
+    };
+    let config = Config {
+        auth_secret,
+        host: cli.host,
+        port: cli.port,
+        db: DbLocation::parse(&cli.db),
+        module: cli.module,
+    };
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let server = Server::bind(&config, Arc::new(SystemClock)).await?;
+        let addr = server.local_addr()?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{addr}").context("writing to stdout")?;
+        stdout.flush().context("flushing stdout")?;
+        drop(stdout);
+        server.run(shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

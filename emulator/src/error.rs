@@ -1,0 +1,47 @@
+//! The crate's error type: things that go wrong in the machinery (files, SQLite, sockets).
+//!
+//! A storage function that *throws* (a bad secret, a duplicate id, invalid arguments) is not an
+//! [`Error`]: it is a normal outcome, [`crate::functions::FunctionError`], answered with HTTP 200
+//! like a deployment does.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Operating errors of the emulator.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("SQLite error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("creating the database directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("the database has schema version {found}, newer than this build knows ({known})")]
+    SchemaTooNew { found: i64, known: i64 },
+
+    #[error("document {id} is stored damaged: {source}")]
+    CorruptDocument {
+        id: String,
+        source: crate::store::CodecError,
+    },
+
+    #[error("starting the store's writer thread: {0}")]
+    SpawnWriter(std::io::Error),
+
+    #[error("the store's writer thread has stopped")]
+    WriterStopped,
+
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+
+    #[error("serving HTTP: {0}")]
+    Serve(std::io::Error),
+}

@@ -1,0 +1,337 @@
+//! The function-call routes: `/api/query`, `/api/mutation`, `/api/action`, `/api/run/...`,
+//! `/api/query_ts`, `/api/query_at_ts`.
+//!
+//! A call goes: parse the body (400 on failure) → parse the path (400) → decode the args
+//! (from here on failures are HTTP 200 `status: "error"`, as Convex answers) → find the
+//! function → check its kind against the endpoint → run it → encode the result in the
+//! requested format. Like the backend, the `format` is checked only after the function ran,
+//! so a mutation with a bad format still commits before the 400.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::functions::{Function, FunctionError, FunctionKind};
+use crate::http::body::json_body;
+use crate::http::codec::{self, Encode, OutputFormat};
+use crate::http::error::HttpError;
+use crate::http::path::UdfPath;
+use crate::http::AppState;
+use crate::value::Value;
+
+/// Body of `/api/query`, `/api/mutation`, `/api/action`.
+#[derive(Deserialize)]
+struct CallBody {
+    path: String,
+    args: Json,
+    format: Option<String>,
+}
+
+/// Body of `/api/run/{path}`.
+#[derive(Deserialize)]
+struct RunBody {
+    args: Json,
+    format: Option<String>,
+}
+
+/// Body of `/api/query_at_ts`.
+#[derive(Deserialize)]
+struct QueryAtTsBody {
+    path: String,
+    args: Json,
+    ts: String,
+    format: Option<String>,
+}
+
+pub async fn query(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    typed_call(state, FunctionKind::Query, headers, body).await
+}
+
+pub async fn mutation(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    typed_call(state, FunctionKind::Mutation, headers, body).await
+}
+
+pub async fn action(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    typed_call(state, FunctionKind::Action, headers, body).await
+}
+
+async fn typed_call(
+    state: Arc<AppState>,
+    kind: FunctionKind,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let default_format = default_format(&headers)?;
+        let body: CallBody = json_body(&headers, body).await?;
+        run_call(
+            &state,
+            Some(kind),
+            &body.path,
+            body.args,
+            body.format,
+            default_format,
+        )
+        .await
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `/api/run/module/.../function`: any kind; the default format is clean JSON.
+pub async fn run(
+    State(state): State<Arc<AppState>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let body: RunBody = json_body(&headers, body).await?;
+        let segments: Vec<&str> = path.split('/').collect();
+        let [module @ .., function] = segments.as_slice() else {
+            unreachable!("split yields one")
+        };
+        if module.is_empty() {
+            return Err(HttpError::MissingIdentifier(format!(
+                "Function path /api/run/{path} must have a module and a function name"
+            )));
+        }
+        let udf_path = format!("{}:{function}", module.join("/"));
+        run_call(
+            &state,
+            None,
+            &udf_path,
+            body.args,
+            body.format,
+            OutputFormat::Clean,
+        )
+        .await
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `/api/query_ts`: the latest commit timestamp, base64 of a u64 little-endian.
+pub async fn query_ts(State(state): State<Arc<AppState>>) -> Response {
+    let ts = state.functions.store().last_commit_ns();
+    axum::Json(serde_json::json!({ "ts": BASE64.encode(ts.to_le_bytes()) })).into_response()
+}
+
+/// `/api/query_at_ts`: runs the query at the latest state. This store keeps no history, and
+/// every timestamp a client can hold is at or before the latest, so "latest" is a valid answer
+/// only for the newest `ts`; see the differences list in the crate docs.
+pub async fn query_at_ts(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let default_format = default_format(&headers)?;
+        let body: QueryAtTsBody = json_body(&headers, body).await?;
+        let bytes = BASE64.decode(body.ts.as_bytes()).unwrap_or_default();
+        if bytes.len() != 8 {
+            return Err(HttpError::InvalidTimestamp(
+                "Wrong number of bytes for SerializedTs.".to_string(),
+            ));
+        }
+        run_call(
+            &state,
+            Some(FunctionKind::Query),
+            &body.path,
+            body.args,
+            body.format,
+            default_format,
+        )
+        .await
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Why a call returned no value, with the text Convex puts after `Server Error\n`.
+enum Failure {
+    Message(String),
+    Internal(crate::Error),
+}
+
+impl From<FunctionError> for Failure {
+    fn from(e: FunctionError) -> Self {
+        match e {
+            FunctionError::Internal(e) => Failure::Internal(e),
+            other => Failure::Message(other.message()),
+        }
+    }
+}
+
+async fn run_call(
+    state: &AppState,
+    endpoint: Option<FunctionKind>,
+    path: &str,
+    args: Json,
+    format: Option<String>,
+    default_format: OutputFormat,
+) -> Result<Response, HttpError> {
+    let udf_path = UdfPath::parse(path).map_err(|reason| {
+        HttpError::BadConvexFunctionIdentifier(format!(
+            "{path} is not a valid path to a Convex function. {reason}"
+        ))
+    })?;
+    let outcome = invoke(state, endpoint, &udf_path, args).await;
+    let format = match format {
+        None => default_format,
+        Some(name) => OutputFormat::parse(&name)
+            .ok_or_else(|| HttpError::BadFormat(format!("Invalid format: {name}")))?,
+    };
+    match outcome {
+        Ok(value) => Ok(success(&value, format)),
+        Err(Failure::Message(message)) => Ok(failure(&message)),
+        Err(Failure::Internal(e)) => Err(HttpError::Internal(e)),
+    }
+}
+
+async fn invoke(
+    state: &AppState,
+    endpoint: Option<FunctionKind>,
+    udf_path: &UdfPath,
+    args: Json,
+) -> Result<Value, Failure> {
+    let positional = decode_positional_args(args).map_err(|reason| {
+        Failure::Message(format!("Invalid arguments for {udf_path}: {reason}"))
+    })?;
+    let function = Some(udf_path)
+        .filter(|p| p.module() == state.module)
+        .and_then(|p| Function::from_name(p.function()))
+        .ok_or_else(|| {
+            Failure::Message(format!(
+                "Could not find public function for '{}'.",
+                udf_path.stripped()
+            ))
+        })?;
+    if let Some(kind) = endpoint.filter(|k| *k != function.kind()) {
+        return Err(Failure::Message(format!(
+            "Trying to execute {} as {kind}, but it is defined as {}.",
+            udf_path.canonical(),
+            function.kind()
+        )));
+    }
+    Ok(state
+        .functions
+        .call(function, positional.into_iter().next())
+        .await?)
+}
+
+/// `args` as positional arguments: an array as-is, anything else as a one-element array.
+fn decode_positional_args(args: Json) -> Result<Vec<Value>, String> {
+    match args {
+        Json::Array(items) => items.into_iter().map(codec::decode).collect(),
+        other => Ok(vec![codec::decode(other)?]),
+    }
+}
+
+#[derive(Serialize)]
+struct Success<'a> {
+    status: &'static str,
+    value: Encode<'a>,
+}
+
+#[derive(Serialize)]
+struct Failed {
+    status: &'static str,
+    #[serde(rename = "errorMessage")]
+    error_message: String,
+}
+
+fn success(value: &Value, format: OutputFormat) -> Response {
+    axum::Json(Success {
+        status: "success",
+        value: Encode(value, format),
+    })
+    .into_response()
+}
+
+fn failure(message: &str) -> Response {
+    let error_message = format!("[Request ID: {}] Server Error\n{message}", request_id());
+    axum::Json(Failed {
+        status: "error",
+        error_message,
+    })
+    .into_response()
+}
+
+/// A fresh 16-hex-character request id, as the backend makes when the client sends none.
+fn request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// The format used when the request names none: clean JSON, except for clients old enough
+/// to expect the encoded one (npm ≤ 1.4.1, Python ≤ 0.5.0), judged from `Convex-Client`.
+fn default_format(headers: &HeaderMap) -> Result<OutputFormat, HttpError> {
+    let Some(client) = headers.get("convex-client") else {
+        return Ok(OutputFormat::Clean);
+    };
+    let client = client.to_str().unwrap_or_default();
+    let Some((name, version)) = client.rsplit_once('-') else {
+        return Err(HttpError::InvalidClientVersion(format!(
+            "Invalid client version: {client}"
+        )));
+    };
+    let version: Vec<u64> = version
+        .split('.')
+        .map(|p| p.parse().unwrap_or(u64::MAX))
+        .collect();
+    let old = |limit: [u64; 3]| version.as_slice() <= limit.as_slice();
+    Ok(match name {
+        "npm" | "npm-cli" if old([1, 4, 1]) => OutputFormat::Encoded,
+        "python" | "python-convex" if old([0, 5, 0]) => OutputFormat::Encoded,
+        _ => OutputFormat::Clean,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn client(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("convex-client", HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn default_format_depends_on_the_client_version() {
+        assert_eq!(
+            default_format(&HeaderMap::new()).unwrap(),
+            OutputFormat::Clean
+        );
+        assert_eq!(
+            default_format(&client("npm-1.48.0")).unwrap(),
+            OutputFormat::Clean
+        );
+        assert_eq!(
+            default_format(&client("npm-1.4.1")).unwrap(),
+            OutputFormat::Encoded
+        );
+        assert_eq!(
+            default_format(&client("python-0.5.0")).unwrap(),
+            OutputFormat::Encoded
+        );
+        assert_eq!(
+            default_format(&client("rust-0.1.0")).unwrap(),
+            OutputFormat::Clean
+        );
+        assert!(default_format(&client("nodash")).is_err());
+    }
+}

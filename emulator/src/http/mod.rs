@@ -1,0 +1,74 @@
+//! The HTTP face of the deployment: Convex's public function-call API (PROTOCOL.md §1).
+//!
+//! Invariant: only this module knows the Convex wire format (JSON encodings, error shapes,
+//! status codes, paths); `functions` and `store` see [`crate::value::Value`]s.
+
+mod body;
+mod call;
+pub mod codec;
+mod error;
+mod meta;
+pub mod path;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+pub use error::HttpError;
+
+use crate::functions::Functions;
+
+/// How long browsers may cache a CORS preflight answer, as the backend sets it.
+const CORS_MAX_AGE_SECS: u64 = 86_400;
+
+/// What every handler shares.
+pub struct AppState {
+    /// The 17 functions and their store.
+    pub functions: Functions,
+    /// The module the functions are exported from (`taskExecutionsStorage`).
+    pub module: String,
+}
+
+/// The routing table.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/query", post(call::query))
+        .route("/mutation", post(call::mutation))
+        .route("/action", post(call::action))
+        .route("/run/{*path}", post(call::run))
+        .route("/query_ts", post(call::query_ts))
+        .route("/query_at_ts", post(call::query_at_ts))
+        .layer(cors());
+    Router::new()
+        .nest("/api", api)
+        .route("/", get(meta::root))
+        .route("/version", get(meta::version))
+        .route("/instance_name", get(meta::instance_name))
+        .route("/instance_version", get(meta::version))
+        // The body limit is enforced by `body::json_body`, which answers 400 like Convex.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Permissive CORS as the backend configures it: mirror the origin and the requested
+/// headers, allow credentials.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::OPTIONS,
+            Method::PATCH,
+            Method::DELETE,
+            Method::PUT,
+        ])
+        .max_age(Duration::from_secs(CORS_MAX_AGE_SECS))
+}

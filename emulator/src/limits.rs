@@ -1,0 +1,36 @@
+//! Every limit and fixed duration of the emulator, with its unit last, in one place.
+//!
+//! How they relate: a request body may be up to [`BODY_BYTES_MAX`] (Convex's public-API limit);
+//! the function it names runs as at most three SQLite transactions (lock, mutation, release for
+//! the locked actions), each of which reads the clock once. Clamps inside a mutation use
+//! `clock + MUTATION_NOW_OFFSET_MS`; expiry clamps push a stale deadline to
+//! `that + EXPIRY_CLAMP_OFFSET_MS`; a lock taken at `clock` lasts until `clock + LOCK_EXPIRY_MS`.
+
+/// Largest request body accepted: Convex's `MAX_BACKEND_PUBLIC_API_REQUEST_SIZE`, 16 MiB plus
+/// 2000 bytes of envelope. Larger bodies get 400 `BadJsonBody`, as from a deployment.
+pub const BODY_BYTES_MAX: usize = 16 * 1024 * 1024 + 2000;
+
+/// Upstream's mutations treat "now" as the clock plus 50 ms, so a row they write is not
+/// considered stale by the selectors (which compare with the plain clock) for about 50 ms.
+pub const MUTATION_NOW_OFFSET_MS: u64 = 50;
+
+/// A deadline (`expiresAt`, `ocfpExpiresAt`, `closeExpiresAt`) already in the past is moved to
+/// one second after "now", so the expiry sweeps give the owner that second to finish.
+pub const EXPIRY_CLAMP_OFFSET_MS: f64 = 1000.0;
+
+/// How long a selector lock lasts; a crashed holder blocks its key for at most this long.
+pub const LOCK_EXPIRY_MS: u64 = 60_000;
+
+/// `deleteAll` deletes this many executions per transaction, like upstream's `deleteMany`.
+pub const DELETE_ALL_BATCH_SIZE: usize = 100;
+
+/// Read connections kept open for a file database; more readers than this open extra
+/// connections for the moment and close them afterwards.
+pub const READER_CONNECTIONS_MAX: usize = 8;
+
+/// How long a connection waits on SQLite's file lock before giving up. Only other processes
+/// opening the same file can hold it, since this process has one writer.
+pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// Queued write jobs before callers wait for room; bounds memory under overload.
+pub const WRITE_QUEUE_JOBS_MAX: usize = 1024;

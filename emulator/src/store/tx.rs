@@ -1,0 +1,350 @@
+//! Reading and writing inside one SQLite transaction.
+//!
+//! [`ReadTx`] answers the lookups and index ranges the storage functions need; [`WriteTx`] adds
+//! inserts, replacements and deletes, and carries the transaction's frozen clock reading and
+//! its supply of creation times. Both only exist inside [`crate::store::Store::read`] /
+//! [`crate::store::Store::write`], which open and finish the SQL transaction around them.
+
+use std::ops::Deref;
+
+use rand::rngs::StdRng;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+
+use crate::error::Error;
+use crate::id::{DocumentId, LOCKS_TABLE_NUMBER, TASK_EXECUTIONS_TABLE_NUMBER};
+use crate::store::codec::{decode_object, encode_object};
+use crate::store::indexes::{Index, IndexRange};
+use crate::value::{Object, Value};
+
+/// A stored `taskExecutions` document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// SQLite's row number; order of rows is order of creation.
+    pub(crate) row: i64,
+    /// The `_id` string.
+    pub id: String,
+    /// The `_creationTime` in milliseconds.
+    pub creation_time: f64,
+    /// The user fields (everything but `_id` and `_creationTime`).
+    pub fields: Object,
+}
+
+impl Document {
+    /// The document as Convex returns it: the user fields plus `_id` and `_creationTime`.
+    pub fn into_value(self) -> Value {
+        let mut fields = self.fields;
+        fields.insert("_id".to_string(), Value::String(self.id));
+        fields.insert(
+            "_creationTime".to_string(),
+            Value::Float64(self.creation_time),
+        );
+        Value::Object(fields)
+    }
+
+    /// A string field, if present and a string.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).and_then(Value::as_str)
+    }
+
+    /// A number field, if present and a number.
+    pub fn f64(&self, name: &str) -> Option<f64> {
+        self.fields.get(name).and_then(Value::as_f64)
+    }
+
+    /// A boolean field, if present and a boolean.
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        self.fields.get(name).and_then(Value::as_bool)
+    }
+}
+
+/// A row of the `locks` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lock {
+    pub id: String,
+    pub key: String,
+    pub expires_at: f64,
+}
+
+const DOCUMENT_COLUMNS: &str = "row, id, creation_time, body";
+
+/// Read access inside a transaction.
+pub struct ReadTx<'c> {
+    pub(crate) conn: &'c Connection,
+}
+
+impl ReadTx<'_> {
+    /// The execution with this `executionId` (`by_executionId`, first match).
+    pub fn execution_by_execution_id(&self, execution_id: &str) -> Result<Option<Document>, Error> {
+        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM task_executions WHERE execution_id = ?1");
+        self.optional_document(&sql, params![execution_id])
+    }
+
+    /// The oldest execution with this `sleepingTaskUniqueId` (`by_sleepingTaskUniqueId`).
+    pub fn execution_by_sleeping_task_unique_id(
+        &self,
+        unique_id: &str,
+    ) -> Result<Option<Document>, Error> {
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM task_executions
+             WHERE sleeping_task_unique_id = ?1 ORDER BY creation_time LIMIT 1"
+        );
+        self.optional_document(&sql, params![unique_id])
+    }
+
+    /// The execution with this `_id`.
+    pub fn execution_by_id(&self, id: &str) -> Result<Option<Document>, Error> {
+        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM task_executions WHERE id = ?1");
+        self.optional_document(&sql, params![id])
+    }
+
+    /// The executions in `range`, ascending, at most `limit` of them (`None` = all).
+    pub fn executions_in_range(
+        &self,
+        range: &IndexRange,
+        limit: Option<usize>,
+    ) -> Result<Vec<Document>, Error> {
+        let (lower, upper) = range.bounds();
+        let column = range.index.column();
+        let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM task_executions INDEXED BY task_executions_by_{name}
+             WHERE {column} >= ?1 AND {column} < ?2 ORDER BY {column} LIMIT ?3",
+            name = &column[2..],
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![lower, upper, limit], raw_document)?;
+        rows.map(|raw| decode_document(raw?)).collect()
+    }
+
+    /// The oldest `limit` executions (`by_creation_time`).
+    pub fn oldest_executions(&self, limit: usize) -> Result<Vec<Document>, Error> {
+        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM task_executions ORDER BY row LIMIT ?1");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![limit as i64], raw_document)?;
+        rows.map(|raw| decode_document(raw?)).collect()
+    }
+
+    /// The oldest lock row with this key (`by_key`, first match).
+    pub fn lock_by_key(&self, key: &str) -> Result<Option<Lock>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, key, expires_at FROM locks WHERE key = ?1 ORDER BY creation_time LIMIT 1",
+        )?;
+        let lock = stmt
+            .query_row(params![key], |row| {
+                Ok(Lock {
+                    id: row.get(0)?,
+                    key: row.get(1)?,
+                    expires_at: row.get(2)?,
+                })
+            })
+            .optional()?;
+        Ok(lock)
+    }
+
+    fn optional_document(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Option<Document>, Error> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let raw = stmt.query_row(params, raw_document).optional()?;
+        raw.map(decode_document).transpose()
+    }
+}
+
+/// A row as SQLite returns it, before the body is decoded.
+type RawDocument = (i64, String, f64, Vec<u8>);
+
+fn raw_document(row: &Row<'_>) -> rusqlite::Result<RawDocument> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn decode_document((row, id, creation_time, body): RawDocument) -> Result<Document, Error> {
+    match decode_object(&body) {
+        Ok(fields) => Ok(Document {
+            row,
+            id,
+            creation_time,
+            fields,
+        }),
+        Err(source) => Err(Error::CorruptDocument { id, source }),
+    }
+}
+
+/// Write access inside the single writer's transaction.
+pub struct WriteTx<'c> {
+    pub(crate) read: ReadTx<'c>,
+    /// The clock reading frozen for this transaction, in ns (JavaScript's `Date.now()` is frozen
+    /// for a whole mutation in Convex too).
+    pub(crate) now_ns: u64,
+    /// The `_creationTime` the next insert gets; strictly increasing.
+    pub(crate) next_creation_time: f64,
+    /// Whether this transaction handed out a creation time.
+    pub(crate) inserted: bool,
+    pub(crate) rng: &'c mut StdRng,
+}
+
+impl<'c> Deref for WriteTx<'c> {
+    type Target = ReadTx<'c>;
+
+    fn deref(&self) -> &ReadTx<'c> {
+        &self.read
+    }
+}
+
+impl WriteTx<'_> {
+    /// `Date.now()` for this transaction: whole milliseconds, the same for every call.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ns / 1_000_000
+    }
+
+    /// Inserts a new execution and returns it with its `_id` and `_creationTime`.
+    pub fn insert_execution(&mut self, fields: Object) -> Result<Document, Error> {
+        let id = self.new_id(TASK_EXECUTIONS_TABLE_NUMBER);
+        let creation_time = self.take_creation_time();
+        let keys: Vec<Vec<u8>> = Index::ALL
+            .iter()
+            .map(|i| i.key(&fields, creation_time))
+            .collect();
+        let mut stmt = self.read.conn.prepare_cached(
+            "INSERT INTO task_executions (id, creation_time, execution_id, sleeping_task_unique_id,
+                body, k_shard_status_start_at, k_shard_status_ocfp_status_acc_updated_at,
+                k_shard_close_status_updated_at, k_status_is_sleeping_task_expires_at,
+                k_ocfp_expires_at, k_close_expires_at, k_shard_executor_id_npc_updated_at,
+                k_parent_execution_id_is_finished, k_shard_is_finished_close_status_updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        stmt.execute(params![
+            id,
+            creation_time,
+            execution_id_of(&fields),
+            fields.get("sleepingTaskUniqueId").and_then(Value::as_str),
+            encode_object(&fields),
+            keys[0],
+            keys[1],
+            keys[2],
+            keys[3],
+            keys[4],
+            keys[5],
+            keys[6],
+            keys[7],
+            keys[8],
+        ])?;
+        let row = self.read.conn.last_insert_rowid();
+        Ok(Document {
+            row,
+            id,
+            creation_time,
+            fields,
+        })
+    }
+
+    /// Writes `new_fields` over the stored fields of `old`. Only index columns whose key
+    /// changed are rewritten, so an update touches only the indexes it moves in.
+    pub fn replace_execution(&self, old: &Document, new_fields: &Object) -> Result<(), Error> {
+        let mut columns: Vec<&str> = vec!["body"];
+        let mut values: Vec<SqlValue> = vec![SqlValue::Blob(encode_object(new_fields))];
+        for index in Index::ALL {
+            let new_key = index.key(new_fields, old.creation_time);
+            if index.key(&old.fields, old.creation_time) != new_key {
+                columns.push(index.column());
+                values.push(SqlValue::Blob(new_key));
+            }
+        }
+        let sleeping_id = new_fields
+            .get("sleepingTaskUniqueId")
+            .and_then(Value::as_str);
+        if old
+            .fields
+            .get("sleepingTaskUniqueId")
+            .and_then(Value::as_str)
+            != sleeping_id
+        {
+            columns.push("sleeping_task_unique_id");
+            values.push(sleeping_id.map_or(SqlValue::Null, |s| SqlValue::Text(s.to_string())));
+        }
+        if execution_id_of(&old.fields) != execution_id_of(new_fields) {
+            columns.push("execution_id");
+            values.push(SqlValue::Text(execution_id_of(new_fields).to_string()));
+        }
+        let sets: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ?{}", i + 1))
+            .collect();
+        values.push(SqlValue::Integer(old.row));
+        let sql = format!(
+            "UPDATE task_executions SET {} WHERE row = ?{}",
+            sets.join(", "),
+            values.len()
+        );
+        let mut stmt = self.read.conn.prepare_cached(&sql)?;
+        stmt.execute(params_from_iter(values))?;
+        Ok(())
+    }
+
+    /// Deletes an execution.
+    pub fn delete_execution(&self, doc: &Document) -> Result<(), Error> {
+        let mut stmt = self
+            .read
+            .conn
+            .prepare_cached("DELETE FROM task_executions WHERE row = ?1")?;
+        stmt.execute(params![doc.row])?;
+        Ok(())
+    }
+
+    /// Inserts a lock row and returns its `_id`.
+    pub fn insert_lock(&mut self, key: &str, expires_at: f64) -> Result<String, Error> {
+        let id = self.new_id(LOCKS_TABLE_NUMBER);
+        let creation_time = self.take_creation_time();
+        let mut stmt = self.read.conn.prepare_cached(
+            "INSERT INTO locks (id, creation_time, key, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        stmt.execute(params![id, creation_time, key, expires_at])?;
+        Ok(id)
+    }
+
+    /// Moves a lock's expiry.
+    pub fn set_lock_expires_at(&self, id: &str, expires_at: f64) -> Result<(), Error> {
+        let mut stmt = self
+            .read
+            .conn
+            .prepare_cached("UPDATE locks SET expires_at = ?2 WHERE id = ?1")?;
+        stmt.execute(params![id, expires_at])?;
+        Ok(())
+    }
+
+    /// Deletes a lock row; returns whether it existed.
+    pub fn delete_lock(&self, id: &str) -> Result<bool, Error> {
+        let mut stmt = self
+            .read
+            .conn
+            .prepare_cached("DELETE FROM locks WHERE id = ?1")?;
+        Ok(stmt.execute(params![id])? > 0)
+    }
+
+    fn new_id(&mut self, table_number: u32) -> String {
+        DocumentId::generate(table_number, self.now_ms(), self.rng).encode()
+    }
+
+    fn take_creation_time(&mut self) -> f64 {
+        let t = self.next_creation_time;
+        self.next_creation_time = next_f64_up(t);
+        self.inserted = true;
+        t
+    }
+}
+
+fn execution_id_of(fields: &Object) -> &str {
+    fields
+        .get("executionId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The next representable f64 above a positive finite `x`.
+pub(crate) fn next_f64_up(x: f64) -> f64 {
+    debug_assert!(x.is_finite() && x >= 0.0);
+    f64::from_bits(x.to_bits() + 1)
+}
