@@ -5,7 +5,23 @@
 //!   component and its public `taskExecutionsStorage` module, or to the emulator.
 //! - [`InMemoryTaskExecutionsStorage`]: the same semantics in memory, for unit tests and as
 //!   the conformance suite's model.
-//! - [`types`]: the storage value and update in durable-execution's own field names.
+//! - [`types`]: the storage value and update in durable-execution's own field names, and
+//!   [`TaskExecutionStorageValue::apply_update`], the client-side update application.
+//!
+//! # Codemap
+//!
+//! - `storage.rs`: the trait and its request structs.
+//! - `convex.rs`: the Convex storage: options, sharding, one public function per method.
+//! - `transport.rs`: one HTTP call and how its answer becomes a value or a [`StorageError`].
+//! - `mapping.rs`: the stored (wire) shapes and the conversions both ways.
+//! - `update.rs`: applying an update to a value (set, then unset).
+//! - `memory.rs`: the in-memory model; `shards.rs`: the shard options both storages share;
+//!   `join.rs`: waiting for the per-shard calls together; `error.rs`: [`StorageError`].
+//!
+//! Invariants: only `mapping.rs` knows the stored field names (`acc`, `ocfpStatus`, `npc`, ...);
+//! only `transport.rs` knows HTTP; the in-memory model shares no code with the emulator (the two
+//! are independent readings of SPEC.md, which is what lets the conformance suite catch a
+//! mistake in either).
 
 #![warn(missing_docs)]
 // The big `json!` documents of the unit tests need more macro depth than the default.
@@ -32,6 +48,9 @@ pub use convex::{
     ConvexStorageOptions, ConvexTaskExecutionsStorage, DEFAULT_MODULE, DEFAULT_REQUEST_TIMEOUT_MS,
 };
 pub use error::StorageError;
-pub use memory::{Clock, InMemoryOptions, InMemoryTaskExecutionsStorage, ShardChooser};
+pub use memory::{
+    Clock, InMemoryOptions, InMemoryTaskExecutionsStorage, ShardChooser, EXPIRY_CLAMP_OFFSET_MS,
+    WRITE_CLOCK_OFFSET_MS,
+};
 pub use storage::*;
 pub use types::*;

@@ -39,7 +39,7 @@ impl FunctionKind {
 }
 
 /// A configured connection to one deployment's storage module.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct ConvexHttp {
     /// Shared so that every call reuses the same connection pool.
     client: reqwest::Client,
@@ -48,6 +48,18 @@ pub(crate) struct ConvexHttp {
     auth_secret: String,
     module: String,
     request_timeout: Duration,
+}
+
+/// Shows everything but the auth secret, so that logging a storage never leaks it.
+impl std::fmt::Debug for ConvexHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConvexHttp")
+            .field("base_url", &self.base_url)
+            .field("auth_secret", &"<redacted>")
+            .field("module", &self.module)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConvexHttp {
@@ -201,6 +213,22 @@ mod tests {
 
     fn classify_str(status: u16, body: &str) -> Result<Value, StorageError> {
         classify("m:f".to_string(), status, body.as_bytes())
+    }
+
+    #[test]
+    fn debug_output_hides_the_secret() {
+        let http = ConvexHttp::new(
+            reqwest::Client::new(),
+            "http://127.0.0.1:1".into(),
+            "very-secret".into(),
+            "m".into(),
+            Duration::from_secs(1),
+        );
+        let shown = format!("{http:?}");
+        assert!(
+            !shown.contains("very-secret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -218,10 +218,9 @@ mod tests {
 
     #[test]
     fn each_unset_flag_removes_only_its_field() {
-        let flags: [(
-            fn(&mut TaskExecutionStorageUnset),
-            fn(&crate::types::TaskExecutionStorageValue) -> bool,
-        ); 7] = [
+        type SetFlag = fn(&mut TaskExecutionStorageUnset);
+        type IsRemoved = fn(&crate::types::TaskExecutionStorageValue) -> bool;
+        let flags: [(SetFlag, IsRemoved); 7] = [
             (|u| u.executor_id = true, |v| v.executor_id.is_none()),
             (|u| u.run_output = true, |v| v.run_output.is_none()),
             (|u| u.error = true, |v| v.error.is_none()),
