@@ -59,32 +59,29 @@ fn main() -> ExitCode {
 fn run(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
+        // Install the handlers before announcing the address, so a signal sent right after
+        // the `listening` line is a clean shutdown rather than the default "terminate".
+        let shutdown = shutdown_signal().context("installing signal handlers")?;
         let server = Server::bind(&config, Arc::new(SystemClock)).await?;
         let addr = server.local_addr()?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on http://{addr}").context("writing to stdout")?;
         stdout.flush().context("flushing stdout")?;
         drop(stdout);
-        server.run(shutdown_signal()).await?;
+        server.run(shutdown).await?;
         Ok(())
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+/// A future that resolves on Ctrl-C or SIGTERM; the handlers are registered immediately.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+    })
 }
