@@ -651,3 +651,15 @@ async fn a_server_that_never_answers_times_out_as_transport() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused() {
+    let huge = "a".repeat(crate::transport::RESPONSE_BYTES_MAX + 1);
+    let stub = StubServer::start(move |_| Some((200, huge.clone()))).await;
+    let s = storage(stub.url(), ConvexStorageOptions::default());
+    let error = s.get_many_by_id(vec![]).await.unwrap_err();
+    assert!(
+        matches!(&error, StorageError::Decode { message, .. } if message.contains("larger than")),
+        "{error:?}"
+    );
+}

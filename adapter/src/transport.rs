@@ -20,6 +20,11 @@ use crate::mapping::short;
 /// backends sent function errors with it.
 const STATUS_UDF_FAILED: u16 = 560;
 
+/// The largest answer body read, in bytes. Convex caps a function's result at 16 MiB
+/// (PROTOCOL.md section 6); twice that leaves room for the envelope and JSON escaping, and
+/// anything larger is not a storage answer, so it is refused rather than buffered.
+pub(crate) const RESPONSE_BYTES_MAX: usize = 32 * 1024 * 1024;
+
 /// Which endpoint a public function is called through; it must match how it is defined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FunctionKind {
@@ -118,7 +123,17 @@ impl ConvexHttp {
             .await
             .map_err(transport)?;
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(transport)?;
+        let mut response = response;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if bytes.len() + chunk.len() > RESPONSE_BYTES_MAX {
+                return Err(StorageError::Decode {
+                    path,
+                    message: format!("the answer is larger than {RESPONSE_BYTES_MAX} bytes"),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         classify(path.clone(), status, &bytes)
     }
 }
