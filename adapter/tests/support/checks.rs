@@ -608,15 +608,27 @@ async fn close_status_claim(s: &dyn TaskExecutionsStorage) -> Result<()> {
         close_status: TaskExecutionCloseStatus::Ready,
         ..ready(id)
     };
-    s.insert_many(vec![closing("first"), closing("second"), ready("idle")])
-        .await?;
-    wait_until_stale().await;
-    // Touch `first`: its updatedAt is now the latest, and it is fresh again.
-    s.update_many_by_id(vec![UpdateByIdRequest {
-        execution_id: "first".into(),
+    s.insert_many(vec![
+        closing("first"),
+        closing("second"),
+        closing("pinned"),
+        ready("idle"),
+    ])
+    .await?;
+    // Touch `first` a few ms later, so its updatedAt is strictly the latest of the stale rows.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let set_updated_at = |id: &str, updated_at| UpdateByIdRequest {
+        execution_id: id.into(),
         filters: None,
-        update: touch(),
-    }])
+        update: TaskExecutionStorageUpdate {
+            updated_at,
+            ..Default::default()
+        },
+    };
+    s.update_many_by_id(vec![
+        set_updated_at("first", 0),
+        set_updated_at("pinned", FUTURE_MS),
+    ])
     .await?;
     let claim = || UpdateByCloseStatusRequest {
         close_status: TaskExecutionCloseStatus::Ready,
@@ -626,19 +638,30 @@ async fn close_status_claim(s: &dyn TaskExecutionsStorage) -> Result<()> {
         },
         limit: 10,
     };
+    wait_until_stale().await;
     let claimed = s.update_by_close_status_and_return(claim()).await?;
     ensure_eq!(
         ids(&claimed),
-        vec!["second"],
-        "a row written moments ago is not stale"
+        vec!["second", "first"],
+        "by updatedAt; `pinned` is not stale (updatedAt in the future)"
     );
-    ensure_eq!(claimed[0].close_status, TaskExecutionCloseStatus::Closing);
-    wait_until_stale().await;
-    let claimed = s.update_by_close_status_and_return(claim()).await?;
-    ensure_eq!(ids(&claimed), vec!["first"]);
+    ensure!(claimed
+        .iter()
+        .all(|v| v.close_status == TaskExecutionCloseStatus::Closing));
     ensure_eq!(
         get(s, "second").await?.close_status,
         TaskExecutionCloseStatus::Closing
+    );
+    ensure_eq!(
+        get(s, "pinned").await?.close_status,
+        TaskExecutionCloseStatus::Ready
+    );
+    wait_until_stale().await;
+    ensure!(
+        s.update_by_close_status_and_return(claim())
+            .await?
+            .is_empty(),
+        "nothing left to claim"
     );
     Ok(())
 }
