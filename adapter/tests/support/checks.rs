@@ -35,6 +35,7 @@ pub fn all() -> Vec<Check> {
     check_list![
         empty_inputs,
         insert_and_read_back_every_field,
+        special_float_multipliers_round_trip,
         get_by_id_filters,
         duplicate_execution_ids_fail_the_whole_batch,
         sleeping_task_unique_ids,
@@ -127,6 +128,32 @@ async fn insert_and_read_back_every_field(s: &dyn TaskExecutionsStorage) -> Resu
             expected.start_at = stored.created_at; // A past startAt is raised to now.
         }
         ensure_eq!(stored, expected);
+    }
+    Ok(())
+}
+
+async fn special_float_multipliers_round_trip(s: &dyn TaskExecutionsStorage) -> Result<()> {
+    let multipliers = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 2.0, 0.1];
+    let values: Vec<TaskExecutionStorageValue> = multipliers
+        .iter()
+        .enumerate()
+        .map(|(i, &multiplier)| {
+            let mut value = ready(&format!("m{i}"));
+            value.retry_options.delay_multiplier = Some(multiplier);
+            value
+        })
+        .collect();
+    s.insert_many(values).await?;
+    for (i, multiplier) in multipliers.iter().enumerate() {
+        let back = get(s, &format!("m{i}"))
+            .await?
+            .retry_options
+            .delay_multiplier;
+        ensure_eq!(
+            back.map(f64::to_bits),
+            Some(multiplier.to_bits()),
+            "multiplier {multiplier}"
+        );
     }
     Ok(())
 }
