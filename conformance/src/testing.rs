@@ -80,6 +80,14 @@ fn report(stats: &RunStats, what: &str) {
         stats.steps,
         stats.waited.as_millis()
     );
+    for (op, (calls, time)) in &stats.per_operation {
+        let effective = stats.effective.get(op).copied().unwrap_or(0);
+        eprintln!(
+            "  {:<56} {calls:>5} calls {effective:>5} effective {:>6} ms",
+            op.public_name(),
+            time.as_millis()
+        );
+    }
 }
 
 /// Property 1 and 2: generated sequences on the model and on `kind`.

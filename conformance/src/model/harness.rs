@@ -54,6 +54,10 @@ pub struct RunStats {
     pub steps: u64,
     /// Per operation: calls and total time on the sides.
     pub per_operation: BTreeMap<Operation, (u64, Duration)>,
+    /// Per operation: calls that did something visible (changed the rows, answered a
+    /// non-empty list or a non-zero count, or threw), a measure of how well the generators
+    /// reach behaviour.
+    pub effective: BTreeMap<Operation, u64>,
     /// Time spent in pacing pauses.
     pub waited: Duration,
 }
@@ -64,6 +68,9 @@ impl RunStats {
         self.cases += other.cases;
         self.steps += other.steps;
         self.waited += other.waited;
+        for (op, n) in &other.effective {
+            *self.effective.entry(*op).or_default() += n;
+        }
         for (op, (n, t)) in &other.per_operation {
             let e = self.per_operation.entry(*op).or_default();
             e.0 += n;
@@ -125,6 +132,10 @@ pub fn run_case(
     let mut pacing = Pacing::new();
     let mut model = initial;
     let mut previous_rows: Vec<Value> = sides.iter_mut().map(|s| s.rows()).collect();
+    let mut last_first_rows = match compare {
+        Compare::ModelAgainstSides => model.rows(),
+        Compare::SidesAgainstFirst => previous_rows.first().cloned().unwrap_or(Value::Null),
+    };
     for (index, transition) in transitions.iter().enumerate() {
         if let Some(seen) = seen {
             seen.fetch_add(1, Ordering::SeqCst);
@@ -158,6 +169,7 @@ pub fn run_case(
             table,
         };
         compare_all(&answers).map_err(|t| fail("the answers differ", t))?;
+        let answered_something = answers.first().is_some_and(|(_, a)| is_effective(a));
 
         let mut rows: Vec<(String, Value)> = Vec::new();
         if compare == Compare::ModelAgainstSides {
@@ -171,6 +183,11 @@ pub fn run_case(
             rows.push((side.name().to_string(), now));
         }
         compare_all(&rows).map_err(|t| fail("the stored rows differ after the step", t))?;
+        let first_rows = rows.first().map(|(_, r)| r.clone()).unwrap_or(Value::Null);
+        if answered_something || first_rows != last_first_rows {
+            *stats.effective.entry(transition.operation()).or_default() += 1;
+        }
+        last_first_rows = first_rows;
         if changed {
             if let Some(at) = last_answer_at {
                 pacing.wrote(at);
@@ -179,6 +196,20 @@ pub fn run_case(
     }
     stats.waited += pacing.waited;
     Ok(())
+}
+
+/// Whether an answer shows the call did something: an error, rows, or a non-zero count.
+fn is_effective(answer: &Value) -> bool {
+    match answer.get("ok") {
+        None => true,
+        Some(Value::Array(items)) => items.iter().any(|i| match i {
+            Value::Array(inner) => !inner.is_empty(),
+            Value::Null => false,
+            _ => true,
+        }),
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(_) => false,
+    }
 }
 
 /// Compares every entry with the first one after tokenizing clock values.

@@ -15,14 +15,16 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use durable_execution_storage_convex::{InMemoryTaskExecutionsStorage, TaskExecutionsStorage};
+use durable_execution_storage_convex::{
+    InMemoryTaskExecutionsStorage, StorageError, TaskExecutionStorageValue,
+};
 use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
 use serde_json::Value;
 
-use super::driver::{perform, Storages};
+use super::driver::{answer_of, perform, Storages};
 use super::pools::EXECUTION_IDS;
-use super::strategy;
+use super::strategy::{self, Shape};
 use super::transition::Transition;
 use crate::backend::model_storage;
 
@@ -40,7 +42,7 @@ pub const MODEL_STEP_MS: i64 = 100;
 /// The in-memory model, its clock and what it answered last.
 pub struct ModelState {
     clock: Arc<AtomicI64>,
-    storage: Arc<dyn TaskExecutionsStorage>,
+    storage: Arc<InMemoryTaskExecutionsStorage>,
     log: Vec<Transition>,
     /// The model's answer to the last transition applied (`None` before the first).
     pub last_answer: Option<Value>,
@@ -71,10 +73,20 @@ impl ModelState {
         self.log.push(transition.clone());
     }
 
-    /// Every pool id read back, exactly as a `getManyById` over the pool would answer.
+    /// Every pool id as a `getManyById` over the pool would answer, taken from the model's
+    /// snapshot (not from its own `getManyById`, so a read bug in the model cannot hide).
     pub fn rows(&self) -> Value {
-        let storages = Storages::single(self.storage.clone());
-        block_on_model(super::harness::read_pool(&storages))
+        let snapshot = self.storage.snapshot();
+        let rows: Vec<Option<&TaskExecutionStorageValue>> = EXECUTION_IDS
+            .iter()
+            .map(|id| snapshot.iter().find(|v| v.execution_id == *id))
+            .collect();
+        answer_of::<_>(Ok::<_, StorageError>(rows))
+    }
+
+    /// Which pool ids the model holds, for the generators.
+    pub fn shape(&self) -> Shape {
+        Shape::of(&self.storage.snapshot())
     }
 
     /// The transitions applied so far.
@@ -142,8 +154,8 @@ impl ReferenceStateMachine for ModelMachine {
         Just(()).prop_map(|()| ModelState::new()).boxed()
     }
 
-    fn transitions(_state: &Self::State) -> BoxedStrategy<Self::Transition> {
-        strategy::transition()
+    fn transitions(state: &Self::State) -> BoxedStrategy<Self::Transition> {
+        strategy::transition(&state.shape())
     }
 
     fn apply(mut state: Self::State, transition: &Self::Transition) -> Self::State {

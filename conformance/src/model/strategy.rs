@@ -1,8 +1,10 @@
 //! Proptest strategies: values, updates and transitions drawn from [`super::pools`].
 //!
-//! Transitions do not depend on the model's state: the pools are small enough that a random id
-//! exists about half the time, which is what makes duplicates, filters and "missing" paths all
-//! common. Weights favour inserts and the selectors, which carry most of the behaviour.
+//! Transitions look at the model's state only through a [`Shape`]: which pool ids exist. Ids
+//! of reads, updates and parents lean towards existing rows (3 : 1), ids of inserts towards
+//! absent ones (3 : 1), so that most calls touch something while duplicates and "missing" paths
+//! stay common. An almost empty store is filled first. Weights favour the writes and the
+//! selectors, which carry most of the behaviour.
 
 use durable_execution_storage_convex::{
     DurableExecutionErrorStorageValue, DurableExecutionErrorType,
@@ -24,8 +26,114 @@ fn id(pool: &'static [&'static str]) -> BoxedStrategy<String> {
     select(pool).prop_map(str::to_string).boxed()
 }
 
-fn execution_id() -> BoxedStrategy<String> {
-    id(&EXECUTION_IDS)
+/// What the generators know of the model's state: which pool ids exist, and the selector
+/// keys the stored rows would match, so that selectors are aimed at rows 3 times in 4.
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    /// Pool ids that are stored.
+    pub existing: Vec<String>,
+    /// Pool ids that are not.
+    pub absent: Vec<String>,
+    /// Parent execution ids named by stored children.
+    pub parents: Vec<String>,
+    /// Statuses of stored rows (start-at claim).
+    pub statuses: Vec<TaskExecutionStatus>,
+    /// (status, ocfpStatus) of stored rows with acc = 0.
+    pub ocfp_keys: Vec<(TaskExecutionStatus, OnChildrenFinishedProcessingStatus)>,
+    /// Close statuses of stored rows.
+    pub close_statuses: Vec<TaskExecutionCloseStatus>,
+    /// (status, isSleepingTask) of stored rows with an expiresAt.
+    pub expiry_keys: Vec<(TaskExecutionStatus, bool)>,
+    /// (executorId, npc) of stored rows with an executor.
+    pub executor_keys: Vec<(String, bool)>,
+    /// (isFinished, closeStatus) of stored rows (the decrement sweep).
+    pub sweep_keys: Vec<(bool, TaskExecutionCloseStatus)>,
+}
+
+impl Shape {
+    /// The shape of a store holding `rows`.
+    pub fn of(rows: &[TaskExecutionStorageValue]) -> Self {
+        let stored: Vec<&str> = rows.iter().map(|v| v.execution_id.as_str()).collect();
+        let (existing, absent) = EXECUTION_IDS
+            .iter()
+            .map(|id| id.to_string())
+            .partition(|id| stored.contains(&id.as_str()));
+        Self {
+            existing,
+            absent,
+            parents: rows
+                .iter()
+                .filter_map(|v| v.parent.as_ref().map(|p| p.execution_id.clone()))
+                .collect(),
+            statuses: rows.iter().map(|v| v.status).collect(),
+            ocfp_keys: rows
+                .iter()
+                .filter(|v| v.active_children_count == 0)
+                .map(|v| (v.status, v.on_children_finished_processing_status))
+                .collect(),
+            close_statuses: rows.iter().map(|v| v.close_status).collect(),
+            expiry_keys: rows
+                .iter()
+                .filter(|v| v.expires_at.is_some())
+                .map(|v| (v.status, v.is_sleeping_task))
+                .collect(),
+            executor_keys: rows
+                .iter()
+                .filter_map(|v| {
+                    v.executor_id
+                        .clone()
+                        .map(|e| (e, v.needs_promise_cancellation))
+                })
+                .collect(),
+            sweep_keys: rows
+                .iter()
+                .map(|v| (v.is_finished, v.close_status))
+                .collect(),
+        }
+    }
+}
+
+/// Odds of aiming a selector at stored rows over a blind pick.
+const AIMED_WEIGHT: u32 = 3;
+
+/// One of `candidates` 3 times in 4 (when there are any), otherwise `blind`.
+fn aimed<T: Clone + std::fmt::Debug + 'static>(
+    candidates: &[T],
+    blind: BoxedStrategy<T>,
+) -> BoxedStrategy<T> {
+    if candidates.is_empty() {
+        return blind;
+    }
+    prop_oneof![AIMED_WEIGHT => select(candidates.to_vec()), 1 => blind].boxed()
+}
+
+/// Odds of picking from the preferred side (existing or absent ids) over the whole pool.
+const PREFERRED_ID_WEIGHT: u32 = 3;
+
+fn biased_id(preferred: &[String]) -> BoxedStrategy<String> {
+    if preferred.is_empty() {
+        return id(&EXECUTION_IDS);
+    }
+    prop_oneof![
+        PREFERRED_ID_WEIGHT => select(preferred.to_vec()),
+        1 => id(&EXECUTION_IDS),
+    ]
+    .boxed()
+}
+
+/// An id that probably exists.
+fn existing_id(shape: &Shape) -> BoxedStrategy<String> {
+    biased_id(&shape.existing)
+}
+
+/// An id that probably does not exist yet.
+fn fresh_id(shape: &Shape) -> BoxedStrategy<String> {
+    biased_id(&shape.absent)
+}
+
+/// A count of active children: 0 most of the time, so the acc = 0 claim bites.
+fn acc() -> BoxedStrategy<i64> {
+    prop_oneof![3 => Just(0i64), 1 => 1i64..3].boxed()
 }
 
 fn timestamp() -> BoxedStrategy<i64> {
@@ -57,7 +165,7 @@ fn bound() -> BoxedStrategy<i64> {
 }
 
 fn summary() -> BoxedStrategy<TaskExecutionSummary> {
-    (id(&TASK_IDS), execution_id())
+    (id(&TASK_IDS), id(&EXECUTION_IDS))
         .prop_map(|(task_id, execution_id)| TaskExecutionSummary {
             task_id,
             execution_id,
@@ -125,12 +233,12 @@ pub fn filters() -> BoxedStrategy<Option<TaskExecutionStorageGetByIdFilters>> {
 }
 
 /// A value as an executor would insert it, with every optional field sometimes present.
-pub fn execution() -> BoxedStrategy<TaskExecutionStorageValue> {
+pub fn execution(shape: &Shape) -> BoxedStrategy<TaskExecutionStorageValue> {
     let identity = (
         maybe(summary()),
-        maybe(parent(execution_id())),
+        maybe(parent(existing_id(shape))),
         id(&TASK_IDS),
-        execution_id(),
+        fresh_id(shape),
         any::<bool>(),
         maybe(id(&SLEEPING_TASK_UNIQUE_IDS)),
         retry_options(),
@@ -155,7 +263,7 @@ pub fn execution() -> BoxedStrategy<TaskExecutionStorageValue> {
     let tail = (
         maybe(timestamp()),
         maybe(proptest::collection::vec(summary(), 0..3).boxed()),
-        0i64..3,
+        acc(),
         ocfp_status(),
         maybe(timestamp()),
         maybe(timestamp()),
@@ -273,8 +381,8 @@ fn parent(execution_id: BoxedStrategy<String>) -> BoxedStrategy<ParentTaskExecut
 }
 
 /// A child of `parent_id`, as the executor inserts it with its parent's update.
-fn child_of(parent_id: String) -> BoxedStrategy<TaskExecutionStorageValue> {
-    (execution(), parent(Just(parent_id).boxed()))
+fn child_of(parent_id: String, shape: &Shape) -> BoxedStrategy<TaskExecutionStorageValue> {
+    (execution(shape), parent(Just(parent_id).boxed()))
         .prop_map(|(mut child, parent)| {
             child.parent = Some(parent);
             child
@@ -318,7 +426,7 @@ pub fn update() -> BoxedStrategy<TaskExecutionStorageUpdate> {
     let b = (
         maybe(timestamp()),
         maybe(proptest::collection::vec(summary(), 0..3).boxed()),
-        maybe((0i64..3).boxed()),
+        maybe(acc()),
         maybe(ocfp_status()),
         maybe(timestamp()),
         maybe(timestamp()),
@@ -394,15 +502,22 @@ fn requests<T: std::fmt::Debug + 'static>(s: BoxedStrategy<T>) -> BoxedStrategy<
     proptest::collection::vec(s, 0..=REQUESTS_LEN_MAX).boxed()
 }
 
-/// One transition; weights favour the writes that build interesting states.
-pub fn transition() -> BoxedStrategy<Transition> {
-    let with_children = execution_id()
-        .prop_flat_map(|parent_id| {
+/// One transition given what the model holds; weights favour the writes that build
+/// interesting states, and an almost empty store is mostly filled.
+pub fn transition(shape: &Shape) -> BoxedStrategy<Transition> {
+    let insert_weight = if shape.existing.len() < 2 { 30 } else { 6 };
+    let shape = shape.clone();
+    let children_shape = shape.clone();
+    let with_children = existing_id(&shape)
+        .prop_flat_map(move |parent_id| {
             (
                 Just(parent_id.clone()),
                 filters(),
                 update(),
-                proptest::collection::vec(child_of(parent_id), 0..=CHILDREN_LEN_MAX),
+                proptest::collection::vec(
+                    child_of(parent_id, &children_shape),
+                    0..=CHILDREN_LEN_MAX,
+                ),
             )
         })
         .prop_map(
@@ -413,18 +528,28 @@ pub fn transition() -> BoxedStrategy<Transition> {
                 children,
             },
         );
+    let claim_status = aimed(&shape.statuses, status());
+    let ocfp_key = aimed(&shape.ocfp_keys, (status(), ocfp_status()).boxed());
+    let close_key = aimed(&shape.close_statuses, close_status());
+    let expiry_key = aimed(&shape.expiry_keys, (status(), any::<bool>()).boxed());
+    let executor_key = aimed(
+        &shape.executor_keys,
+        (id(&EXECUTOR_IDS), any::<bool>()).boxed(),
+    );
+    let sweep_key = aimed(&shape.sweep_keys, (any::<bool>(), close_status()).boxed());
+    let parent_id = aimed(&shape.parents, existing_id(&shape));
     prop_oneof![
-        6 => proptest::collection::vec(execution(), 0..=BATCH_LEN_MAX)
+        insert_weight => proptest::collection::vec(execution(&shape), 0..=BATCH_LEN_MAX)
             .prop_map(|executions| Transition::InsertMany { executions }),
-        1 => requests((execution_id(), filters()).prop_map(|(execution_id, filters)| Lookup { execution_id, filters }).boxed())
+        2 => requests((existing_id(&shape), filters()).prop_map(|(execution_id, filters)| Lookup { execution_id, filters }).boxed())
             .prop_map(|requests| Transition::GetManyById { requests }),
-        1 => requests(id(&SLEEPING_TASK_UNIQUE_IDS))
+        2 => requests(id(&SLEEPING_TASK_UNIQUE_IDS))
             .prop_map(|sleeping_task_unique_ids| Transition::GetManyBySleepingTaskUniqueId { sleeping_task_unique_ids }),
-        3 => requests((execution_id(), filters(), update()).prop_map(|(execution_id, filters, update)| IdUpdate { execution_id, filters, update }).boxed())
+        6 => requests((existing_id(&shape), filters(), update()).prop_map(|(execution_id, filters, update)| IdUpdate { execution_id, filters, update }).boxed())
             .prop_map(|requests| Transition::UpdateManyById { requests }),
-        3 => proptest::collection::vec(with_children, 0..=2)
+        6 => proptest::collection::vec(with_children, 0..=2)
             .prop_map(|requests| Transition::UpdateManyByIdAndInsertChildrenIfUpdated { requests }),
-        3 => (status(), bound(), update(), select(&EXPIRES_BASES_MS[..]), limit()).prop_map(
+        6 => (claim_status, bound(), update(), select(&EXPIRES_BASES_MS[..]), limit()).prop_map(
             |(status, start_at_less_than, update, update_expires_at_with_started_at, limit)| Transition::ClaimByStartAt {
                 status,
                 start_at_less_than,
@@ -433,13 +558,13 @@ pub fn transition() -> BoxedStrategy<Transition> {
                 limit,
             }
         ),
-        2 => (status(), ocfp_status(), update(), limit()).prop_map(|(status, ocfp_status, update, limit)| {
+        4 => (ocfp_key, update(), limit()).prop_map(|((status, ocfp_status), update, limit)| {
             Transition::ClaimByOcfpStatusAndAccZero { status, ocfp_status, update, limit }
         }),
-        2 => (close_status(), update(), limit())
+        4 => (close_key, update(), limit())
             .prop_map(|(close_status, update, limit)| Transition::ClaimByCloseStatus { close_status, update, limit }),
-        2 => (status(), any::<bool>(), bound(), update(), limit()).prop_map(
-            |(status, is_sleeping_task, expires_at_less_than, update, limit)| Transition::ExpireByStatusAndIsSleepingTask {
+        4 => (expiry_key, bound(), update(), limit()).prop_map(
+            |((status, is_sleeping_task), expires_at_less_than, update, limit)| Transition::ExpireByStatusAndIsSleepingTask {
                 status,
                 is_sleeping_task,
                 expires_at_less_than,
@@ -447,19 +572,19 @@ pub fn transition() -> BoxedStrategy<Transition> {
                 limit,
             }
         ),
-        1 => (bound(), update(), limit()).prop_map(|(less_than, update, limit)| Transition::ExpireOcfp { less_than, update, limit }),
-        1 => (bound(), update(), limit()).prop_map(|(less_than, update, limit)| Transition::ExpireClose { less_than, update, limit }),
-        2 => (id(&EXECUTOR_IDS), any::<bool>(), update(), limit()).prop_map(|(executor_id, npc, update, limit)| {
+        2 => (bound(), update(), limit()).prop_map(|(less_than, update, limit)| Transition::ExpireOcfp { less_than, update, limit }),
+        2 => (bound(), update(), limit()).prop_map(|(less_than, update, limit)| Transition::ExpireClose { less_than, update, limit }),
+        4 => (executor_key, update(), limit()).prop_map(|((executor_id, npc), update, limit)| {
             Transition::ClaimByExecutorIdAndNpc { executor_id, npc, update, limit }
         }),
-        1 => requests(execution_id())
+        2 => requests(parent_id.clone())
             .prop_map(|parent_execution_ids| Transition::GetManyByParentExecutionId { parent_execution_ids }),
-        2 => requests((execution_id(), any::<bool>(), update()).prop_map(|(parent_execution_id, is_finished, update)| ParentUpdate { parent_execution_id, is_finished, update }).boxed())
+        4 => requests((parent_id, any::<bool>(), update()).prop_map(|(parent_execution_id, is_finished, update)| ParentUpdate { parent_execution_id, is_finished, update }).boxed())
             .prop_map(|requests| Transition::UpdateManyByParentExecutionIdAndIsFinished { requests }),
-        3 => (any::<bool>(), close_status(), update(), limit()).prop_map(|(is_finished, close_status, update, limit)| {
+        6 => (sweep_key, update(), limit()).prop_map(|((is_finished, close_status), update, limit)| {
             Transition::CloseAndDecrementParents { is_finished, close_status, update, limit }
         }),
-        1 => execution_id().prop_map(|execution_id| Transition::DeleteById { execution_id }),
+        2 => existing_id(&shape).prop_map(|execution_id| Transition::DeleteById { execution_id }),
         1 => Just(Transition::DeleteAll),
     ]
     .boxed()
