@@ -20,7 +20,7 @@ import type { JSONValue, Value } from 'convex/values'
 import type { CallOutcome, FunctionKind, ReferenceBackend } from './backend'
 import { newRequestId, serverErrorMessage } from './errors'
 import { BadFunctionPath, parseFunctionPath, strippedPath, type FunctionPath } from './functionPath'
-import { decodeArgs, encodeValue, outputFormat } from './values'
+import { decodeArgs, encodeValue, outputFormat, stringifyEnvelope } from './values'
 
 /** The public API's request body limit: 16 MiB plus 2000 bytes, as the backend's. */
 export const BODY_BYTES_MAX = 16 * 1024 * 1024 + 2000
@@ -103,7 +103,7 @@ async function handle(
   // Like the backend, the output format is looked at only after the function ran.
   const format = outputFormat(body.format)
   if (format === null) {
-    throw new HttpError(400, 'BadFormat', `Invalid format: ${JSON.stringify(body.format)}`)
+    throw new HttpError(400, 'BadFormat', `Invalid format: ${String(body.format)}`)
   }
   if (outcome.ok) {
     sendJson(response, 200, { status: 'success', value: encodeValue(outcome.value, format) })
@@ -118,9 +118,11 @@ async function handle(
 /**
  * Unwraps and decodes the arguments, then calls the backend.
  *
- * `args` is either the legacy one-element array the TS client sends or a bare object. An
- * argument that is not an object is replaced by `{}`: the envelope then has no secret, and
- * the public function fails with `Invalid auth secret`, as its first check demands.
+ * `args` is either the positional array the TS client sends (`[{...}]`) or a bare object.
+ * The public functions declare no validators, so, as in the Convex runtime, the handler gets
+ * the first positional argument and the rest are ignored. A first argument that is missing or
+ * not an object is replaced by `{}`: the envelope then has no secret, and the public function
+ * fails with `Invalid auth secret`, as its first check demands.
  */
 async function callWithJsonArgs(
   backend: ReferenceBackend,
@@ -131,12 +133,6 @@ async function callWithJsonArgs(
   let args: Value
   try {
     const values = Array.isArray(json) ? json : [json]
-    if (values.length > 1) {
-      return {
-        ok: false,
-        detail: `ArgumentValidationError: Expected to receive a single object as the function's argument, got ${values.length} values.`,
-      }
-    }
     args = values.length === 0 ? {} : decodeArgs(values[0]!)
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
@@ -233,8 +229,8 @@ function badJsonBody(message: string): HttpError {
   return new HttpError(400, 'BadJsonBody', message)
 }
 
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
+function sendJson(response: ServerResponse, status: number, body: Record<string, JSONValue>): void {
+  const text = stringifyEnvelope(body)
   response.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),

@@ -8,6 +8,8 @@ import { describe, it } from 'node:test'
 import { v } from 'convex/values'
 
 import { clampInsert, clampUpdate, patchFromUpdate } from '../component/writes'
+import { BadFunctionPath, parseFunctionPath, strippedPath } from '../reference/functionPath'
+import { serdeJsonNumber, stringifyJson } from '../reference/values'
 import { insertManyArgs } from '../shared/args'
 import {
   ArgumentValidationError,
@@ -168,5 +170,65 @@ describe('value rendering', () => {
   it('prints strings, arrays and objects as the backend does', () => {
     assert.equal(rustDebugString('a"b\\c\nd\u0001é'), '"a\\"b\\\\c\\nd\\u{1}é"')
     assert.equal(formatValue({ b: [null, true], a: 'x', c: undefined }), '{a: "x", b: [null, true]}')
+  })
+})
+
+describe('reference server wire text', () => {
+  it('writes numbers as serde_json does', () => {
+    // Each pair was checked against serde_json::to_string on an f64.
+    const cases: Array<[number, string]> = [
+      [0, '0.0'],
+      [-0, '-0.0'],
+      [5, '5.0'],
+      [-2.5, '-2.5'],
+      [0.1, '0.1'],
+      [0.0001, '0.0001'],
+      [0.00001, '0.00001'],
+      [0.000015, '0.000015'],
+      [0.000001, '1e-6'],
+      [1.5e-7, '1.5e-7'],
+      [123456789.125, '123456789.125'],
+      [1795726517728, '1795726517728.0'],
+      [1795726517728.5, '1795726517728.5'],
+      [9999999999999998, '9999999999999998.0'],
+      [1e15, '1000000000000000.0'],
+      [1e16, '1e+16'],
+      [12345678901234567, '1.2345678901234568e+16'],
+      [1.25e21, '1.25e+21'],
+      [1e300, '1e+300'],
+      [2 / 3, '0.6666666666666666'],
+      [100, '100.0'],
+    ]
+    for (const [value, text] of cases) {
+      assert.equal(serdeJsonNumber(value), text, String(value))
+    }
+    assert.equal(stringifyJson({ b: [1, null], a: 'x', _c: true }), '{"_c":true,"a":"x","b":[1.0,null]}')
+  })
+
+  it('parses function paths with the backend rules', () => {
+    assert.deepEqual(parseFunctionPath('taskExecutionsStorage:insertMany'), { module: 'taskExecutionsStorage', name: 'insertMany' })
+    assert.deepEqual(parseFunctionPath('taskExecutionsStorage.js:insertMany'), { module: 'taskExecutionsStorage', name: 'insertMany' })
+    assert.deepEqual(parseFunctionPath('dir/./mod:f'), { module: 'dir/mod', name: 'f' })
+    assert.deepEqual(parseFunctionPath('mod'), { module: 'mod', name: 'default' })
+    const reason = (path: string) => {
+      try {
+        parseFunctionPath(path)
+        return null
+      } catch (error) {
+        assert.ok(error instanceof BadFunctionPath)
+        return error.message.replace(`${path} is not a valid path to a Convex function. `, '')
+      }
+    }
+    assert.equal(reason('m.ts:ok'), "Module path (m.ts) has an extension that isn't 'js'.")
+    assert.equal(reason('/m:ok'), 'Module paths must be relative (/m is absolute).')
+    assert.equal(reason('a/../m:ok'), 'Invalid path component ParentDir in a/../m.')
+    assert.equal(reason('./m:ok'), 'Invalid path component CurDir in ./m.')
+    assert.equal(reason(':ok'), "Module path  doesn't have a filename.")
+    assert.equal(reason('m:o-k'), "Identifier o-k has invalid character '-': Identifiers can only contain alphanumeric characters or underscores")
+    assert.equal(reason('m:1x'), "Invalid first character '1' in 1x: Identifiers must start with an alphabetic character or underscore")
+    assert.equal(reason('m:__'), 'Identifier __ cannot have exclusively underscores')
+    assert.equal(reason('m/ok:'), 'Identifier cannot be empty')
+    assert.equal(reason('a b:ok'), 'Path component a b.js can only contain alphanumeric characters, underscores, or periods.')
+    assert.equal(strippedPath(parseFunctionPath('mod')), 'mod')
   })
 })
