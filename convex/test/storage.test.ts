@@ -492,6 +492,77 @@ for (const backend of backends) {
       })
     })
 
+    describe('one mutation sees its own writes', () => {
+      it('applies repeated requests for one execution in order, filters seeing earlier updates', async () => {
+        const a = id('a')
+        await storage.insertMany([execution(a)])
+        await storage.call('updateManyById', {
+          requests: [
+            { executionId: a, filters: { status: 'ready' }, update: { status: 'running', updatedAt: 0 } },
+            { executionId: a, filters: { status: 'ready' }, update: { status: 'failed', updatedAt: 0 } },
+            { executionId: a, filters: { status: 'running' }, update: { retryAttempts: 7, updatedAt: 0 } },
+          ],
+        })
+        const doc = (await storage.getById(a))!
+        assert.equal(doc.status, 'running')
+        assert.equal(doc.retryAttempts, 7)
+      })
+
+      it('lets a later request update a child that an earlier request inserted', async () => {
+        const [p, c] = [id('p'), id('c')]
+        await storage.insertMany([execution(p)])
+        await storage.call('updateManyByIdAndInsertChildrenIfUpdated', {
+          requests: [
+            {
+              executionId: p,
+              update: { status: 'waiting_for_children', updatedAt: 0 },
+              childrenTaskExecutionsToInsertIfAnyUpdated: [execution(c, { parentExecutionId: p })],
+            },
+            {
+              executionId: c,
+              update: { status: 'running', updatedAt: 0 },
+              childrenTaskExecutionsToInsertIfAnyUpdated: [],
+            },
+          ],
+        })
+        assert.equal((await storage.getById(c))!.status, 'running')
+      })
+
+      it('refuses a sleeping task unique id repeated within one insert', async () => {
+        const [a, b] = [id('a'), id('b')]
+        assert.equal(
+          await failure(() =>
+            storage.insertMany([
+              execution(a, { sleepingTaskUniqueId: `${a}-u` }),
+              execution(b, { sleepingTaskUniqueId: `${a}-u` }),
+            ]),
+          ),
+          'Uncaught Error: Sleeping task unique id already exists',
+        )
+        assert.equal(await storage.getById(a), null)
+      })
+
+      it('breaks index ties by insertion order', async () => {
+        const ids = [id('t0'), id('t1'), id('t2'), id('t3')]
+        const startAt = Date.now() + FUTURE_MS
+        await storage.insertMany(ids.slice(0, 2).map((executionId) => execution(executionId, { shard: 11, startAt })))
+        await storage.insertMany(ids.slice(2).map((executionId) => execution(executionId, { shard: 11, startAt })))
+        const picked = await storage.call<Doc[]>('updateByStatusAndStartAtLessThanAndReturn', {
+          shard: 11,
+          status: 'ready',
+          startAtLessThan: startAt + 1,
+          update: { status: 'running', updatedAt: 0 },
+          updateExpiresAtWithStartedAt: 0,
+          limit: 10,
+        })
+        assert.deepEqual(picked.map((doc) => doc.executionId), ids)
+        const byUniqueId = await storage.call<Array<Doc | null>>('getManyBySleepingTaskUniqueId', {
+          requests: [{ sleepingTaskUniqueId: '' }],
+        })
+        assert.deepEqual(byUniqueId, [null])
+      })
+    })
+
     describe('locked selectors', () => {
       it('claims ready executions in startAt order, returning them as they were', async () => {
         const ids = [id('a'), id('b'), id('c')]
@@ -790,6 +861,34 @@ for (const backend of backends) {
           }),
           0,
         )
+      })
+    })
+
+    describe('decrement sweep over a chain', () => {
+      it('decrements a parent that is itself selected, and zeroes the grandparent', async () => {
+        const [g, p, c] = [id('g'), id('p'), id('c')]
+        const finished = { shard: 12, isFinished: true, status: 'completed', closeStatus: 'ready' }
+        await storage.insertMany([execution(g, { shard: 12, status: 'waiting_for_children', acc: 1 })])
+        const gDoc = (await storage.getById(g))!
+        await storage.insertMany([
+          execution(p, { ...finished, acc: 4, parentExecutionId: g, parentExecutionDocId: gDoc._id, isOnlyChildOfParent: true }),
+        ])
+        const pDoc = (await storage.getById(p))!
+        await storage.insertMany([execution(c, { ...finished, parentExecutionId: p, parentExecutionDocId: pDoc._id })])
+        await sleep(STALE_AFTER_WRITE_MS)
+        const count = await storage.call<number>('updateAndDecrementParentACCByIsFinishedAndCloseStatus', {
+          shard: 12,
+          isFinished: true,
+          closeStatus: 'ready',
+          update: { closeStatus: 'closed', updatedAt: 0 },
+          limit: 10,
+        })
+        assert.equal(count, 2)
+        const [gAfter, pAfter, cAfter] = await storage.mustGetAll([g, p, c])
+        assert.equal(gAfter!.acc, 0)
+        assert.equal(pAfter!.acc, 3)
+        assert.equal(pAfter!.closeStatus, 'closed')
+        assert.equal(cAfter!.closeStatus, 'closed')
       })
     })
 
