@@ -5,9 +5,9 @@ use convex_storage_conformance::backend::BackendKind;
 use convex_storage_conformance::testing::differential;
 
 /// Cases by default; each runs on both servers, and the reference server is the slow one.
-const CASES: u32 = 12;
+const CASES: u32 = 32;
 /// Transitions per case, at most.
-const STEPS_MAX: usize = 24;
+const STEPS_MAX: usize = 32;
 
 #[test]
 fn emulator_against_reference() {

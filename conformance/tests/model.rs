@@ -9,13 +9,13 @@ use convex_storage_conformance::backend::BackendKind;
 use convex_storage_conformance::testing::{model_against, replay_committed};
 
 /// Cases against the emulator by default.
-const EMULATOR_CASES: u32 = 48;
+const EMULATOR_CASES: u32 = 128;
 /// Cases against the reference server by default: it serializes every call and is slower.
-const REFERENCE_CASES: u32 = 12;
+const REFERENCE_CASES: u32 = 48;
 /// Cases against a real deployment by default: every call crosses the network.
 const DEPLOYMENT_CASES: u32 = 8;
 /// Transitions per case, at most.
-const STEPS_MAX: usize = 24;
+const STEPS_MAX: usize = 32;
 
 #[test]
 fn model_against_emulator() {

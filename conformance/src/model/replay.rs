@@ -51,3 +51,31 @@ pub fn replay_cases(
     }
     failures
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::strategy::{transition, Shape};
+    use proptest::prelude::*;
+
+    #[test]
+    fn committed_cases_parse_and_name_uniquely() {
+        let cases =
+            parse_cases(crate::suite::COMMITTED_CASES_JSON).expect("the committed file parses");
+        assert!(!cases.is_empty());
+        let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), cases.len(), "case names are unique");
+    }
+
+    proptest! {
+        /// A printed failing sequence must replay exactly: JSON round trip of any transition.
+        #[test]
+        fn transitions_round_trip_through_json(t in transition(&Shape::default())) {
+            let json = serde_json::to_string(&t).unwrap();
+            let back: Transition = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back, t);
+        }
+    }
+}

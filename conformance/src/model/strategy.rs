@@ -19,6 +19,10 @@ use proptest::sample::select;
 use super::pools::*;
 use super::transition::{IdUpdate, IdUpdateWithChildren, Lookup, ParentUpdate, Transition};
 
+/// How often a generated child is its parent's only child.
+const ONLY_CHILD_PROBABILITY: f64 = 0.3;
+/// How often a generated child is its parent's finalize task (never decrements it).
+const FINALIZE_CHILD_PROBABILITY: f64 = 0.2;
 /// How often an optional field of a generated value or update is present.
 const FIELD_PRESENT_PROBABILITY: f64 = 0.3;
 
@@ -85,10 +89,21 @@ impl Shape {
                         .map(|e| (e, v.needs_promise_cancellation))
                 })
                 .collect(),
-            sweep_keys: rows
-                .iter()
-                .map(|v| (v.is_finished, v.close_status))
-                .collect(),
+            // Children first: only they make the sweep decrement a parent.
+            sweep_keys: {
+                let keys = |children_only: bool| -> Vec<(bool, TaskExecutionCloseStatus)> {
+                    rows.iter()
+                        .filter(|v| !children_only || v.parent.is_some())
+                        .map(|v| (v.is_finished, v.close_status))
+                        .collect()
+                };
+                let children = keys(true);
+                if children.is_empty() {
+                    keys(false)
+                } else {
+                    children
+                }
+            },
         }
     }
 }
@@ -126,9 +141,29 @@ fn existing_id(shape: &Shape) -> BoxedStrategy<String> {
     biased_id(&shape.existing)
 }
 
-/// An id that probably does not exist yet.
-fn fresh_id(shape: &Shape) -> BoxedStrategy<String> {
-    biased_id(&shape.absent)
+/// An update's `updatedAt`: mostly clamped to now, sometimes 0, rarely in the future (a row
+/// updated so is never stale again, which would starve the staleness selectors).
+fn updated_at() -> BoxedStrategy<i64> {
+    prop_oneof![6 => select(&TIMESTAMPS_MS[..3]), 1 => select(&TIMESTAMPS_MS[3..])].boxed()
+}
+
+/// The ids of one inserted batch: mostly distinct absent ids (so the batch goes in), one time
+/// in five any pool ids (so duplicates within the batch and with stored rows stay common).
+fn batch_ids(shape: &Shape, len_max: usize) -> BoxedStrategy<Vec<String>> {
+    let any_ids = proptest::collection::vec(id(&EXECUTION_IDS), 0..=len_max).boxed();
+    if shape.absent.is_empty() {
+        return any_ids;
+    }
+    let distinct =
+        proptest::sample::subsequence(shape.absent.clone(), 0..=len_max.min(shape.absent.len()))
+            .prop_shuffle()
+            .boxed();
+    prop_oneof![4 => distinct, 1 => any_ids].boxed()
+}
+
+/// Filters for the parent of inserted children: mostly none, so children do get inserted.
+fn sparse_filters() -> BoxedStrategy<Option<TaskExecutionStorageGetByIdFilters>> {
+    prop_oneof![3 => Just(None), 1 => filters()].boxed()
 }
 
 /// A count of active children: 0 most of the time, so the acc = 0 claim bites.
@@ -233,12 +268,15 @@ pub fn filters() -> BoxedStrategy<Option<TaskExecutionStorageGetByIdFilters>> {
 }
 
 /// A value as an executor would insert it, with every optional field sometimes present.
-pub fn execution(shape: &Shape) -> BoxedStrategy<TaskExecutionStorageValue> {
+pub fn execution(
+    shape: &Shape,
+    execution_id: BoxedStrategy<String>,
+) -> BoxedStrategy<TaskExecutionStorageValue> {
     let identity = (
         maybe(summary()),
         maybe(parent(existing_id(shape))),
         id(&TASK_IDS),
-        fresh_id(shape),
+        execution_id,
         any::<bool>(),
         maybe(id(&SLEEPING_TASK_UNIQUE_IDS)),
         retry_options(),
@@ -363,8 +401,8 @@ fn parent(execution_id: BoxedStrategy<String>) -> BoxedStrategy<ParentTaskExecut
         id(&TASK_IDS),
         execution_id,
         0i64..3,
-        any::<bool>(),
-        any::<bool>(),
+        proptest::bool::weighted(ONLY_CHILD_PROBABILITY),
+        proptest::bool::weighted(FINALIZE_CHILD_PROBABILITY),
     )
         .prop_map(
             |(task_id, execution_id, index, is_only_child_of_parent, is_finalize_of_parent)| {
@@ -381,8 +419,15 @@ fn parent(execution_id: BoxedStrategy<String>) -> BoxedStrategy<ParentTaskExecut
 }
 
 /// A child of `parent_id`, as the executor inserts it with its parent's update.
-fn child_of(parent_id: String, shape: &Shape) -> BoxedStrategy<TaskExecutionStorageValue> {
-    (execution(shape), parent(Just(parent_id).boxed()))
+fn child_of(
+    parent_id: String,
+    child_id: String,
+    shape: &Shape,
+) -> BoxedStrategy<TaskExecutionStorageValue> {
+    (
+        execution(shape, Just(child_id).boxed()),
+        parent(Just(parent_id).boxed()),
+    )
         .prop_map(|(mut child, parent)| {
             child.parent = Some(parent);
             child
@@ -435,7 +480,7 @@ pub fn update() -> BoxedStrategy<TaskExecutionStorageUpdate> {
         maybe(timestamp()),
         maybe(timestamp()),
         maybe(any::<bool>().boxed()),
-        (timestamp(), unset()),
+        (updated_at(), unset()),
     );
     (a, b)
         .prop_map(|(a, b)| {
@@ -508,17 +553,13 @@ pub fn transition(shape: &Shape) -> BoxedStrategy<Transition> {
     let insert_weight = if shape.existing.len() < 2 { 30 } else { 6 };
     let shape = shape.clone();
     let children_shape = shape.clone();
-    let with_children = existing_id(&shape)
-        .prop_flat_map(move |parent_id| {
-            (
-                Just(parent_id.clone()),
-                filters(),
-                update(),
-                proptest::collection::vec(
-                    child_of(parent_id, &children_shape),
-                    0..=CHILDREN_LEN_MAX,
-                ),
-            )
+    let with_children = (existing_id(&shape), batch_ids(&shape, CHILDREN_LEN_MAX))
+        .prop_flat_map(move |(parent_id, child_ids)| {
+            let children: Vec<_> = child_ids
+                .into_iter()
+                .map(|child_id| child_of(parent_id.clone(), child_id, &children_shape))
+                .collect();
+            (Just(parent_id), sparse_filters(), update(), children)
         })
         .prop_map(
             |(execution_id, filters, update, children)| IdUpdateWithChildren {
@@ -539,8 +580,12 @@ pub fn transition(shape: &Shape) -> BoxedStrategy<Transition> {
     let sweep_key = aimed(&shape.sweep_keys, (any::<bool>(), close_status()).boxed());
     let parent_id = aimed(&shape.parents, existing_id(&shape));
     prop_oneof![
-        insert_weight => proptest::collection::vec(execution(&shape), 0..=BATCH_LEN_MAX)
-            .prop_map(|executions| Transition::InsertMany { executions }),
+        insert_weight => {
+            let batch_shape = shape.clone();
+            batch_ids(&shape, BATCH_LEN_MAX)
+                .prop_flat_map(move |ids| ids.into_iter().map(|id| execution(&batch_shape, Just(id).boxed())).collect::<Vec<_>>())
+                .prop_map(|executions| Transition::InsertMany { executions })
+        },
         2 => requests((existing_id(&shape), filters()).prop_map(|(execution_id, filters)| Lookup { execution_id, filters }).boxed())
             .prop_map(|requests| Transition::GetManyById { requests }),
         2 => requests(id(&SLEEPING_TASK_UNIQUE_IDS))
