@@ -30,8 +30,11 @@ pub enum Error {
         source: crate::store::CodecError,
     },
 
-    #[error("starting the store's writer thread: {0}")]
+    #[error("starting a store thread: {0}")]
     SpawnWriter(std::io::Error),
+
+    #[error("the write batch was rolled back: {0}")]
+    BatchAbandoned(String),
 
     #[error("the store's writer thread has stopped")]
     WriterStopped,

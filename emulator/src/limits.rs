@@ -32,5 +32,27 @@ pub const READER_CONNECTIONS_MAX: usize = 8;
 /// opening the same file can hold it, since this process has one writer.
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
 
+/// Most jobs the writer runs in one SQLite transaction (group commit). Bounds how long the
+/// first job of a batch waits for its acknowledgement behind the others.
+pub const WRITE_BATCH_JOBS_MAX: usize = 32;
+
 /// Queued write jobs before callers wait for room; bounds memory under overload.
 pub const WRITE_QUEUE_JOBS_MAX: usize = 1024;
+
+/// SQLite page cache of the writer connection, in KiB. The indexes of a million executions
+/// are a few hundred MiB; the hot part (recent rows, the ready/running ranges) fits here, so
+/// claims do not re-read pages from the file.
+pub const WRITER_CACHE_KIB: i64 = 64 * 1024;
+
+/// SQLite page cache of each read connection, in KiB.
+pub const READER_CACHE_KIB: i64 = 16 * 1024;
+
+/// How often the background checkpointer copies the WAL back into the database file. The WAL
+/// grows by at most this long's worth of writes between checkpoints.
+pub const CHECKPOINT_INTERVAL_MS: u64 = 250;
+
+/// WAL length (in pages, 4 KiB each) beyond which the checkpointer makes the WAL start over.
+pub const WAL_RESTART_PAGES: i64 = 16 * 1024;
+
+/// The WAL file is truncated back to this size after a checkpoint restarts it, in bytes.
+pub const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;

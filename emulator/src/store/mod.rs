@@ -6,10 +6,12 @@
 //!   [`Store::write`] closure as one transaction, one after another (`writer`). Serial
 //!   execution makes every mutation serializable without retries, and it is plenty fast: a
 //!   storage mutation touches a handful of rows through indexes.
-//! * **Many readers.** For a file database, [`Store::read`] runs on pooled read connections on
-//!   Tokio's blocking threads (`readers`); WAL mode lets them run while the writer commits, and
-//!   each sees every commit acknowledged before it started. An in-memory database has one
+//! * **Many readers.** For a file database, [`Store::read`] runs on pooled read connections,
+//!   inline on the calling task (`readers`); WAL mode lets them run while the writer commits,
+//!   never waiting for it, and each sees every commit acknowledged before it started. An in-memory database has one
 //!   connection, so its reads queue on the writer thread.
+//! * **Checkpoints** run on a background thread, so no commit waits for an fsync
+//!   (`checkpointer`).
 //! * **Durability.** `journal_mode = WAL` with `synchronous = NORMAL`: a commit is written to
 //!   the WAL file before `write` returns, so every acknowledged mutation survives the process
 //!   being killed (`kill -9`); the WAL is not fsynced per commit, so a power loss or OS crash
@@ -21,6 +23,7 @@
 //! Invariant: the store knows SQL and Convex values, never HTTP or JSON, and never the storage
 //! functions' rules (clamps, filters, locks' meaning): those live in `crate::functions`.
 
+mod checkpointer;
 mod codec;
 mod indexes;
 mod readers;
@@ -44,9 +47,12 @@ pub use tx::{Document, Lock, ReadTx, WriteTx};
 
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::limits::{SQLITE_BUSY_TIMEOUT_MS, WRITE_QUEUE_JOBS_MAX};
+use crate::limits::{
+    SQLITE_BUSY_TIMEOUT_MS, WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB, WRITE_QUEUE_JOBS_MAX,
+};
+use checkpointer::Checkpointer;
 use readers::ReaderPool;
-use writer::{Job, WriterState};
+use writer::{Job, ReadJob, WriteJob, WriterState};
 
 /// Prepared statements kept per connection: the fixed queries plus the few shapes of UPDATE.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
@@ -73,10 +79,11 @@ impl DbLocation {
 
 /// The storage of one emulated deployment. Cheap to share behind an `Arc`.
 pub struct Store {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Box<dyn Job>>,
     readers: Option<Arc<ReaderPool>>,
     last_commit_ns: Arc<AtomicU64>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<Checkpointer>>,
 }
 
 impl Store {
@@ -90,34 +97,38 @@ impl Store {
             ),
         };
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        // Savepoint journals stay in memory instead of spilling to temporary files.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut conn)?;
         let last_commit_ns = Arc::new(AtomicU64::new(clock.now_ns()));
-        let mut state = WriterState {
+        let state = WriterState {
             creation_time_floor: writer::creation_time_floor(&conn)?,
             conn,
             clock,
             rng: rand::rngs::StdRng::from_entropy(),
             last_commit_ns: last_commit_ns.clone(),
         };
-        let (jobs, mut queue) = mpsc::channel::<Job>(WRITE_QUEUE_JOBS_MAX);
+        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>(WRITE_QUEUE_JOBS_MAX);
         let writer_thread = std::thread::Builder::new()
             .name("store-writer".to_string())
-            .spawn(move || {
-                while let Some(job) = queue.blocking_recv() {
-                    job(&mut state);
-                }
-            })
+            .spawn(move || state.run(queue))
             .map_err(Error::SpawnWriter)?;
+        let checkpointer = match location {
+            DbLocation::Memory => None,
+            DbLocation::File(path) => Some(Checkpointer::start(path.clone())?),
+        };
         Ok(Self {
             jobs,
             readers,
             last_commit_ns,
             writer_thread: Mutex::new(Some(writer_thread)),
+            checkpointer: Mutex::new(checkpointer),
         })
     }
 
-    /// Runs `f` as one write transaction on the writer thread; commits on `Ok`, rolls back on
-    /// `Err`. Returns once the commit is durable against a process crash.
+    /// Runs `f` as one atomic write on the writer thread: its effects are kept if it returns
+    /// `Ok`, undone if `Err`. Returns once the commit is durable against a process crash.
     pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
     where
         F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
@@ -125,8 +136,10 @@ impl Store {
         E: From<Error> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |state| {
-            let _ = reply.send(state.write(f));
+        let job = Box::new(WriteJob {
+            f: Some(f),
+            outcome: None,
+            reply,
         });
         self.jobs
             .send(job)
@@ -143,16 +156,16 @@ impl Store {
         E: From<Error> + Send + 'static,
     {
         match &self.readers {
-            Some(readers) => {
-                let readers = readers.clone();
-                tokio::task::spawn_blocking(move || readers.read(f))
-                    .await
-                    .map_err(|_| Error::WriterStopped)?
-            }
+            // Inline on the async worker: a read is a few index lookups (microseconds) and
+            // WAL readers never wait for the writer, so a thread hand-off would cost more than
+            // the read itself.
+            Some(readers) => readers.read(f),
             None => {
                 let (reply, answer) = oneshot::channel();
-                let job: Job = Box::new(move |state| {
-                    let _ = reply.send(state.read(f));
+                let job = Box::new(ReadJob {
+                    f: Some(f),
+                    outcome: None,
+                    reply,
                 });
                 self.jobs
                     .send(job)
@@ -171,6 +184,14 @@ impl Store {
     /// Stops the writer after the queued jobs and waits for it to close the database.
     /// Blocking; call from a blocking context.
     pub fn close(self) {
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(checkpointer) = checkpointer {
+            checkpointer.stop();
+        }
         let thread = self
             .writer_thread
             .lock()
@@ -196,5 +217,8 @@ fn open_file(path: &Path) -> Result<Connection, Error> {
     conn.busy_timeout(std::time::Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Checkpoints run on their own thread (`checkpointer`), never inside a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
     Ok(conn)
 }

@@ -1,24 +1,106 @@
 //! The single writer: one thread that owns the only read-write connection.
 //!
-//! Every mutation of the emulator is a job sent to this thread, which runs it as one SQLite
-//! transaction and commits it before answering. Jobs run one at a time, in arrival order, so
-//! mutations are serializable by construction (no retries, no write conflicts), and a claim can
-//! never hand the same execution to two callers. The thread is also where `_creationTime`s come
-//! from: it keeps the lowest creation time the next transaction may use, so creation times are
-//! strictly increasing across the whole store, and row order equals creation order.
+//! Every mutation of the emulator is a [`Job`] sent to this thread. Jobs run one at a time, in
+//! arrival order, so mutations are serializable by construction (no retries, no write
+//! conflicts) and a claim can never hand the same execution to two callers.
+//!
+//! **Group commit.** The thread takes a job, opens one SQLite transaction, and keeps running
+//! the jobs already queued (up to [`WRITE_BATCH_JOBS_MAX`] in all) inside it, each in its own
+//! savepoint: a job that fails is rolled back to its savepoint alone. Then it commits once and
+//! only then answers every job of the batch. So each job is still atomic and isolated, and is
+//! acknowledged only once durable; but under concurrency a page that many jobs touch is
+//! written to the WAL once per batch instead of once per job. If the commit itself fails, no
+//! job of the batch is acknowledged: all of them get the error.
+//!
+//! The thread is also where `_creationTime`s come from: it keeps the lowest creation time the
+//! next job may use, so creation times are strictly increasing across the whole store, and row
+//! order equals creation order.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::error::Error;
+use crate::limits::WRITE_BATCH_JOBS_MAX;
 use crate::store::tx::{next_f64_up, ReadTx, WriteTx};
 
 /// Work for the writer thread.
-pub(crate) type Job = Box<dyn FnOnce(&mut WriterState) + Send>;
+pub(crate) trait Job: Send {
+    /// Runs inside the batch's transaction. `Err` means the connection itself failed and the
+    /// whole batch must be abandoned.
+    fn run(&mut self, state: &mut WriterState) -> Result<(), Error>;
+
+    /// Delivers the outcome once the batch is committed (`Ok`) or abandoned (`Err`).
+    fn finish(self: Box<Self>, batch: Result<(), &Error>);
+}
+
+/// A write: a closure run in a savepoint, and where to send its result.
+pub(crate) struct WriteJob<F, R, E> {
+    pub(crate) f: Option<F>,
+    pub(crate) outcome: Option<Result<R, E>>,
+    pub(crate) reply: oneshot::Sender<Result<R, E>>,
+}
+
+impl<F, R, E> Job for WriteJob<F, R, E>
+where
+    F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send,
+    R: Send,
+    E: From<Error> + Send,
+{
+    fn run(&mut self, state: &mut WriterState) -> Result<(), Error> {
+        let f = self.f.take().expect("a job runs once");
+        self.outcome = Some(state.in_savepoint(f)?);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, batch: Result<(), &Error>) {
+        let outcome = match (batch, self.outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Err(e), _) => Err(E::from(Error::BatchAbandoned(e.to_string()))),
+            (Ok(()), None) => Err(E::from(Error::BatchAbandoned(
+                "job did not run".to_string(),
+            ))),
+        };
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// A read on the writer's connection (an in-memory database has no other). It sees the
+/// batch's uncommitted writes, so its answer, too, waits for the commit.
+pub(crate) struct ReadJob<F, R, E> {
+    pub(crate) f: Option<F>,
+    pub(crate) outcome: Option<Result<R, E>>,
+    pub(crate) reply: oneshot::Sender<Result<R, E>>,
+}
+
+impl<F, R, E> Job for ReadJob<F, R, E>
+where
+    F: FnOnce(&ReadTx<'_>) -> Result<R, E> + Send,
+    R: Send,
+    E: From<Error> + Send,
+{
+    fn run(&mut self, state: &mut WriterState) -> Result<(), Error> {
+        let f = self.f.take().expect("a job runs once");
+        self.outcome = Some(f(&ReadTx { conn: &state.conn }));
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, batch: Result<(), &Error>) {
+        let outcome = match (batch, self.outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Err(e), _) => Err(E::from(Error::BatchAbandoned(e.to_string()))),
+            (Ok(()), None) => Err(E::from(Error::BatchAbandoned(
+                "job did not run".to_string(),
+            ))),
+        };
+        let _ = self.reply.send(outcome);
+    }
+}
 
 /// What the writer thread owns.
 pub(crate) struct WriterState {
@@ -32,43 +114,91 @@ pub(crate) struct WriterState {
 }
 
 impl WriterState {
-    /// Runs `f` in one transaction: commits if it returns `Ok`, rolls back if `Err`.
-    pub(crate) fn write<R, E: From<Error>>(
+    /// The writer thread's loop: batches until every sender is gone.
+    pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Box<dyn Job>>) {
+        while let Some(first) = queue.blocking_recv() {
+            let mut batch = vec![first];
+            let outcome = self.run_batch(&mut batch, &mut queue);
+            for job in batch {
+                job.finish(outcome.as_ref().map(|_| ()));
+            }
+        }
+    }
+
+    /// Runs `batch[0]` and then whatever else is queued (up to the batch limit) in one
+    /// transaction, and commits. On any failure of the connection, or a panic in a job, the
+    /// whole batch is rolled back.
+    fn run_batch(
+        &mut self,
+        batch: &mut Vec<Box<dyn Job>>,
+        queue: &mut mpsc::Receiver<Box<dyn Job>>,
+    ) -> Result<(), Error> {
+        self.execute("BEGIN IMMEDIATE")?;
+        let mut ran = 0;
+        loop {
+            if ran == batch.len() {
+                if batch.len() >= WRITE_BATCH_JOBS_MAX {
+                    break;
+                }
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let job = &mut batch[ran];
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(self)))
+                .unwrap_or_else(|_| Err(Error::BatchAbandoned("a write job panicked".to_string())));
+            if let Err(e) = outcome {
+                let _ = self.execute("ROLLBACK");
+                return Err(e);
+            }
+            ran += 1;
+        }
+        self.commit().inspect_err(|_| {
+            let _ = self.execute("ROLLBACK");
+        })
+    }
+
+    fn commit(&mut self) -> Result<(), Error> {
+        self.execute("COMMIT")?;
+        let now_ns = self.clock.now_ns();
+        let previous = self.last_commit_ns.load(Ordering::Relaxed);
+        self.last_commit_ns
+            .store(now_ns.max(previous + 1), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Runs `f` as one job: its own clock reading, its own savepoint. `Ok(Err(_))` is the
+    /// job's own failure (rolled back alone); `Err(_)` is a failure of the connection.
+    fn in_savepoint<R, E: From<Error>>(
         &mut self,
         f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>,
-    ) -> Result<R, E> {
+    ) -> Result<Result<R, E>, Error> {
         let now_ns = self.clock.now_ns();
         let start = ns_to_ms(now_ns).max(self.creation_time_floor);
-        let tx = self.conn.transaction().map_err(Error::from)?;
+        self.execute("SAVEPOINT job")?;
         let mut wtx = WriteTx {
-            read: ReadTx { conn: &tx },
+            read: ReadTx { conn: &self.conn },
             now_ns,
             next_creation_time: start,
             inserted: false,
             rng: &mut self.rng,
         };
         let result = f(&mut wtx);
-        let (inserted, next_creation_time) = (wtx.inserted, wtx.next_creation_time);
-        drop(wtx);
-        match result {
-            Ok(value) => {
-                tx.commit().map_err(Error::from)?;
-                if inserted {
-                    self.creation_time_floor = next_creation_time;
-                }
-                let previous = self.last_commit_ns.load(Ordering::Relaxed);
-                self.last_commit_ns
-                    .store(now_ns.max(previous + 1), Ordering::Relaxed);
-                Ok(value)
-            }
-            // Dropping `tx` rolls it back.
-            Err(e) => Err(e),
+        if wtx.inserted {
+            // Even if the job rolls back: skipping creation times is harmless.
+            self.creation_time_floor = wtx.next_creation_time;
         }
+        if result.is_err() {
+            self.execute("ROLLBACK TO job")?;
+        }
+        self.execute("RELEASE job")?;
+        Ok(result)
     }
 
-    /// Runs a read on the writer's connection (used when there are no read connections).
-    pub(crate) fn read<R>(&mut self, f: impl FnOnce(&ReadTx<'_>) -> R) -> R {
-        f(&ReadTx { conn: &self.conn })
+    fn execute(&self, sql: &str) -> Result<(), Error> {
+        self.conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
     }
 }
 
