@@ -222,3 +222,124 @@ fn open_file(path: &Path) -> Result<Connection, Error> {
     conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
     Ok(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::value::{object, Object, Value};
+
+    fn fields(execution_id: &str) -> Object {
+        object([
+            ("executionId", Value::from(execution_id)),
+            ("shard", Value::Float64(0.0)),
+        ])
+    }
+
+    fn memory_store() -> Arc<Store> {
+        Arc::new(Store::open(&DbLocation::Memory, Arc::new(ManualClock::new(1_000))).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_failing_job_is_undone_alone_even_inside_a_batch() {
+        let store = memory_store();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        if i % 2 == 0 {
+                            tx.insert_execution(fields(&format!("ok-{i}")))?;
+                            Ok(())
+                        } else {
+                            tx.insert_execution(fields(&format!("bad-{i}")))?;
+                            Err(Error::BatchAbandoned("this job fails".to_string()))
+                        }
+                    })
+                    .await
+            }));
+        }
+        for (i, task) in tasks.into_iter().enumerate() {
+            assert_eq!(task.await.unwrap().is_ok(), i % 2 == 0);
+        }
+        let (kept, undone) = store
+            .read(|tx| {
+                let mut kept = 0;
+                let mut undone = 0;
+                for i in 0..200 {
+                    kept += tx.execution_by_execution_id(&format!("ok-{i}"))?.is_some() as usize;
+                    undone += tx.execution_by_execution_id(&format!("bad-{i}"))?.is_some() as usize;
+                }
+                Ok::<_, Error>((kept, undone))
+            })
+            .await
+            .unwrap();
+        assert_eq!((kept, undone), (100, 0));
+    }
+
+    #[tokio::test]
+    async fn creation_times_increase_strictly_across_jobs_and_restarts() {
+        let dir = std::env::temp_dir().join(format!("store-ct-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let location = DbLocation::File(dir.join("db.sqlite3"));
+        // A clock stuck in the past: creation times must still increase.
+        let clock = Arc::new(ManualClock::new(1_000));
+        let mut times = Vec::new();
+        for round in 0..2 {
+            let store = Store::open(&location, clock.clone()).unwrap();
+            for i in 0..3 {
+                let doc = store
+                    .write(move |tx| {
+                        let a = tx.insert_execution(fields(&format!("r{round}-{i}-a")))?;
+                        let b = tx.insert_execution(fields(&format!("r{round}-{i}-b")))?;
+                        Ok::<_, Error>((a.creation_time, b.creation_time))
+                    })
+                    .await
+                    .unwrap();
+                times.extend([doc.0, doc.1]);
+            }
+            tokio::task::spawn_blocking(move || store.close())
+                .await
+                .unwrap();
+        }
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        let reopened = Store::open(&location, clock).unwrap();
+        let oldest = reopened.read(|tx| tx.oldest_executions(100)).await.unwrap();
+        let ids: Vec<&str> = oldest
+            .iter()
+            .map(|d| d.str("executionId").unwrap())
+            .collect();
+        assert_eq!(ids.len(), 12);
+        assert_eq!(ids[0], "r0-0-a");
+        assert_eq!(ids[11], "r1-2-b");
+        drop(reopened);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn reads_on_a_file_see_every_acknowledged_write() {
+        let dir = std::env::temp_dir().join(format!("store-rw-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(
+            &DbLocation::File(dir.join("db.sqlite3")),
+            Arc::new(ManualClock::new(1)),
+        )
+        .unwrap();
+        for i in 0..50 {
+            let id = format!("e{i}");
+            let id2 = id.clone();
+            store
+                .write(move |tx| tx.insert_execution(fields(&id)).map(|_| ()))
+                .await
+                .unwrap();
+            let found = store
+                .read(move |tx| tx.execution_by_execution_id(&id2))
+                .await
+                .unwrap();
+            assert!(found.is_some(), "read after acknowledged write {i}");
+        }
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
