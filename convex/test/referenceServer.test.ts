@@ -24,7 +24,7 @@ describe('reference server process', () => {
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     // The timeout turns "npm never exits" (the signal did not reach node) into a failure.
-    const timeout = START_TIMEOUT_MS + STOP_TIMEOUT_MS
+    const timeout = START_TIMEOUT_MS + 2 * STOP_TIMEOUT_MS
     it(`prints one listening line and exits 0 on ${signal} to npm`, { timeout }, async () => {
       const child = spawn(
         'npm',
@@ -53,7 +53,24 @@ describe('reference server process', () => {
       const [code] = await exited
       assert.equal(code, 0, stderr)
       assert.equal(stdout.split('\n').filter((line) => line !== '').length, 1, 'nothing else on stdout')
-      assert.throws(() => process.kill(-child.pid!, 0), 'no process of the group is left')
+      // tsx's esbuild helper process ends on its own once node is gone; give it a moment.
+      assert.ok(await groupEnds(child.pid!, STOP_TIMEOUT_MS), 'no process of the group is left')
     })
   }
 })
+
+/** Whether process group `group` has no process left within `timeoutMs`. */
+async function groupEnds(group: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      process.kill(-group, 0)
+    } catch {
+      return true
+    }
+    if (Date.now() > deadline) {
+      return false
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
