@@ -10,7 +10,7 @@ use crate::backend::Backend;
 use crate::concurrency::{self, ConcurrencyConfig};
 use crate::model::harness::{Compare, RunStats};
 use crate::model::replay::{parse_cases, replay_cases, ReplayCase};
-use crate::model::runner::{run_property, PropertyConfig, PropertyFailure};
+use crate::model::runner::{run_property, PropertyConfig, PropertyFailure, SHRINK_TIME_MAX_MS};
 use crate::model::side::{BackendSide, Side};
 use crate::operation::Operation;
 use crate::scenarios::{self, Family, ScenarioOutcome, Verdict};
@@ -236,6 +236,7 @@ pub fn run_suite(
                 seed: config.seed,
                 regressions: None,
                 compare: Compare::ModelAgainstSides,
+                shrink_time_max_ms: SHRINK_TIME_MAX_MS,
             };
             let sides: Vec<Box<dyn Side>> = vec![Box::new(BackendSide::new(
                 backend.name(),

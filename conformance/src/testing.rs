@@ -9,7 +9,9 @@ use crate::backend::{model_side_storages, Backend, BackendKind};
 use crate::concurrency::{self, ConcurrencyConfig};
 use crate::model::harness::{Compare, RunStats};
 use crate::model::replay::replay_cases;
-use crate::model::runner::{cases_from_env, run_property, seed_from_env, seed_hex, PropertyConfig};
+use crate::model::runner::{
+    cases_from_env, run_property, seed_from_env, seed_hex, PropertyConfig, SHRINK_TIME_MAX_MS,
+};
 use crate::model::side::{BackendSide, Side};
 use crate::scenarios::{self, Family, Verdict};
 use crate::suite::committed_cases;
@@ -106,6 +108,7 @@ pub fn model_against(
         seed: seed_from_env(),
         regressions: Some(regressions),
         compare: Compare::ModelAgainstSides,
+        shrink_time_max_ms: SHRINK_TIME_MAX_MS,
     };
     eprintln!("seed {}", seed_hex(&config.seed));
     match run_property(&config, vec![side(&backend, &runtime)]) {
@@ -130,6 +133,7 @@ pub fn differential(
         seed: seed_from_env(),
         regressions: Some(regressions),
         compare: Compare::SidesAgainstFirst,
+        shrink_time_max_ms: SHRINK_TIME_MAX_MS,
     };
     eprintln!("seed {}", seed_hex(&config.seed));
     match run_property(&config, vec![side(&a, &runtime), side(&b, &runtime)]) {

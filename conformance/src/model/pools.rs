@@ -36,9 +36,17 @@ pub const TIMESTAMPS_MS: [i64; 6] = [
 
 /// Upper bounds (`x < bound`) of the selectors, in milliseconds.
 ///
-/// `1` selects only stored zeros; the middle one every clock-written value, the zeros and the
-/// first future timestamp; the last one everything.
-pub const BOUNDS_MS: [i64; 3] = [1, FUTURE_BAND_START_MS + 500, 2 * FUTURE_BAND_START_MS];
+/// `0` selects nothing and `1` only stored zeros; `FUTURE_BAND_START_MS` selects the zeros and
+/// every clock-written value but not itself, the next one also the first future timestamp but
+/// not the second (two bounds equal to stored values, so `<` vs `<=` shows); the last one
+/// selects everything.
+pub const BOUNDS_MS: [i64; 5] = [
+    0,
+    1,
+    FUTURE_BAND_START_MS,
+    FUTURE_BAND_START_MS + 1_000,
+    2 * FUTURE_BAND_START_MS,
+];
 
 /// Values of `updateExpiresAtWithStartedAt`, in milliseconds (added to `timeoutMs`).
 pub const EXPIRES_BASES_MS: [i64; 3] = [0, 7, FUTURE_BAND_START_MS];

@@ -42,6 +42,9 @@ pub struct PropertyConfig {
     pub regressions: Option<&'static str>,
     /// Which sides to compare.
     pub compare: Compare,
+    /// How long shrinking a failure may take, in milliseconds ([`SHRINK_TIME_MAX_MS`] unless
+    /// a caller needs a quicker answer).
+    pub shrink_time_max_ms: u32,
 }
 
 /// A failed property: how to reproduce it and what went wrong in the shrunk case.
@@ -112,7 +115,7 @@ pub fn run_property(
     let proptest_config = Config {
         cases: config.cases,
         failure_persistence,
-        max_shrink_time: SHRINK_TIME_MAX_MS,
+        max_shrink_time: config.shrink_time_max_ms,
         max_shrink_iters: SHRINK_ITERS_MAX,
         ..Config::default()
     };
