@@ -10,6 +10,12 @@
 /// 2000 bytes of envelope. Larger bodies get 400 `BadJsonBody`, as from a deployment.
 pub const BODY_BYTES_MAX: usize = 16 * 1024 * 1024 + 2000;
 
+/// Most elements in any array of a value, as Convex's `ConvexArray` allows.
+pub const ARRAY_ELEMENTS_MAX: usize = 8192;
+
+/// Most fields in any object of a value, as Convex's `ConvexObject` allows.
+pub const OBJECT_FIELDS_MAX: usize = 1024;
+
 /// Upstream's mutations treat "now" as the clock plus 50 ms, so a row they write is not
 /// considered stale by the selectors (which compare with the plain clock) for about 50 ms.
 pub const MUTATION_NOW_OFFSET_MS: u64 = 50;

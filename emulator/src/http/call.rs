@@ -130,9 +130,9 @@ pub async fn query_ts(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(serde_json::json!({ "ts": BASE64.encode(ts.to_le_bytes()) })).into_response()
 }
 
-/// `/api/query_at_ts`: runs the query at the latest state. This store keeps no history, and
-/// every timestamp a client can hold is at or before the latest, so "latest" is a valid answer
-/// only for the newest `ts`; see the differences list in the crate docs.
+/// `/api/query_at_ts`: checks the `ts`, then runs the query at the latest state. This store
+/// keeps no history, so a write committed between `query_ts` and this call is visible here,
+/// where a deployment would hide it (listed in the crate docs' differences).
 pub async fn query_at_ts(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

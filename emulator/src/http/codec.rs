@@ -13,6 +13,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::Value as Json;
 
+use crate::limits::{ARRAY_ELEMENTS_MAX, OBJECT_FIELDS_MAX};
 use crate::value::{Object, Value};
 
 /// Longest object key Convex accepts inside a value.
@@ -50,6 +51,12 @@ pub fn decode(json: Json) -> Result<Value, String> {
         ),
         Json::String(s) => Value::String(s),
         Json::Array(items) => {
+            if items.len() > ARRAY_ELEMENTS_MAX {
+                return Err(format!(
+                    "Array length is too long ({} > maximum length {ARRAY_ELEMENTS_MAX})",
+                    items.len()
+                ));
+            }
             Value::Array(items.into_iter().map(decode).collect::<Result<_, _>>()?)
         }
         Json::Object(map) => {
@@ -64,6 +71,12 @@ pub fn decode(json: Json) -> Result<Value, String> {
                         Ok(Value::Object(Object::from([(key, decode(payload)?)])))
                     }
                 };
+            }
+            if map.len() > OBJECT_FIELDS_MAX {
+                return Err(format!(
+                    "Object has too many fields ({} > maximum number {OBJECT_FIELDS_MAX})",
+                    map.len()
+                ));
             }
             let mut fields = Object::new();
             for (key, value) in map {
