@@ -203,11 +203,10 @@ async fn invalid_shard_options_are_rejected(ctx: &Ctx<'_>) -> Result<(), Conform
         ClientOptions::shard_subset(2, &[2]),
     ] {
         match ctx.client(&options) {
-            Err(ConformanceError::Storage { source, .. })
-                if matches!(
-                    source,
-                    durable_execution_storage_convex::StorageError::InvalidOptions(_)
-                ) => {}
+            Err(ConformanceError::Storage {
+                source: durable_execution_storage_convex::StorageError::InvalidOptions(_),
+                ..
+            }) => {}
             Err(other) => {
                 return Err(ConformanceError::check(format!(
                     "{options:?}: expected InvalidOptions, got {other}"
