@@ -1,7 +1,7 @@
 //! The crate's error type: things that go wrong in the machinery (files, SQLite, sockets).
 //!
 //! A storage function that *throws* (a bad secret, a duplicate id, invalid arguments) is not an
-//! [`Error`]: it is a normal outcome, [`crate::functions::FunctionError`], answered with HTTP 200
+//! [`enum@Error`]: it is a normal outcome, [`crate::functions::FunctionError`], answered with HTTP 200
 //! like a deployment does.
 
 use std::path::PathBuf;

@@ -15,6 +15,34 @@
 //! reader of the system time), [`limits`] (every limit, with units), [`error`].
 //!
 //! Use [`app`] to get the router for in-process tests, and [`Server`] to bind and serve.
+//!
+//! # Invariants
+//!
+//! * Only `http` knows the Convex wire format (JSON encodings, status codes, error shapes).
+//! * `functions` knows the storage component's rules and nothing of HTTP or SQL.
+//! * `store` knows SQL and Convex values, never HTTP, JSON or the component's rules.
+//! * Only `clock` reads the system time; everything else gets "now" from a transaction.
+//! * Every write runs on the one writer thread; a mutation is acknowledged only after the
+//!   commit that contains it.
+//!
+//! # Differences from a real deployment
+//!
+//! * Serves only the 17 functions of one module. No WebSocket sync, no `/api/function`,
+//!   `/api/query_batch`, `GET /api/query`, `/echo`; `Authorization` headers are ignored.
+//! * `/api/query_at_ts` answers from the latest state (there is no history to read from).
+//! * No `logLines`; error messages carry no stack frames; request ids are random (a
+//!   `Convex-Request-Id` header is not echoed).
+//! * Mutations run one at a time, so they never fail with an OCC conflict (no 503).
+//! * `_creationTime` is strictly increasing across the whole store (a deployment may give two
+//!   concurrent transactions equal values), so index keys leave out the `_id` tie-breaker.
+//! * Limits enforced: body size, 8192 array elements, 1024 object fields. Not enforced:
+//!   document size (1 MiB), per-transaction read/write counts (a parent with more than 32 000
+//!   children is listed in full where a deployment would fail the query).
+//! * The locked selectors validate their arguments (upstream does not) before taking the
+//!   lock; releasing a lock row someone else already removed is a no-op (upstream's
+//!   `db.delete` would throw); the decrement sweep skips parents that no longer exist.
+//! * Inner `args` that are not an object are an `ArgumentValidationError`; a deployment running
+//!   upstream's code throws "The arguments to a Convex function must be an object" instead.
 
 pub mod clock;
 pub mod error;
