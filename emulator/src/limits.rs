@@ -30,6 +30,10 @@ pub const LOCK_EXPIRY_MS: u64 = 60_000;
 /// `deleteAll` deletes this many executions per transaction, like upstream's `deleteMany`.
 pub const DELETE_ALL_BATCH_SIZE: usize = 100;
 
+/// Point lookups up to which a `getMany…` query reads on the async worker instead of a
+/// blocking thread (see `Store::read_inline`); larger batches take the hand-off.
+pub const INLINE_READ_LOOKUPS_MAX: usize = 64;
+
 /// Read connections kept open for a file database; more readers than this open extra
 /// connections for the moment and close them afterwards.
 pub const READER_CONNECTIONS_MAX: usize = 8;

@@ -614,3 +614,36 @@ async fn delete_by_id_and_delete_all() {
     let left = d.get(&["d2", "m0", "m249"]).await;
     assert_eq!(left, vec![Json::Null; 3]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_on_a_file_database_use_both_read_paths() {
+    let dir = std::env::temp_dir().join(format!("emulator-fn-file-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = Deployment::on(&convex_storage_emulator::store::DbLocation::File(
+        dir.join("db.sqlite3"),
+    ));
+    let limit = convex_storage_emulator::limits::INLINE_READ_LOOKUPS_MAX;
+    let names: Vec<String> = (0..limit + 10).map(|i| format!("f{i}")).collect();
+    d.insert(names.iter().map(|n| execution(n)).collect()).await;
+    let few: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
+    let many: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert!(
+        d.get(&few).await.iter().all(|doc| doc.is_object()),
+        "inline path"
+    );
+    assert!(
+        d.get(&many).await.iter().all(|doc| doc.is_object()),
+        "blocking-thread path"
+    );
+    let children = d
+        .call(
+            "query",
+            "getManyByParentExecutionId",
+            json!({"requests": [{"parentExecutionId": "none"}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(children, json!([[]]));
+    drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,7 +8,8 @@ use crate::functions::schema::{get_by_id_filters, insert_value, string, update_r
 use crate::functions::update::{update_one, UpdateRequest};
 use crate::functions::validator::{array, object, optional, required, Validator};
 use crate::functions::{Args, FunctionError};
-use crate::store::{Document, Store};
+use crate::limits::INLINE_READ_LOOKUPS_MAX;
+use crate::store::{Document, ReadTx, Store};
 use crate::value::{Object, Value};
 
 /// `{requests: v.array({executionId, filters?})}`.
@@ -93,21 +94,31 @@ pub async fn get_many_by_id(store: &Store, mut args: Args) -> Result<Value, Func
         .into_iter()
         .map(|r| ByIdRequest::from_validated(&mut args::into_object(r)))
         .collect();
-    store
-        .read(move |tx| {
-            let mut results = Vec::with_capacity(requests.len());
-            for request in &requests {
-                let doc = tx.execution_by_execution_id(&request.execution_id)?;
-                results.push(match doc {
-                    Some(doc) if matches_filters(&doc, request.filters.as_ref()) => {
-                        doc.into_value()
-                    }
-                    _ => Value::Null,
-                });
-            }
-            Ok(Value::Array(results))
-        })
-        .await
+    let lookups = requests.len();
+    read_lookups(store, lookups, move |tx| {
+        let mut results = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let doc = tx.execution_by_execution_id(&request.execution_id)?;
+            results.push(match doc {
+                Some(doc) if matches_filters(&doc, request.filters.as_ref()) => doc.into_value(),
+                _ => Value::Null,
+            });
+        }
+        Ok(Value::Array(results))
+    })
+    .await
+}
+
+/// Runs a read of `lookups` point lookups: inline when few, on a blocking thread when many.
+async fn read_lookups<F>(store: &Store, lookups: usize, read: F) -> Result<Value, FunctionError>
+where
+    F: FnOnce(&ReadTx<'_>) -> Result<Value, FunctionError> + Send + 'static,
+{
+    if lookups <= INLINE_READ_LOOKUPS_MAX {
+        store.read_inline(read).await
+    } else {
+        store.read(read).await
+    }
 }
 
 /// Each request's document by its sleeping task unique id, or null.
@@ -119,16 +130,16 @@ pub async fn get_many_by_sleeping_task_unique_id(
         .into_iter()
         .map(|r| args::string(&args::into_object(r), "sleepingTaskUniqueId").to_string())
         .collect();
-    store
-        .read(move |tx| {
-            let mut results = Vec::with_capacity(unique_ids.len());
-            for unique_id in &unique_ids {
-                let doc = tx.execution_by_sleeping_task_unique_id(unique_id)?;
-                results.push(doc.map_or(Value::Null, Document::into_value));
-            }
-            Ok(Value::Array(results))
-        })
-        .await
+    let lookups = unique_ids.len();
+    read_lookups(store, lookups, move |tx| {
+        let mut results = Vec::with_capacity(unique_ids.len());
+        for unique_id in &unique_ids {
+            let doc = tx.execution_by_sleeping_task_unique_id(unique_id)?;
+            results.push(doc.map_or(Value::Null, Document::into_value));
+        }
+        Ok(Value::Array(results))
+    })
+    .await
 }
 
 /// One atomic mutation: each matching document gets its update; others are skipped.

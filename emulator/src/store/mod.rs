@@ -6,9 +6,10 @@
 //!   [`Store::write`] closure as one transaction, one after another (`writer`). Serial
 //!   execution makes every mutation serializable without retries, and it is plenty fast: a
 //!   storage mutation touches a handful of rows through indexes.
-//! * **Many readers.** For a file database, [`Store::read`] runs on pooled read connections,
-//!   inline on the calling task (`readers`); WAL mode lets them run while the writer commits,
-//!   never waiting for it, and each sees every commit acknowledged before it started. An in-memory database has one
+//! * **Many readers.** For a file database, [`Store::read`] runs on pooled read connections
+//!   on Tokio's blocking threads, and [`Store::read_inline`] (for short point lookups) on the
+//!   calling task (`readers`); WAL mode lets them run while the writer commits, never waiting
+//!   for it, and each sees every commit acknowledged before it started. An in-memory database has one
 //!   connection, so its reads queue on the writer thread.
 //! * **Checkpoints** run on a background thread, so no commit waits for an fsync
 //!   (`checkpointer`).
@@ -148,7 +149,8 @@ impl Store {
         answer.await.map_err(|_| Error::WriterStopped)?
     }
 
-    /// Runs `f` in one read transaction (a consistent snapshot).
+    /// Runs `f` in one read transaction (a consistent snapshot), on a blocking thread, so a
+    /// long read (e.g. every child of a big parent) never stalls the async workers.
     pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
     where
         F: FnOnce(&ReadTx<'_>) -> Result<R, E> + Send + 'static,
@@ -156,24 +158,50 @@ impl Store {
         E: From<Error> + Send + 'static,
     {
         match &self.readers {
-            // Inline on the async worker: a read is a few index lookups (microseconds) and
-            // WAL readers never wait for the writer, so a thread hand-off would cost more than
-            // the read itself.
-            Some(readers) => readers.read(f),
-            None => {
-                let (reply, answer) = oneshot::channel();
-                let job = Box::new(ReadJob {
-                    f: Some(f),
-                    outcome: None,
-                    reply,
-                });
-                self.jobs
-                    .send(job)
+            Some(readers) => {
+                let readers = readers.clone();
+                tokio::task::spawn_blocking(move || readers.read(f))
                     .await
-                    .map_err(|_| Error::WriterStopped)?;
-                answer.await.map_err(|_| Error::WriterStopped)?
+                    .map_err(|_| Error::WriterStopped)?
             }
+            None => self.read_on_writer(f).await,
         }
+    }
+
+    /// Like [`Store::read`], but runs on the calling task. Only for reads bounded to a few
+    /// index lookups: those take microseconds and WAL readers never wait for the writer, so
+    /// the hand-off to a blocking thread would cost more than the read itself (it more than
+    /// halves `getManyById` throughput).
+    pub async fn read_inline<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&ReadTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        match &self.readers {
+            Some(readers) => readers.read(f),
+            None => self.read_on_writer(f).await,
+        }
+    }
+
+    /// An in-memory database has only the writer's connection: reads queue there.
+    async fn read_on_writer<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&ReadTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(ReadJob {
+            f: Some(f),
+            outcome: None,
+            reply,
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| Error::WriterStopped)?;
+        answer.await.map_err(|_| Error::WriterStopped)?
     }
 
     /// Nanosecond timestamp of the latest commit (what `/api/query_ts` reports).

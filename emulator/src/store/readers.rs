@@ -2,8 +2,7 @@
 //!
 //! In WAL mode readers never block the writer nor each other, and each read transaction sees
 //! the database as of its start, which includes every commit acknowledged before the read
-//! began. Queries therefore run on these connections, in parallel with the writer thread,
-//! directly on the task that asks (no thread hand-off). An in-memory database has no such connections: its reads go to the
+//! began. Queries therefore run on these connections, in parallel with the writer thread. An in-memory database has no such connections: its reads go to the
 //! writer thread.
 
 use std::path::PathBuf;
@@ -50,9 +49,7 @@ impl ReaderPool {
 
     /// Opens a read connection.
     fn open(&self) -> Result<Connection, Error> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags)?;
         conn.busy_timeout(std::time::Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))?;
         conn.pragma_update(None, "query_only", true)?;
