@@ -109,49 +109,15 @@ async fn main() -> Result<()> {
 
 /// A ready root execution, as durable-execution's `createTaskExecutionStorageValue` makes one.
 fn new_execution(execution_id: &str, now: i64) -> TaskExecutionStorageValue {
-    TaskExecutionStorageValue {
-        root: None,
-        parent: None,
-        task_id: "greet".into(),
-        execution_id: execution_id.into(),
-        is_sleeping_task: false,
-        sleeping_task_unique_id: None,
-        retry_options: TaskRetryOptions {
-            max_attempts: 1,
-            base_delay_ms: None,
-            max_delay_ms: None,
-            delay_multiplier: None,
-        },
-        sleep_ms_before_run: 0,
+    TaskExecutionStorageValue::create(NewTaskExecution {
+        now,
         timeout_ms: TIMEOUT_MS,
-        are_children_sequential: false,
-        input: serde_json::json!({ "name": "world" }).to_string(),
-        executor_id: None,
-        status: TaskExecutionStatus::Ready,
-        is_finished: false,
-        run_output: None,
-        output: None,
-        error: None,
-        retry_attempts: 0,
-        start_at: now,
-        started_at: None,
-        expires_at: None,
-        waiting_for_children_started_at: None,
-        waiting_for_finalize_started_at: None,
-        finished_at: None,
-        children: None,
-        active_children_count: 0,
-        on_children_finished_processing_status: OnChildrenFinishedProcessingStatus::Idle,
-        on_children_finished_processing_expires_at: None,
-        on_children_finished_processing_finished_at: None,
-        finalize: None,
-        close_status: TaskExecutionCloseStatus::Idle,
-        close_expires_at: None,
-        closed_at: None,
-        needs_promise_cancellation: false,
-        created_at: now,
-        updated_at: now,
-    }
+        ..NewTaskExecution::new(
+            "greet",
+            execution_id,
+            serde_json::json!({ "name": "world" }).to_string(),
+        )
+    })
 }
 
 fn now_ms() -> i64 {

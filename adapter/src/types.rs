@@ -284,6 +284,121 @@ pub struct TaskExecutionStorageValue {
     pub updated_at: i64,
 }
 
+/// What an executor knows when it enqueues an execution: the input of
+/// [`TaskExecutionStorageValue::create`], as durable-execution's `createTaskExecutionStorageValue`.
+///
+/// Start from [`NewTaskExecution::new`] and override what differs:
+/// `NewTaskExecution { timeout_ms: 5_000, ..NewTaskExecution::new("task", "exec-1", "{}") }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTaskExecution {
+    /// The caller's clock in milliseconds; the store raises times in the past to its own now.
+    pub now: i64,
+    /// The root of the tree, for a child.
+    pub root: Option<TaskExecutionSummary>,
+    /// The parent, for a child.
+    pub parent: Option<ParentTaskExecutionSummary>,
+    /// The task's id.
+    pub task_id: String,
+    /// The execution's id, unique in the store.
+    pub execution_id: String,
+    /// Makes it a sleeping task, woken by this id.
+    pub sleeping_task_unique_id: Option<String>,
+    /// How the task is retried.
+    pub retry_options: TaskRetryOptions,
+    /// The delay before the first run, in milliseconds.
+    pub sleep_ms_before_run: i64,
+    /// How long one run may take, in milliseconds.
+    pub timeout_ms: i64,
+    /// Whether the children run one after another.
+    pub are_children_sequential: bool,
+    /// The serialized input.
+    pub input: String,
+}
+
+impl NewTaskExecution {
+    /// A root execution at time 0, one attempt, no delay, a zero timeout: override the rest.
+    pub fn new(
+        task_id: impl Into<String>,
+        execution_id: impl Into<String>,
+        input: impl Into<String>,
+    ) -> Self {
+        Self {
+            now: 0,
+            root: None,
+            parent: None,
+            task_id: task_id.into(),
+            execution_id: execution_id.into(),
+            sleeping_task_unique_id: None,
+            retry_options: TaskRetryOptions {
+                max_attempts: 1,
+                base_delay_ms: None,
+                max_delay_ms: None,
+                delay_multiplier: None,
+            },
+            sleep_ms_before_run: 0,
+            timeout_ms: 0,
+            are_children_sequential: false,
+            input: input.into(),
+        }
+    }
+}
+
+impl TaskExecutionStorageValue {
+    /// The stored value of a newly enqueued execution, with durable-execution's initial state:
+    /// `ready` (a sleeping task: `running`, started now and expiring after its sleep and
+    /// timeout), nothing finished, no children, every status `idle`, `start_at = now + sleep`.
+    pub fn create(new: NewTaskExecution) -> Self {
+        let is_sleeping_task = new.sleeping_task_unique_id.is_some();
+        let (status, started_at, expires_at) = if is_sleeping_task {
+            (
+                TaskExecutionStatus::Running,
+                Some(new.now),
+                Some(new.now + new.sleep_ms_before_run + new.timeout_ms),
+            )
+        } else {
+            (TaskExecutionStatus::Ready, None, None)
+        };
+        Self {
+            root: new.root,
+            parent: new.parent,
+            task_id: new.task_id,
+            execution_id: new.execution_id,
+            is_sleeping_task,
+            sleeping_task_unique_id: new.sleeping_task_unique_id,
+            retry_options: new.retry_options,
+            sleep_ms_before_run: new.sleep_ms_before_run,
+            timeout_ms: new.timeout_ms,
+            are_children_sequential: new.are_children_sequential,
+            input: new.input,
+            executor_id: None,
+            status,
+            is_finished: false,
+            run_output: None,
+            output: None,
+            error: None,
+            retry_attempts: 0,
+            start_at: new.now + new.sleep_ms_before_run,
+            started_at,
+            expires_at,
+            waiting_for_children_started_at: None,
+            waiting_for_finalize_started_at: None,
+            finished_at: None,
+            children: None,
+            active_children_count: 0,
+            on_children_finished_processing_status: OnChildrenFinishedProcessingStatus::Idle,
+            on_children_finished_processing_expires_at: None,
+            on_children_finished_processing_finished_at: None,
+            finalize: None,
+            close_status: TaskExecutionCloseStatus::Idle,
+            close_expires_at: None,
+            closed_at: None,
+            needs_promise_cancellation: false,
+            created_at: new.now,
+            updated_at: new.now,
+        }
+    }
+}
+
 /// Filters of the get-by-id family: a document matches when every given filter is equal.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -423,4 +538,40 @@ pub struct TaskExecutionStorageUpdate {
     /// Fields to remove; `None` and an all-false value mean the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unset: Option<TaskExecutionStorageUnset>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_makes_a_ready_root_that_starts_after_its_sleep() {
+        let value = TaskExecutionStorageValue::create(NewTaskExecution {
+            now: 1_000,
+            sleep_ms_before_run: 250,
+            timeout_ms: 5_000,
+            ..NewTaskExecution::new("t", "e", "{}")
+        });
+        assert_eq!(value.status, TaskExecutionStatus::Ready);
+        assert!(!value.is_sleeping_task);
+        assert_eq!(value.start_at, 1_250);
+        assert_eq!((value.started_at, value.expires_at), (None, None));
+        assert_eq!((value.created_at, value.updated_at), (1_000, 1_000));
+        assert_eq!(value.close_status, TaskExecutionCloseStatus::Idle);
+    }
+
+    #[test]
+    fn create_makes_a_sleeping_task_running_with_an_expiry() {
+        let value = TaskExecutionStorageValue::create(NewTaskExecution {
+            now: 1_000,
+            sleeping_task_unique_id: Some("wake-me".into()),
+            sleep_ms_before_run: 250,
+            timeout_ms: 5_000,
+            ..NewTaskExecution::new("t", "e", "{}")
+        });
+        assert!(value.is_sleeping_task);
+        assert_eq!(value.status, TaskExecutionStatus::Running);
+        assert_eq!(value.started_at, Some(1_000));
+        assert_eq!(value.expires_at, Some(6_250));
+    }
 }

@@ -3,9 +3,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use durable_execution_storage_convex::{
-    OnChildrenFinishedProcessingStatus, ParentTaskExecutionSummary, TaskExecutionCloseStatus,
-    TaskExecutionStatus, TaskExecutionStorageUpdate, TaskExecutionStorageValue,
-    TaskExecutionSummary, TaskRetryOptions,
+    NewTaskExecution, ParentTaskExecutionSummary, TaskExecutionStorageUpdate,
+    TaskExecutionStorageValue, TaskExecutionSummary, TaskRetryOptions,
 };
 
 /// Far enough ahead that no clamp touches it and no `< now` bound selects it (year 2096).
@@ -23,49 +22,17 @@ pub fn now_ms() -> i64 {
 
 /// A fresh root execution, ready to run, with an input of `input_bytes` bytes.
 pub fn ready_execution(execution_id: String, input_bytes: usize) -> TaskExecutionStorageValue {
-    TaskExecutionStorageValue {
-        root: None,
-        parent: None,
-        task_id: "bench-task".to_string(),
-        execution_id,
-        is_sleeping_task: false,
-        sleeping_task_unique_id: None,
+    TaskExecutionStorageValue::create(NewTaskExecution {
+        now: PAST_MS,
         retry_options: TaskRetryOptions {
             max_attempts: 3,
             base_delay_ms: Some(100),
             max_delay_ms: Some(1_000),
             delay_multiplier: Some(1.5),
         },
-        sleep_ms_before_run: 0,
         timeout_ms: 60_000,
-        are_children_sequential: false,
-        input: "x".repeat(input_bytes),
-        executor_id: None,
-        status: TaskExecutionStatus::Ready,
-        is_finished: false,
-        run_output: None,
-        output: None,
-        error: None,
-        retry_attempts: 0,
-        start_at: PAST_MS,
-        started_at: None,
-        expires_at: None,
-        waiting_for_children_started_at: None,
-        waiting_for_finalize_started_at: None,
-        finished_at: None,
-        children: None,
-        active_children_count: 0,
-        on_children_finished_processing_status: OnChildrenFinishedProcessingStatus::Idle,
-        on_children_finished_processing_expires_at: None,
-        on_children_finished_processing_finished_at: None,
-        finalize: None,
-        close_status: TaskExecutionCloseStatus::Idle,
-        close_expires_at: None,
-        closed_at: None,
-        needs_promise_cancellation: false,
-        created_at: 0,
-        updated_at: 0,
-    }
+        ..NewTaskExecution::new("bench-task", execution_id, "x".repeat(input_bytes))
+    })
 }
 
 /// A child of `parent`, ready to run.

@@ -26,49 +26,10 @@ pub fn clock_ms() -> i64 {
 
 /// A ready root execution with no optional field, as durable-execution creates one.
 pub fn ready(execution_id: &str) -> TaskExecutionStorageValue {
-    TaskExecutionStorageValue {
-        root: None,
-        parent: None,
-        task_id: "task".into(),
-        execution_id: execution_id.into(),
-        is_sleeping_task: false,
-        sleeping_task_unique_id: None,
-        retry_options: TaskRetryOptions {
-            max_attempts: 1,
-            base_delay_ms: None,
-            max_delay_ms: None,
-            delay_multiplier: None,
-        },
-        sleep_ms_before_run: 0,
+    TaskExecutionStorageValue::create(NewTaskExecution {
         timeout_ms: 1_000,
-        are_children_sequential: false,
-        input: "input".into(),
-        executor_id: None,
-        status: TaskExecutionStatus::Ready,
-        is_finished: false,
-        run_output: None,
-        output: None,
-        error: None,
-        retry_attempts: 0,
-        start_at: 0,
-        started_at: None,
-        expires_at: None,
-        waiting_for_children_started_at: None,
-        waiting_for_finalize_started_at: None,
-        finished_at: None,
-        children: None,
-        active_children_count: 0,
-        on_children_finished_processing_status: OnChildrenFinishedProcessingStatus::Idle,
-        on_children_finished_processing_expires_at: None,
-        on_children_finished_processing_finished_at: None,
-        finalize: None,
-        close_status: TaskExecutionCloseStatus::Idle,
-        close_expires_at: None,
-        closed_at: None,
-        needs_promise_cancellation: false,
-        created_at: 0,
-        updated_at: 0,
-    }
+        ..NewTaskExecution::new("task", execution_id, "input")
+    })
 }
 
 /// An execution with every optional field set, every timestamp in the future band.
