@@ -15,6 +15,7 @@
 //! Every loop is bounded in calls; none of the checks depends on timing.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,7 +89,7 @@ pub async fn claims_are_exclusive(
         .await
         .during("insertMany")?;
 
-    let remaining = Arc::new(std::sync::atomic::AtomicUsize::new(config.rows));
+    let remaining = Arc::new(AtomicUsize::new(config.rows));
     let mut workers = JoinSet::new();
     for worker in 0..config.workers {
         let client = backend.client(&options)?;
@@ -101,7 +102,7 @@ pub async fn claims_are_exclusive(
             let mut u = update(PAST);
             u.status = Some(Status::Running);
             u.executor_id = Some(format!("worker-{worker}"));
-            while remaining.load(std::sync::atomic::Ordering::SeqCst) > 0 && calls < calls_max {
+            while remaining.load(Ordering::SeqCst) > 0 && calls < calls_max {
                 calls += 1;
                 let claimed = client
                     .update_by_status_and_start_at_less_than_and_return(requests::start_at(
@@ -116,12 +117,11 @@ pub async fn claims_are_exclusive(
                     empty += 1;
                     tokio::task::yield_now().await;
                 }
-                remaining.fetch_sub(
-                    claimed
-                        .len()
-                        .min(remaining.load(std::sync::atomic::Ordering::SeqCst)),
-                    std::sync::atomic::Ordering::SeqCst,
-                );
+                // Saturating: a row claimed twice (the bug this looks for) must not wrap around.
+                let n = claimed.len();
+                let _ = remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
+                    Some(r.saturating_sub(n))
+                });
                 mine.extend(claimed.into_iter().map(|v| v.execution_id));
             }
             Ok::<_, durable_execution_storage_convex::StorageError>((mine, calls, empty))
@@ -194,7 +194,7 @@ pub async fn decrements_are_never_lost(
     wait_until_stale().await;
 
     let total = config.parents * config.children_per_parent;
-    let closed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
     let mut workers = JoinSet::new();
     for worker in 0..config.workers {
         let client = backend.client(&options)?;
@@ -205,7 +205,7 @@ pub async fn decrements_are_never_lost(
             let (mut calls, mut empty) = (0, 0);
             let mut u = update(PAST);
             u.close_status = Some(Close::Closed);
-            while closed.load(std::sync::atomic::Ordering::SeqCst) < total && calls < calls_max {
+            while closed.load(Ordering::SeqCst) < total && calls < calls_max {
                 calls += 1;
                 let n = client
                     .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(requests::decrement(
@@ -219,7 +219,7 @@ pub async fn decrements_are_never_lost(
                     empty += 1;
                     tokio::task::yield_now().await;
                 }
-                closed.fetch_add(n as usize, std::sync::atomic::Ordering::SeqCst);
+                closed.fetch_add(n as usize, Ordering::SeqCst);
             }
             Ok::<_, durable_execution_storage_convex::StorageError>((calls, empty))
         });
@@ -232,7 +232,7 @@ pub async fn decrements_are_never_lost(
         let refs: Vec<&str> = watched_parents.iter().map(String::as_str).collect();
         let mut lowest = i64::MAX;
         for _ in 0..total * CALLS_PER_ROW_MAX {
-            if watcher_closed.load(std::sync::atomic::Ordering::SeqCst) >= total {
+            if watcher_closed.load(Ordering::SeqCst) >= total {
                 break;
             }
             if let Ok(rows) = read(&*watcher_client, &refs).await {
@@ -259,7 +259,7 @@ pub async fn decrements_are_never_lost(
     ensure_eq(
         "children closed, summed over the sweeps' counts",
         &total,
-        &closed.load(std::sync::atomic::Ordering::SeqCst),
+        &closed.load(Ordering::SeqCst),
     )?;
     let refs: Vec<&str> = parents.iter().map(String::as_str).collect();
     let accs: Vec<Option<i64>> = read(&*placing, &refs)
