@@ -10,13 +10,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rand::Rng;
 use serde_json::{json, Value};
 
 use crate::error::StorageError;
 use crate::join::{join_all, BoxFuture};
 use crate::mapping::{self, encode_filters, encode_insert_value, encode_update};
-use crate::shards::resolve_shards;
+use crate::shards::{choose_shard, resolve_shards, ShardChooser};
 use crate::storage::*;
 use crate::transport::{ConvexHttp, FunctionKind};
 use crate::types::{TaskExecutionStorageUpdate, TaskExecutionStorageValue};
@@ -28,7 +27,7 @@ pub const DEFAULT_MODULE: &str = "taskExecutionsStorage";
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
 
 /// How [`ConvexTaskExecutionsStorage`] talks to the deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ConvexStorageOptions {
     /// How many shards the store is split into, 1..=64. Every client of one store must agree,
     /// since inserts pick among all of them.
@@ -43,6 +42,23 @@ pub struct ConvexStorageOptions {
     pub module: String,
     /// The timeout of each HTTP call, connection included.
     pub request_timeout: Duration,
+    /// Picks each inserted execution's shard; `None` = uniformly random over all
+    /// `total_shards`, as upstream's client does. Must return a shard below `total_shards`
+    /// (a larger one is an `InvalidOptions` error at insert).
+    pub shard_for: Option<ShardChooser>,
+}
+
+impl std::fmt::Debug for ConvexStorageOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConvexStorageOptions")
+            .field("total_shards", &self.total_shards)
+            .field("shards", &self.shards)
+            .field("enable_test_mode", &self.enable_test_mode)
+            .field("module", &self.module)
+            .field("request_timeout", &self.request_timeout)
+            .field("shard_for", &self.shard_for.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl Default for ConvexStorageOptions {
@@ -53,6 +69,7 @@ impl Default for ConvexStorageOptions {
             enable_test_mode: false,
             module: DEFAULT_MODULE.to_string(),
             request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
+            shard_for: None,
         }
     }
 }
@@ -60,13 +77,26 @@ impl Default for ConvexStorageOptions {
 /// durable-execution's task-executions storage on a Convex deployment (or the emulator).
 ///
 /// Cheap to clone: clones share one connection pool.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConvexTaskExecutionsStorage {
     http: ConvexHttp,
     total_shards: u32,
     /// Resolved: deduplicated, sorted, never empty.
     shards: Vec<u32>,
     enable_test_mode: bool,
+    shard_for: Option<ShardChooser>,
+}
+
+impl std::fmt::Debug for ConvexTaskExecutionsStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConvexTaskExecutionsStorage")
+            .field("http", &self.http)
+            .field("total_shards", &self.total_shards)
+            .field("shards", &self.shards)
+            .field("enable_test_mode", &self.enable_test_mode)
+            .field("shard_for", &self.shard_for.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl ConvexTaskExecutionsStorage {
@@ -104,6 +134,7 @@ impl ConvexTaskExecutionsStorage {
             total_shards: options.total_shards,
             shards,
             enable_test_mode: options.enable_test_mode,
+            shard_for: options.shard_for,
         })
     }
 
@@ -117,11 +148,15 @@ impl ConvexTaskExecutionsStorage {
         self.total_shards
     }
 
-    /// Encodes an execution to insert, on a shard picked uniformly from all `total_shards`
-    /// (upstream's `Math.floor(Math.random() * totalShards)`), not only the served ones.
-    fn insert_value(&self, value: &TaskExecutionStorageValue) -> Value {
-        let shard = rand::thread_rng().gen_range(0..self.total_shards);
-        encode_insert_value(value, shard)
+    /// Encodes an execution to insert, on the shard `shard_for` picks or else one picked
+    /// uniformly from all `total_shards` (upstream's choice), not only the served ones.
+    fn insert_value(&self, value: &TaskExecutionStorageValue) -> Result<Value, StorageError> {
+        let shard = choose_shard(
+            self.shard_for.as_ref(),
+            self.total_shards,
+            &value.execution_id,
+        )?;
+        Ok(encode_insert_value(value, shard))
     }
 
     /// Calls a function and decodes its value, turning a decoding failure into
@@ -239,7 +274,10 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
         if executions.is_empty() {
             return Ok(());
         }
-        let executions: Vec<Value> = executions.iter().map(|v| self.insert_value(v)).collect();
+        let executions = executions
+            .iter()
+            .map(|v| self.insert_value(v))
+            .collect::<Result<Vec<Value>, _>>()?;
         let args = json!({ "executions": executions });
         self.call(
             FunctionKind::Mutation,
@@ -325,18 +363,18 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             .iter()
             .map(|r| {
                 let mut request = update_by_id_args(&r.execution_id, r.filters.as_ref(), &r.update);
-                let children: Vec<Value> = r
+                let children = r
                     .children_task_executions_to_insert_if_any_updated
                     .iter()
                     .map(|child| self.insert_value(child))
-                    .collect();
+                    .collect::<Result<Vec<Value>, _>>()?;
                 request.insert(
                     "childrenTaskExecutionsToInsertIfAnyUpdated".into(),
                     json!(children),
                 );
-                Value::Object(request)
+                Ok(Value::Object(request))
             })
-            .collect();
+            .collect::<Result<Vec<Value>, StorageError>>()?;
         self.call(
             FunctionKind::Action,
             "updateManyByIdAndInsertChildrenIfUpdated",

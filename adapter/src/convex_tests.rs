@@ -557,6 +557,46 @@ async fn inserts_pick_random_shards_among_all_and_skip_empty_batches() {
 }
 
 #[tokio::test]
+async fn a_shard_chooser_places_inserts_and_children_and_is_checked() {
+    let stub = StubServer::start(|_| success(Value::Null)).await;
+    let by_last_digit: crate::ShardChooser =
+        std::sync::Arc::new(|id: &str| id.bytes().last().map_or(0, |b| u32::from(b - b'0')));
+    let s = storage(
+        stub.url(),
+        ConvexStorageOptions {
+            total_shards: 4,
+            shard_for: Some(by_last_digit),
+            ..Default::default()
+        },
+    );
+    s.insert_many(vec![minimal_value("e3"), minimal_value("e1")])
+        .await
+        .unwrap();
+    s.update_many_by_id_and_insert_children_if_updated(vec![UpdateByIdAndInsertChildrenRequest {
+        execution_id: "p".into(),
+        filters: None,
+        update: TaskExecutionStorageUpdate {
+            updated_at: 3,
+            ..Default::default()
+        },
+        children_task_executions_to_insert_if_any_updated: vec![minimal_value("c2")],
+    }])
+    .await
+    .unwrap();
+    let requests = stub.requests();
+    let inserted = requests[0].args()["executions"].as_array().unwrap();
+    assert_eq!(inserted[0]["shard"], json!(3));
+    assert_eq!(inserted[1]["shard"], json!(1));
+    let child = &requests[1].args()["requests"][0]["childrenTaskExecutionsToInsertIfAnyUpdated"][0];
+    assert_eq!(child["shard"], json!(2));
+
+    // A chooser that answers out of range is refused before anything is sent.
+    let err = s.insert_many(vec![minimal_value("e9")]).await.unwrap_err();
+    assert!(matches!(err, StorageError::InvalidOptions(_)), "{err:?}");
+    assert_eq!(stub.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn children_inserted_with_an_update_get_shards_too() {
     let stub = StubServer::start(|_| success(Value::Null)).await;
     let s = storage(stub.url(), ConvexStorageOptions::default());

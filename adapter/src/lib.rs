@@ -49,8 +49,9 @@ pub use convex::{
 };
 pub use error::StorageError;
 pub use memory::{
-    Clock, InMemoryOptions, InMemoryTaskExecutionsStorage, ShardChooser, EXPIRY_CLAMP_OFFSET_MS,
+    Clock, InMemoryOptions, InMemoryTaskExecutionsStorage, EXPIRY_CLAMP_OFFSET_MS,
     WRITE_CLOCK_OFFSET_MS,
 };
+pub use shards::ShardChooser;
 pub use storage::*;
 pub use types::*;

@@ -26,11 +26,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use rand::Rng;
 
 use crate::convex::DEFAULT_MODULE;
 use crate::error::StorageError;
-use crate::shards::resolve_shards;
+use crate::shards::{choose_shard, resolve_shards, ShardChooser};
 use crate::storage::*;
 use crate::types::{
     TaskExecutionStorageGetByIdFilters, TaskExecutionStorageUpdate, TaskExecutionStorageValue,
@@ -43,9 +42,6 @@ pub const EXPIRY_CLAMP_OFFSET_MS: i64 = 1_000;
 
 /// The clock: milliseconds since the Unix epoch.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-/// Picks the shard of an inserted execution from its execution id.
-pub type ShardChooser = Arc<dyn Fn(&str) -> u32 + Send + Sync>;
 
 /// How an [`InMemoryTaskExecutionsStorage`] is set up.
 #[derive(Clone)]
@@ -172,17 +168,7 @@ impl InMemoryTaskExecutionsStorage {
     }
 
     fn choose_shard(&self, execution_id: &str) -> Result<u32, StorageError> {
-        let shard = match &self.shard_for {
-            Some(choose) => choose(execution_id),
-            None => rand::thread_rng().gen_range(0..self.total_shards),
-        };
-        if shard >= self.total_shards {
-            return Err(StorageError::InvalidOptions(format!(
-                "shard_for chose shard {shard} for {execution_id:?}, but total_shards is {}",
-                self.total_shards
-            )));
-        }
-        Ok(shard)
+        choose_shard(self.shard_for.as_ref(), self.total_shards, execution_id)
     }
 
     /// Pairs each execution with its shard, before any store is touched.

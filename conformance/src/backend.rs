@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use convex_storage_testkit::{EmulatorDb, ServerProcess};
 use durable_execution_storage_convex::{
-    ConvexStorageOptions, ConvexTaskExecutionsStorage, InMemoryTaskExecutionsStorage,
+    ConvexStorageOptions, ConvexTaskExecutionsStorage, InMemoryTaskExecutionsStorage, ShardChooser,
     TaskExecutionsStorage,
 };
 
@@ -71,7 +71,7 @@ pub struct Endpoint {
 }
 
 /// How a check wants its client configured.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientOptions {
     /// `totalShards`.
     pub total_shards: u32,
@@ -81,6 +81,23 @@ pub struct ClientOptions {
     pub test_mode: bool,
     /// A different secret than the backend's, for the auth checks.
     pub auth_secret: Option<String>,
+    /// Places inserted rows deterministically; `None` = random, as upstream's client.
+    pub shard_for: Option<ShardChooser>,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("total_shards", &self.total_shards)
+            .field("shards", &self.shards)
+            .field("test_mode", &self.test_mode)
+            .field(
+                "auth_secret",
+                &self.auth_secret.as_ref().map(|_| "<other secret>"),
+            )
+            .field("shard_for", &self.shard_for.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl Default for ClientOptions {
@@ -90,6 +107,7 @@ impl Default for ClientOptions {
             shards: None,
             test_mode: true,
             auth_secret: None,
+            shard_for: None,
         }
     }
 }
@@ -117,6 +135,7 @@ impl ClientOptions {
             && self.shards.is_none()
             && self.test_mode
             && self.auth_secret.is_none()
+            && self.shard_for.is_none()
     }
 }
 
@@ -233,6 +252,7 @@ impl Backend {
             enable_test_mode: options.test_mode,
             module: endpoint.module.clone(),
             request_timeout: Duration::from_millis(REQUEST_TIMEOUT_MS),
+            shard_for: options.shard_for.clone(),
         };
         let secret = options
             .auth_secret
@@ -264,25 +284,38 @@ pub fn deployment_from_env() -> Option<Endpoint> {
     })
 }
 
-/// The model of the model-based tests: two shards, every row placed on shard 0, `clock`
-/// injected. See [`crate::model::driver::Storages`] for why shard 0.
+/// Where the model-based tests place a row: shard 0 or 1, from the execution id's bytes, so
+/// that pools of ids land on both shards the same way on every side.
+pub fn model_shard_for(execution_id: &str) -> u32 {
+    execution_id
+        .bytes()
+        .fold(0u32, |acc, b| acc.wrapping_add(u32::from(b)))
+        % MODEL_TOTAL_SHARDS
+}
+
+/// How many shards the model-based tests spread rows over.
+pub const MODEL_TOTAL_SHARDS: u32 = 2;
+
+/// The model of the model-based tests: two shards, rows placed by [`model_shard_for`], `clock`
+/// injected.
 pub fn model_storage(clock: Arc<dyn Fn() -> i64 + Send + Sync>) -> InMemoryTaskExecutionsStorage {
     InMemoryTaskExecutionsStorage::with_options(durable_execution_storage_convex::InMemoryOptions {
-        total_shards: 2,
+        total_shards: MODEL_TOTAL_SHARDS,
         shards: None,
         clock: Some(clock),
-        shard_for: Some(Arc::new(|_: &str| 0)),
+        shard_for: Some(Arc::new(model_shard_for)),
     })
     .expect("two shards are valid options")
 }
 
-/// The clients a Convex-backed side of the model-based tests uses (see
-/// [`crate::model::driver::Storages`]).
-pub fn model_side_storages(
+/// The client a Convex-backed side of the model-based tests uses: two shards, rows placed by
+/// [`model_shard_for`] exactly as the model places them, so the sharded operations fan out
+/// over rows on both shards and the decrement sweep divides its limit by two.
+pub fn model_side_storage(
     backend: &Backend,
-) -> Result<crate::model::driver::Storages, ConformanceError> {
-    Ok(crate::model::driver::Storages {
-        placement: backend.client(&ClientOptions::shards(1))?,
-        selectors: backend.client(&ClientOptions::shards(2))?,
+) -> Result<Arc<dyn TaskExecutionsStorage>, ConformanceError> {
+    backend.client(&ClientOptions {
+        shard_for: Some(Arc::new(model_shard_for)),
+        ..ClientOptions::shards(MODEL_TOTAL_SHARDS)
     })
 }

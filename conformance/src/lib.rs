@@ -44,10 +44,10 @@
 //!    write's answer, so backend clock readings strictly increase like the model's and index
 //!    ties never fall back to creation order on one side only.
 //!
-//! Placement is the one thing the Convex client randomizes with no chooser: model-based and
-//! differential runs insert through a one-shard client (every row on shard 0, where the model
-//! puts them with a constant shard chooser) and run every other call through a two-shard
-//! client, so fan-out and the decrement sweep's `ceil(limit / 2)` are exercised and compared.
+//! Placement: the Convex client picks insert shards at random unless given a `shard_for`
+//! chooser. Model-based and differential runs use two shards and give the model and every
+//! Convex client the same chooser ([`backend::model_shard_for`]), so rows land on both shards
+//! identically, fan-out and the decrement sweep's `ceil(limit / 2)` bite, and answers compare.
 //! Random placement itself is checked by the shard scenarios and the concurrency properties.
 //!
 //! Invariant: the suite knows the adapter's public API and SPEC.md, never the emulator's or

@@ -205,7 +205,7 @@ pub fn run_suite(
         report.scenarios.extend(outcomes);
     }
 
-    match crate::backend::model_side_storages(backend) {
+    match crate::backend::model_side_storage(backend) {
         Ok(storages) => {
             let cases = committed_cases();
             let mut sides: Vec<Box<dyn Side>> = vec![Box::new(BackendSide::new(

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::backend::{model_side_storages, Backend, BackendKind};
+use crate::backend::{model_side_storage, Backend, BackendKind};
 use crate::concurrency::{self, ConcurrencyConfig};
 use crate::model::harness::{Compare, RunStats};
 use crate::model::replay::replay_cases;
@@ -71,7 +71,7 @@ pub fn scenario_family(kind: BackendKind, family: Family) {
 
 /// A side of `kind` for the model-based and differential runs.
 fn side(backend: &Backend, runtime: &Arc<tokio::runtime::Runtime>) -> Box<dyn Side> {
-    let storages = model_side_storages(backend).unwrap_or_else(|e| panic!("{e}"));
+    let storages = model_side_storage(backend).unwrap_or_else(|e| panic!("{e}"));
     Box::new(BackendSide::new(backend.name(), storages, runtime.clone()))
 }
 

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use convex_storage_conformance::model::driver::Storages;
 use convex_storage_conformance::model::harness::Compare;
 use convex_storage_conformance::model::runner::{run_property, PropertyConfig};
 use convex_storage_conformance::model::side::{BackendSide, Side};
@@ -203,7 +202,7 @@ fn expect_caught(mutation: Mutation) {
     );
     let side: Box<dyn Side> = Box::new(BackendSide::new(
         "mutant",
-        Storages::single(Arc::new(Mutant::new(mutation))),
+        Arc::new(Mutant::new(mutation)),
         runtime,
     ));
     let config = PropertyConfig {

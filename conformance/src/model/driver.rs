@@ -14,32 +14,6 @@ use serde_json::{json, Value};
 
 use super::transition::{requests, Transition};
 
-/// Where a side sends each call.
-///
-/// Inserts go to `placement`, everything else to `selectors`. A Convex-backed side uses a
-/// one-shard client for `placement` (so every row lands on shard 0, where the model, given a
-/// constant shard chooser, puts it too) and a two-shard client for `selectors` (so the sharded
-/// operations fan out over two shards and the decrement sweep divides its limit by two). The
-/// adapter's Convex client picks insert shards at random and offers no chooser; this split is
-/// what keeps placement deterministic without one.
-#[derive(Clone)]
-pub struct Storages {
-    /// Used by `insertMany` and `updateManyByIdAndInsertChildrenIfUpdated`.
-    pub placement: Arc<dyn TaskExecutionsStorage>,
-    /// Used by every other operation.
-    pub selectors: Arc<dyn TaskExecutionsStorage>,
-}
-
-impl Storages {
-    /// The same storage for every call.
-    pub fn single(storage: Arc<dyn TaskExecutionsStorage>) -> Self {
-        Self {
-            placement: storage.clone(),
-            selectors: storage,
-        }
-    }
-}
-
 /// The text a side rejected a call with: the thrown message for function errors.
 pub fn error_answer(error: &StorageError) -> Value {
     match error.thrown_message() {
@@ -59,11 +33,10 @@ pub fn answer_of<T: Serialize>(result: Result<T, StorageError>) -> Value {
 }
 
 /// Calls the operation of `transition` and returns its answer as JSON.
-pub async fn perform(transition: &Transition, storages: &Storages) -> Value {
-    let s = &storages.selectors;
+pub async fn perform(transition: &Transition, s: &Arc<dyn TaskExecutionsStorage>) -> Value {
     match transition {
         Transition::InsertMany { executions } => {
-            answer_of(storages.placement.insert_many(executions.clone()).await)
+            answer_of(s.insert_many(executions.clone()).await)
         }
         Transition::GetManyById { requests } => {
             answer_of(s.get_many_by_id(requests.iter().map(|r| r.to_request()).collect()).await)
@@ -75,8 +48,7 @@ pub async fn perform(transition: &Transition, storages: &Storages) -> Value {
             answer_of(s.update_many_by_id(requests.iter().map(|r| r.to_request()).collect()).await)
         }
         Transition::UpdateManyByIdAndInsertChildrenIfUpdated { requests } => answer_of(
-            storages
-                .placement
+            s
                 .update_many_by_id_and_insert_children_if_updated(
                     requests.iter().map(|r| r.to_request()).collect(),
                 )

@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use durable_execution_storage_convex::TaskExecutionsStorage;
 use serde_json::Value;
 
-use super::driver::{answer_of, Storages};
+use super::driver::answer_of;
 use super::pacing::Pacing;
 use super::pools::EXECUTION_IDS;
 use super::reference::{ModelMachine, ModelState};
@@ -25,7 +26,7 @@ use crate::operation::Operation;
 use proptest_state_machine::ReferenceStateMachine;
 
 /// Reads every pool id with one `getManyById` call, as the rows to compare.
-pub async fn read_pool(storages: &Storages) -> Value {
+pub async fn read_pool(storage: &Arc<dyn TaskExecutionsStorage>) -> Value {
     let requests = EXECUTION_IDS
         .iter()
         .map(|id| durable_execution_storage_convex::GetByIdRequest {
@@ -33,7 +34,7 @@ pub async fn read_pool(storages: &Storages) -> Value {
             filters: None,
         })
         .collect();
-    answer_of(storages.selectors.get_many_by_id(requests).await)
+    answer_of(storage.get_many_by_id(requests).await)
 }
 
 /// Which sides a case compares.

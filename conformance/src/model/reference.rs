@@ -16,13 +16,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use durable_execution_storage_convex::{
-    InMemoryTaskExecutionsStorage, StorageError, TaskExecutionStorageValue,
+    InMemoryTaskExecutionsStorage, StorageError, TaskExecutionStorageValue, TaskExecutionsStorage,
 };
 use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
 use serde_json::Value;
 
-use super::driver::{answer_of, perform, Storages};
+use super::driver::{answer_of, perform};
 use super::pools::EXECUTION_IDS;
 use super::strategy::{self, Shape};
 use super::transition::Transition;
@@ -68,8 +68,8 @@ impl ModelState {
     /// Moves the clock by one step, runs `transition` on the model and keeps its answer.
     pub fn step(&mut self, transition: &Transition) {
         self.clock.fetch_add(MODEL_STEP_MS, Ordering::SeqCst);
-        let storages = Storages::single(self.storage.clone());
-        self.last_answer = Some(block_on_model(perform(transition, &storages)));
+        let storage: Arc<dyn TaskExecutionsStorage> = self.storage.clone();
+        self.last_answer = Some(block_on_model(perform(transition, &storage)));
         self.log.push(transition.clone());
     }
 

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use durable_execution_storage_convex::TaskExecutionsStorage;
 use serde_json::Value;
 
-use super::driver::{perform, Storages};
+use super::driver::perform;
 use super::harness::read_pool;
 use super::transition::Transition;
 
@@ -24,20 +25,20 @@ pub trait Side {
 /// A Convex-backed side: the adapter's Convex client against a URL.
 pub struct BackendSide {
     name: String,
-    storages: Storages,
+    storage: Arc<dyn TaskExecutionsStorage>,
     runtime: Arc<tokio::runtime::Runtime>,
 }
 
 impl BackendSide {
-    /// A side that sends its calls through `storages` on `runtime`.
+    /// A side that sends its calls through `storage` on `runtime`.
     pub fn new(
         name: impl Into<String>,
-        storages: Storages,
+        storage: Arc<dyn TaskExecutionsStorage>,
         runtime: Arc<tokio::runtime::Runtime>,
     ) -> Self {
         Self {
             name: name.into(),
-            storages,
+            storage,
             runtime,
         }
     }
@@ -50,18 +51,18 @@ impl Side for BackendSide {
 
     fn reset(&mut self) -> Result<(), String> {
         self.runtime
-            .block_on(self.storages.selectors.delete_all())
+            .block_on(self.storage.delete_all())
             .map_err(|e| format!("{}: deleteAll before the case failed: {e}", self.name))
     }
 
     fn apply(&mut self, transition: &Transition) -> (Value, Instant, Duration) {
         let started = Instant::now();
-        let answer = self.runtime.block_on(perform(transition, &self.storages));
+        let answer = self.runtime.block_on(perform(transition, &self.storage));
         let answered_at = Instant::now();
         (answer, answered_at, answered_at - started)
     }
 
     fn rows(&mut self) -> Value {
-        self.runtime.block_on(read_pool(&self.storages))
+        self.runtime.block_on(read_pool(&self.storage))
     }
 }

@@ -7,7 +7,7 @@ use super::support::*;
 use super::{scenario, Ctx, Family, Scenario};
 use crate::backend::ClientOptions;
 use crate::error::{ConformanceError, StorageResultExt};
-use crate::model::driver::{perform, Storages};
+use crate::model::driver::perform;
 use crate::model::transition::{IdUpdate, IdUpdateWithChildren, Lookup, ParentUpdate, Transition};
 use crate::operation::Operation;
 use durable_execution_storage_convex::{
@@ -156,9 +156,8 @@ async fn every_operation_rejects_a_wrong_secret(ctx: &Ctx<'_>) -> Result<(), Con
         auth_secret: Some("not-the-secret".into()),
         ..ClientOptions::default()
     })?;
-    let storages = Storages::single(wrong);
     for transition in one_call_per_operation() {
-        let answer = perform(&transition, &storages).await;
+        let answer = perform(&transition, &wrong).await;
         ensure_eq(
             &format!("{} with a wrong secret", transition.operation()),
             &json!({"error": "Invalid auth secret"}),
