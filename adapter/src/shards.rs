@@ -2,6 +2,11 @@
 
 use crate::error::StorageError;
 
+/// Picks the shard of an inserted execution from its execution id, in place of the uniformly
+/// random choice. Deterministic placement is what a test harness needs to predict where a row
+/// lands; a production client leaves it unset.
+pub type ShardChooser = std::sync::Arc<dyn Fn(&str) -> u32 + Send + Sync>;
+
 /// The most shards a store may be split into, as upstream's options schema allows.
 pub(crate) const TOTAL_SHARDS_MAX: u32 = 64;
 
@@ -36,6 +41,25 @@ pub(crate) fn resolve_shards(
     resolved.sort_unstable();
     resolved.dedup();
     Ok(resolved)
+}
+
+/// The shard of a new execution: `chooser`'s pick, or uniformly random over all
+/// `total_shards` (upstream's `Math.floor(Math.random() * totalShards)`).
+pub(crate) fn choose_shard(
+    chooser: Option<&ShardChooser>,
+    total_shards: u32,
+    execution_id: &str,
+) -> Result<u32, StorageError> {
+    let shard = match chooser {
+        Some(choose) => choose(execution_id),
+        None => rand::Rng::gen_range(&mut rand::thread_rng(), 0..total_shards),
+    };
+    if shard >= total_shards {
+        return Err(StorageError::InvalidOptions(format!(
+            "shard_for chose shard {shard} for {execution_id:?}, but total_shards is {total_shards}"
+        )));
+    }
+    Ok(shard)
 }
 
 #[cfg(test)]
@@ -79,28 +103,4 @@ mod tests {
     fn rejects_an_empty_shard_list() {
         assert!(message(resolve_shards(4, Some(&[]))).contains("at least one shard"));
     }
-}
-
-/// Picks the shard of an inserted execution from its execution id, in place of the uniformly
-/// random choice. Deterministic placement is what a test harness needs to predict where a row
-/// lands; a production client leaves it unset.
-pub type ShardChooser = std::sync::Arc<dyn Fn(&str) -> u32 + Send + Sync>;
-
-/// The shard of a new execution: `chooser`'s pick, or uniformly random over all
-/// `total_shards` (upstream's `Math.floor(Math.random() * totalShards)`).
-pub(crate) fn choose_shard(
-    chooser: Option<&ShardChooser>,
-    total_shards: u32,
-    execution_id: &str,
-) -> Result<u32, StorageError> {
-    let shard = match chooser {
-        Some(choose) => choose(execution_id),
-        None => rand::Rng::gen_range(&mut rand::thread_rng(), 0..total_shards),
-    };
-    if shard >= total_shards {
-        return Err(StorageError::InvalidOptions(format!(
-            "shard_for chose shard {shard} for {execution_id:?}, but total_shards is {total_shards}"
-        )));
-    }
-    Ok(shard)
 }
