@@ -53,7 +53,7 @@ async fn main() {
         DbLocation::File(path.into())
     };
     let store = Arc::new(Store::open(&db, Arc::new(SystemClock)).unwrap());
-    let functions = Functions::new(store, "s".to_string());
+    let functions = Functions::new(store, "s".to_string(), Arc::new(SystemClock));
     let prefix = std::process::id();
 
     let started = Instant::now();

@@ -97,11 +97,9 @@ pub fn open_state(
     module: String,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<AppState>, Error> {
-    let store = Arc::new(Store::open(db, clock)?);
-    Ok(Arc::new(AppState {
-        functions: Functions::new(store, auth_secret),
-        module,
-    }))
+    let store = Arc::new(Store::open(db, clock.clone())?);
+    let functions = Functions::new(store, auth_secret, clock);
+    Ok(Arc::new(AppState { functions, module }))
 }
 
 /// A bound, not yet serving, emulator.

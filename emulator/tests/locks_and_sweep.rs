@@ -10,22 +10,15 @@ const NOW: f64 = (T0 + 50) as f64;
 
 /// Holds the lock `key` as a crashed caller would: taken at the current clock, never released.
 async fn hold_lock(d: &Deployment, key: &'static str) {
-    let expires_at = (d.clock.now_ms() + 60_000) as f64;
-    d.store()
-        .write(move |tx| tx.insert_lock(key, expires_at))
-        .await
-        .unwrap();
+    assert!(
+        d.state.functions.locks().hold_as_if_crashed(key),
+        "{key} was free"
+    );
 }
 
 async fn lock_exists(d: &Deployment, key: &'static str) -> bool {
-    d.store()
-        .read(move |tx| tx.lock_by_key(key))
-        .await
-        .unwrap()
-        .is_some()
+    d.state.functions.locks().is_held(key)
 }
-
-use convex_storage_emulator::clock::Clock;
 
 fn claim(shard: f64) -> Json {
     json!({"shard": shard, "status": "ready", "startAtLessThan": 1e15, "limit": 10,

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use crate::functions::args;
 use crate::functions::js::number_to_string as js;
-use crate::functions::locks::with_lock;
+use crate::functions::locks::{with_lock, Locks};
 use crate::functions::schema::{boolean, close_status, number, string, update_request};
 use crate::functions::update::{update_one, UpdateRequest};
 use crate::functions::validator::{array, object, required, Validator};
@@ -103,6 +103,7 @@ pub async fn update_many_by_parent_and_is_finished(
 /// parents' `acc` (see [`decrement_parents`]). Returns how many were selected.
 pub async fn update_and_decrement_parent_acc(
     store: &Store,
+    locks: &Locks,
     args: Args,
 ) -> Result<Value, FunctionError> {
     let shard = args::number(&args, "shard");
@@ -114,7 +115,7 @@ pub async fn update_and_decrement_parent_acc(
     );
     let mut update = UpdateRequest::from_validated(&args["update"]);
     let limit = args::limit(&args);
-    with_lock(store, key, Value::Float64(0.0), move |tx| {
+    with_lock(store, locks, key, Value::Float64(0.0), move |tx| {
         let limit = limit?;
         let range = IndexRange {
             index: Index::ShardIsFinishedCloseStatusUpdatedAt,

@@ -23,7 +23,7 @@ mod children;
 mod deletes;
 mod inserts;
 pub mod js;
-mod locks;
+pub mod locks;
 pub mod schema;
 mod selectors;
 pub mod update;
@@ -32,8 +32,10 @@ pub mod validator;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::clock::Clock;
 use crate::store::Store;
 use crate::value::{Object, Value};
+use locks::Locks;
 use validator::{ValidationError, Validator};
 
 /// How a function may be called (`/api/query`, `/api/mutation`, `/api/action`).
@@ -218,15 +220,26 @@ impl From<ValidationError> for FunctionError {
     }
 }
 
-/// The deployment's functions: the store they work on and the secret they demand.
+/// The deployment's functions: the store they work on, the selector locks, and the secret
+/// they demand.
 pub struct Functions {
     store: Arc<Store>,
+    locks: Locks,
     auth_secret: String,
 }
 
 impl Functions {
-    pub fn new(store: Arc<Store>, auth_secret: String) -> Self {
-        Self { store, auth_secret }
+    pub fn new(store: Arc<Store>, auth_secret: String, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            locks: Locks::new(clock),
+            auth_secret,
+        }
+    }
+
+    /// The selector locks (for tests that need one held).
+    pub fn locks(&self) -> &Locks {
+        &self.locks
     }
 
     /// The store (for tests and the HTTP layer's `query_ts`).
@@ -250,7 +263,7 @@ impl Functions {
         function
             .args_validator()
             .check(&Value::Object(args.clone()))?;
-        let store = &self.store;
+        let (store, locks) = (&self.store, &self.locks);
         match function {
             Function::InsertMany => inserts::insert_many(store, args).await,
             Function::GetManyById => by_id::get_many_by_id(store, args).await,
@@ -262,26 +275,32 @@ impl Functions {
                 by_id::update_many_by_id_and_insert_children(store, args).await
             }
             Function::UpdateByStatusAndStartAtLessThanAndReturn => {
-                selectors::by_status_and_start_at(store, args).await
+                selectors::by_status_and_start_at(store, locks, args).await
             }
             Function::UpdateByStatusAndOcfpStatusAndAccZeroAndReturn => {
-                selectors::by_status_and_ocfp_status_and_acc_zero(store, args).await
+                selectors::by_status_and_ocfp_status_and_acc_zero(store, locks, args).await
             }
-            Function::UpdateByCloseStatusAndReturn => selectors::by_close_status(store, args).await,
+            Function::UpdateByCloseStatusAndReturn => {
+                selectors::by_close_status(store, locks, args).await
+            }
             Function::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan => {
-                selectors::by_status_and_is_sleeping_task_and_expires_at(store, args).await
+                selectors::by_status_and_is_sleeping_task_and_expires_at(store, locks, args).await
             }
-            Function::UpdateByOcfpExpiresAt => selectors::by_ocfp_expires_at(store, args).await,
-            Function::UpdateByCloseExpiresAt => selectors::by_close_expires_at(store, args).await,
+            Function::UpdateByOcfpExpiresAt => {
+                selectors::by_ocfp_expires_at(store, locks, args).await
+            }
+            Function::UpdateByCloseExpiresAt => {
+                selectors::by_close_expires_at(store, locks, args).await
+            }
             Function::UpdateByExecutorIdAndNpcAndReturn => {
-                selectors::by_executor_id_and_npc(store, args).await
+                selectors::by_executor_id_and_npc(store, locks, args).await
             }
             Function::GetManyByParentExecutionId => children::get_many_by_parent(store, args).await,
             Function::UpdateManyByParentExecutionIdAndIsFinished => {
                 children::update_many_by_parent_and_is_finished(store, args).await
             }
             Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus => {
-                children::update_and_decrement_parent_acc(store, args).await
+                children::update_and_decrement_parent_acc(store, locks, args).await
             }
             Function::DeleteById => deletes::delete_by_id(store, args).await,
             Function::DeleteAll => deletes::delete_all(store).await,

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use crate::functions::args;
 use crate::functions::js::number_to_string as js;
-use crate::functions::locks::with_lock;
+use crate::functions::locks::{with_lock, Locks};
 use crate::functions::schema::{
     boolean, close_status, number, ocfp_status, status, string, update_request,
 };
@@ -130,6 +130,7 @@ impl Selection {
 /// Takes the lock, then selects and updates in one transaction.
 async fn run(
     store: &Store,
+    locks: &Locks,
     key: String,
     returns: Returns,
     selection: Selection,
@@ -142,7 +143,7 @@ async fn run(
         Returns::Documents => Value::Array(Vec::new()),
         Returns::Count => Value::Float64(0.0),
     };
-    with_lock(store, key, default, move |tx| {
+    with_lock(store, locks, key, default, move |tx| {
         let limit = limit?;
         let range = selection.range(tx);
         let docs = tx.executions_in_range(&range, Some(limit))?;
@@ -166,7 +167,11 @@ fn same(_: &Document, update: &UpdateRequest) -> UpdateRequest {
 
 /// `updateByStatusAndStartAtLessThanAndReturn`: the claim. Each selected execution also gets
 /// `expiresAt = updateExpiresAtWithStartedAt + its timeoutMs`.
-pub async fn by_status_and_start_at(store: &Store, args: Args) -> Result<Value, FunctionError> {
+pub async fn by_status_and_start_at(
+    store: &Store,
+    locks: &Locks,
+    args: Args,
+) -> Result<Value, FunctionError> {
     let shard = args::number(&args, "shard");
     let status = args::string(&args, "status").to_string();
     let key = format!(
@@ -183,6 +188,7 @@ pub async fn by_status_and_start_at(store: &Store, args: Args) -> Result<Value, 
     };
     run(
         store,
+        locks,
         key,
         Returns::Documents,
         selection,
@@ -200,6 +206,7 @@ pub async fn by_status_and_start_at(store: &Store, args: Args) -> Result<Value, 
 /// `updateByStatusAndOCFPStatusAndACCZeroAndReturn`.
 pub async fn by_status_and_ocfp_status_and_acc_zero(
     store: &Store,
+    locks: &Locks,
     args: Args,
 ) -> Result<Value, FunctionError> {
     let shard = args::number(&args, "shard");
@@ -216,11 +223,24 @@ pub async fn by_status_and_ocfp_status_and_acc_zero(
         lt: None,
         updated_before_now: true,
     };
-    run(store, key, Returns::Documents, selection, &args, same).await
+    run(
+        store,
+        locks,
+        key,
+        Returns::Documents,
+        selection,
+        &args,
+        same,
+    )
+    .await
 }
 
 /// `updateByCloseStatusAndReturn`.
-pub async fn by_close_status(store: &Store, args: Args) -> Result<Value, FunctionError> {
+pub async fn by_close_status(
+    store: &Store,
+    locks: &Locks,
+    args: Args,
+) -> Result<Value, FunctionError> {
     let shard = args::number(&args, "shard");
     let close_status = args::string(&args, "closeStatus").to_string();
     let key = format!("updateByCloseStatusAndReturn_{}_{close_status}", js(shard));
@@ -231,12 +251,22 @@ pub async fn by_close_status(store: &Store, args: Args) -> Result<Value, Functio
         lt: None,
         updated_before_now: true,
     };
-    run(store, key, Returns::Documents, selection, &args, same).await
+    run(
+        store,
+        locks,
+        key,
+        Returns::Documents,
+        selection,
+        &args,
+        same,
+    )
+    .await
 }
 
 /// `updateByStatusAndIsSleepingTaskAndExpiresAtLessThan`: `0 <= expiresAt < x`.
 pub async fn by_status_and_is_sleeping_task_and_expires_at(
     store: &Store,
+    locks: &Locks,
     args: Args,
 ) -> Result<Value, FunctionError> {
     let status = args::string(&args, "status").to_string();
@@ -250,11 +280,15 @@ pub async fn by_status_and_is_sleeping_task_and_expires_at(
         lt: Some(args::number(&args, "expiresAtLessThan")),
         updated_before_now: false,
     };
-    run(store, key, Returns::Count, selection, &args, same).await
+    run(store, locks, key, Returns::Count, selection, &args, same).await
 }
 
 /// `updateByOCFPExpiresAt`: `0 <= ocfpExpiresAt < x`.
-pub async fn by_ocfp_expires_at(store: &Store, args: Args) -> Result<Value, FunctionError> {
+pub async fn by_ocfp_expires_at(
+    store: &Store,
+    locks: &Locks,
+    args: Args,
+) -> Result<Value, FunctionError> {
     let selection = Selection {
         index: Index::OcfpExpiresAt,
         eq: Vec::new(),
@@ -263,11 +297,15 @@ pub async fn by_ocfp_expires_at(store: &Store, args: Args) -> Result<Value, Func
         updated_before_now: false,
     };
     let key = "updateByOCFPExpiresAt".to_string();
-    run(store, key, Returns::Count, selection, &args, same).await
+    run(store, locks, key, Returns::Count, selection, &args, same).await
 }
 
 /// `updateByCloseExpiresAt`: `0 <= closeExpiresAt < x`.
-pub async fn by_close_expires_at(store: &Store, args: Args) -> Result<Value, FunctionError> {
+pub async fn by_close_expires_at(
+    store: &Store,
+    locks: &Locks,
+    args: Args,
+) -> Result<Value, FunctionError> {
     let selection = Selection {
         index: Index::CloseExpiresAt,
         eq: Vec::new(),
@@ -276,11 +314,15 @@ pub async fn by_close_expires_at(store: &Store, args: Args) -> Result<Value, Fun
         updated_before_now: false,
     };
     let key = "updateByCloseExpiresAt".to_string();
-    run(store, key, Returns::Count, selection, &args, same).await
+    run(store, locks, key, Returns::Count, selection, &args, same).await
 }
 
 /// `updateByExecutorIdAndNPCAndReturn`.
-pub async fn by_executor_id_and_npc(store: &Store, args: Args) -> Result<Value, FunctionError> {
+pub async fn by_executor_id_and_npc(
+    store: &Store,
+    locks: &Locks,
+    args: Args,
+) -> Result<Value, FunctionError> {
     let shard = args::number(&args, "shard");
     let executor_id = args::string(&args, "executorId").to_string();
     let npc = args::boolean(&args, "npc");
@@ -295,5 +337,14 @@ pub async fn by_executor_id_and_npc(store: &Store, args: Args) -> Result<Value, 
         lt: None,
         updated_before_now: true,
     };
-    run(store, key, Returns::Documents, selection, &args, same).await
+    run(
+        store,
+        locks,
+        key,
+        Returns::Documents,
+        selection,
+        &args,
+        same,
+    )
+    .await
 }

@@ -44,7 +44,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use codec::CodecError;
 pub use indexes::{Index, IndexRange};
-pub use tx::{Document, Lock, ReadTx, WriteTx};
+pub use tx::{Document, ReadTx, WriteTx};
 
 use crate::clock::Clock;
 use crate::error::Error;

@@ -60,6 +60,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX locks_by_key ON locks (key, creation_time);
     ",
+    // 2: the selector locks moved to memory (see `functions::locks`).
+    "
+    DROP TABLE locks;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -12,7 +12,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::error::Error;
-use crate::id::{DocumentId, LOCKS_TABLE_NUMBER, TASK_EXECUTIONS_TABLE_NUMBER};
+use crate::id::{DocumentId, TASK_EXECUTIONS_TABLE_NUMBER};
 use crate::store::codec::{decode_object, encode_object};
 use crate::store::indexes::{Index, IndexRange};
 use crate::value::{Object, Value};
@@ -56,14 +56,6 @@ impl Document {
     pub fn bool(&self, name: &str) -> Option<bool> {
         self.fields.get(name).and_then(Value::as_bool)
     }
-}
-
-/// A row of the `locks` table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Lock {
-    pub id: String,
-    pub key: String,
-    pub expires_at: f64,
 }
 
 const DOCUMENT_COLUMNS: &str = "row, id, creation_time, body";
@@ -123,23 +115,6 @@ impl ReadTx<'_> {
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![limit as i64], raw_document)?;
         rows.map(|raw| decode_document(raw?)).collect()
-    }
-
-    /// The oldest lock row with this key (`by_key`, first match).
-    pub fn lock_by_key(&self, key: &str) -> Result<Option<Lock>, Error> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, key, expires_at FROM locks WHERE key = ?1 ORDER BY creation_time LIMIT 1",
-        )?;
-        let lock = stmt
-            .query_row(params![key], |row| {
-                Ok(Lock {
-                    id: row.get(0)?,
-                    key: row.get(1)?,
-                    expires_at: row.get(2)?,
-                })
-            })
-            .optional()?;
-        Ok(lock)
     }
 
     fn optional_document(
@@ -292,36 +267,6 @@ impl WriteTx<'_> {
             .prepare_cached("DELETE FROM task_executions WHERE row = ?1")?;
         stmt.execute(params![doc.row])?;
         Ok(())
-    }
-
-    /// Inserts a lock row and returns its `_id`.
-    pub fn insert_lock(&mut self, key: &str, expires_at: f64) -> Result<String, Error> {
-        let id = self.new_id(LOCKS_TABLE_NUMBER);
-        let creation_time = self.take_creation_time();
-        let mut stmt = self.read.conn.prepare_cached(
-            "INSERT INTO locks (id, creation_time, key, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        stmt.execute(params![id, creation_time, key, expires_at])?;
-        Ok(id)
-    }
-
-    /// Moves a lock's expiry.
-    pub fn set_lock_expires_at(&self, id: &str, expires_at: f64) -> Result<(), Error> {
-        let mut stmt = self
-            .read
-            .conn
-            .prepare_cached("UPDATE locks SET expires_at = ?2 WHERE id = ?1")?;
-        stmt.execute(params![id, expires_at])?;
-        Ok(())
-    }
-
-    /// Deletes a lock row; returns whether it existed.
-    pub fn delete_lock(&self, id: &str) -> Result<bool, Error> {
-        let mut stmt = self
-            .read
-            .conn
-            .prepare_cached("DELETE FROM locks WHERE id = ?1")?;
-        Ok(stmt.execute(params![id])? > 0)
     }
 
     fn new_id(&mut self, table_number: u32) -> String {

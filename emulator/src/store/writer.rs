@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -208,26 +208,17 @@ pub(crate) fn ns_to_ms(ns: u64) -> f64 {
     (ns / 1_000_000) as f64 + (ns % 1_000_000) as f64 * 1e-6
 }
 
-/// The floor for creation times after reopening a database: just above the newest stored one.
+/// The floor for creation times after reopening a database: just above the newest stored one
+/// (the last row, since row order is creation order).
 pub(crate) fn creation_time_floor(conn: &Connection) -> Result<f64, Error> {
-    let mut floor = 0.0f64;
-    for table in ["task_executions", "locks"] {
-        let newest: Option<f64> = conn
-            .query_row(
-                &format!("SELECT creation_time FROM {table} ORDER BY row DESC LIMIT 1"),
-                [],
-                |row| row.get(0),
-            )
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })?;
-        if let Some(newest) = newest {
-            floor = floor.max(next_f64_up(newest));
-        }
-    }
-    Ok(floor)
+    let newest: Option<f64> = conn
+        .query_row(
+            "SELECT creation_time FROM task_executions ORDER BY row DESC LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(newest.map_or(0.0, next_f64_up))
 }
 
 #[cfg(test)]
