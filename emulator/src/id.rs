@@ -12,7 +12,9 @@ use thiserror::Error;
 
 /// Table number of `taskExecutions`, the first user table of a deployment.
 pub const TASK_EXECUTIONS_TABLE_NUMBER: u32 = 10001;
-/// Table number of `locks`, the second user table.
+/// Table number of `locks`, the second user table of the component. The emulator keeps its
+/// locks in memory, but an id of this table must still be refused by `v.id("taskExecutions")`
+/// with the message a deployment gives.
 pub const LOCKS_TABLE_NUMBER: u32 = 10002;
 
 /// Shortest id string the backend accepts (1-byte table number).

@@ -38,9 +38,12 @@
 //! * Limits enforced: body size, 8192 array elements, 1024 object fields. Not enforced:
 //!   document size (1 MiB), per-transaction read/write counts (a parent with more than 32 000
 //!   children is listed in full where a deployment would fail the query).
+//! * The selector locks live in memory, not in a `locks` table: a restart frees every key
+//!   (a deployment keeps a crashed holder's key blocked for up to 60 s), and a holder whose
+//!   lock expired and was taken over does not release the new holder's lock on its way out
+//!   (upstream's `releaseLock` deletes the shared row).
 //! * The locked selectors validate their arguments (upstream does not) before taking the
-//!   lock; releasing a lock row someone else already removed is a no-op (upstream's
-//!   `db.delete` would throw); the decrement sweep skips parents that no longer exist.
+//!   lock; the decrement sweep skips parents that no longer exist (upstream's patch throws).
 //! * Inner `args` that are not an object are an `ArgumentValidationError`; a deployment running
 //!   upstream's code throws "The arguments to a Convex function must be an object" instead.
 

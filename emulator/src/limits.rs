@@ -1,8 +1,9 @@
 //! Every limit and fixed duration of the emulator, with its unit last, in one place.
 //!
 //! How they relate: a request body may be up to [`BODY_BYTES_MAX`] (Convex's public-API limit);
-//! the function it names runs as at most three SQLite transactions (lock, mutation, release for
-//! the locked actions), each of which reads the clock once. Clamps inside a mutation use
+//! the function it names runs as one SQLite transaction (`deleteAll`: one per
+//! [`DELETE_ALL_BATCH_SIZE`] rows), which reads the clock once, and up to
+//! [`WRITE_BATCH_JOBS_MAX`] such transactions share one commit. Clamps inside a mutation use
 //! `clock + MUTATION_NOW_OFFSET_MS`; expiry clamps push a stale deadline to
 //! `that + EXPIRY_CLAMP_OFFSET_MS`; a lock taken at `clock` lasts until `clock + LOCK_EXPIRY_MS`.
 
