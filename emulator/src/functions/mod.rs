@@ -38,6 +38,9 @@ use crate::value::{Object, Value};
 use locks::Locks;
 use validator::{ValidationError, Validator};
 
+/// The inner arguments of a call, once validated: an object of the function's fields.
+pub(crate) type Args = Object;
+
 /// How a function may be called (`/api/query`, `/api/mutation`, `/api/action`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FunctionKind {
@@ -259,10 +262,11 @@ impl Functions {
         envelope: Option<Value>,
     ) -> Result<Value, FunctionError> {
         let inner = auth::open_envelope(envelope, &self.auth_secret)?;
-        let args = args::inner_args_object(inner)?;
-        function
-            .args_validator()
-            .check(&Value::Object(args.clone()))?;
+        let args = Value::Object(args::inner_args_object(inner)?);
+        function.args_validator().check(&args)?;
+        let Value::Object(args) = args else {
+            unreachable!("built as an object just above")
+        };
         let (store, locks) = (&self.store, &self.locks);
         match function {
             Function::InsertMany => inserts::insert_many(store, args).await,
@@ -307,6 +311,3 @@ impl Functions {
         }
     }
 }
-
-/// Convenience for family modules: the fields of a validated object argument.
-pub(crate) type Args = Object;

@@ -193,3 +193,103 @@ pub fn update_request() -> Validator {
 pub fn insert_value() -> Validator {
     INSERT_VALUE.clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{object, Object, Value};
+
+    fn valid_insert() -> Object {
+        object([
+            ("shard", 0.0.into()),
+            ("taskId", "t".into()),
+            ("executionId", "e".into()),
+            ("isSleepingTask", false.into()),
+            (
+                "retryOptions",
+                Value::Object(object([("maxAttempts", 1.0.into())])),
+            ),
+            ("sleepMsBeforeRun", 0.0.into()),
+            ("timeoutMs", 1.0.into()),
+            ("areChildrenSequential", false.into()),
+            ("input", "i".into()),
+            ("status", "ready".into()),
+            ("isFinished", false.into()),
+            ("retryAttempts", 0.0.into()),
+            ("startAt", 0.0.into()),
+            ("acc", 0.0.into()),
+            ("ocfpStatus", "idle".into()),
+            ("closeStatus", "idle".into()),
+            ("npc", false.into()),
+            ("createdAt", 0.0.into()),
+            ("updatedAt", 0.0.into()),
+            (
+                "children",
+                Value::Array(vec![Value::Object(object([
+                    ("taskId", "c".into()),
+                    ("executionId", "ce".into()),
+                ]))]),
+            ),
+            (
+                "parentExecutionDocId",
+                "j57004926d25askqh2ctneycvn77kce2".into(),
+            ),
+        ])
+    }
+
+    /// Every one-field change of a valid value: removed, replaced by each kind of value, and
+    /// one extra field.
+    fn variants(valid: &Object) -> Vec<Value> {
+        let replacements = [
+            Value::Null,
+            Value::Int64(1),
+            Value::Float64(1.0),
+            Value::Boolean(true),
+            "ready".into(),
+            "j57004926d25askqh2ctneycvn77kce2".into(),
+            Value::Array(vec![]),
+            Value::Array(vec![Value::Float64(1.0)]),
+            Value::Object(Object::new()),
+        ];
+        let mut out = vec![Value::Object(valid.clone())];
+        for name in valid.keys() {
+            let mut removed = valid.clone();
+            removed.remove(name);
+            out.push(Value::Object(removed));
+            for replacement in &replacements {
+                let mut changed = valid.clone();
+                changed.insert(name.clone(), replacement.clone());
+                out.push(Value::Object(changed));
+            }
+        }
+        let mut extra = valid.clone();
+        extra.insert("extra".to_string(), Value::Null);
+        out.push(Value::Object(extra));
+        out
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_error_walk() {
+        let update = object([
+            ("status", "running".into()),
+            ("updatedAt", 1.0.into()),
+            (
+                "unset",
+                Value::Object(object([("executorId", true.into())])),
+            ),
+        ]);
+        let cases = [(&*INSERT_VALUE, valid_insert()), (&*UPDATE_REQUEST, update)];
+        let mut mismatches = 0;
+        for (validator, valid) in cases {
+            for value in variants(&valid) {
+                let fast = validator.matches(&value);
+                let slow = validator.check_at(&value, &mut String::new()).is_ok();
+                if fast != slow {
+                    mismatches += 1;
+                    eprintln!("disagree on {value}");
+                }
+            }
+        }
+        assert_eq!(mismatches, 0);
+    }
+}

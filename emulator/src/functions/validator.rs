@@ -119,10 +119,45 @@ pub enum ValidationError {
 impl Validator {
     /// Checks `value` against this validator.
     pub fn check(&self, value: &Value) -> Result<(), ValidationError> {
-        self.check_at(value, &mut String::new())
+        // The common case allocates nothing; the error walk runs only for a bad value.
+        if self.matches(value) {
+            Ok(())
+        } else {
+            self.check_at(value, &mut String::new())
+        }
     }
 
-    fn check_at(&self, value: &Value, path: &mut String) -> Result<(), ValidationError> {
+    /// Whether `value` matches, without building an error. Agrees with [`Validator::check`]
+    /// (see the schema tests).
+    pub(crate) fn matches(&self, value: &Value) -> bool {
+        match (self, value) {
+            (Validator::Float64, Value::Float64(_))
+            | (Validator::Boolean, Value::Boolean(_))
+            | (Validator::String, Value::String(_)) => true,
+            (Validator::Id(table), Value::String(s)) => DocumentId::decode(s)
+                .ok()
+                .and_then(|id| table_name(id.table_number))
+                .is_some_and(|found| found == *table),
+            (Validator::Literal(expected), Value::String(s)) => s == expected,
+            (Validator::Array(item), Value::Array(items)) => items.iter().all(|i| item.matches(i)),
+            (Validator::Object(validator), Value::Object(fields)) => {
+                validator
+                    .0
+                    .iter()
+                    .all(|(name, field)| match fields.get(*name) {
+                        Some(value) => field.validator.matches(value),
+                        None => field.optional,
+                    })
+                    && fields
+                        .keys()
+                        .all(|k| validator.0.iter().any(|(name, _)| name == k))
+            }
+            (Validator::Union(options), value) => options.iter().any(|o| o.matches(value)),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn check_at(&self, value: &Value, path: &mut String) -> Result<(), ValidationError> {
         let no_match = |path: &str| ValidationError::NoMatch {
             value: value.clone(),
             validator: self.to_string(),
@@ -169,10 +204,7 @@ impl Validator {
                 if let [only] = options.as_slice() {
                     return only.check_at(value, path);
                 }
-                if options
-                    .iter()
-                    .any(|o| o.check_at(value, &mut path.clone()).is_ok())
-                {
+                if options.iter().any(|o| o.matches(value)) {
                     Ok(())
                 } else {
                     Err(no_match(path))
