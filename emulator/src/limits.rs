@@ -65,5 +65,8 @@ pub const CHECKPOINT_INTERVAL_MS: u64 = 250;
 /// WAL length (in pages, 4 KiB each) beyond which the checkpointer makes the WAL start over.
 pub const WAL_RESTART_PAGES: i64 = 16 * 1024;
 
-/// The WAL file is truncated back to this size after a checkpoint restarts it, in bytes.
-pub const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+/// The WAL file is truncated back to this size after a checkpoint restarts it, in bytes. Twice
+/// the restart threshold, so that in steady operation the file is reused in place (rewriting
+/// cached pages is cheaper for the file system than growing the file again) and only a spike
+/// (one huge transaction) is given back.
+pub const WAL_SIZE_LIMIT_BYTES: i64 = 2 * WAL_RESTART_PAGES * 4096;
