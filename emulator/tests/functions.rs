@@ -647,3 +647,32 @@ async fn reads_on_a_file_database_use_both_read_paths() {
     drop(d);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn an_update_from_zero_to_negative_zero_moves_the_index_entry() {
+    let d = Deployment::new();
+    d.insert(vec![execution_with(
+        "z",
+        json!({"status": "waiting_for_children"}),
+    )])
+    .await;
+    let negative_zero = json!({"$float": "AAAAAAAAAIA="});
+    let update = json!({"requests": [{"executionId": "z", "update": {"acc": negative_zero, "updatedAt": 0}}]});
+    d.call("action", "updateManyById", update).await.unwrap();
+    d.clock.advance_ms(1_000);
+    let args = json!({"shard": 0, "status": "waiting_for_children", "ocfpStatus": "idle", "limit": 10,
+                      "update": {"updatedAt": 0}});
+    let got = d
+        .call(
+            "action",
+            "updateByStatusAndOCFPStatusAndACCZeroAndReturn",
+            args,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        json!([]),
+        "acc is -0 now, which is not eq(acc, 0) in Convex"
+    );
+}

@@ -221,10 +221,13 @@ impl WriteTx<'_> {
         let mut columns: Vec<&str> = vec!["body"];
         let mut values: Vec<SqlValue> = vec![SqlValue::Blob(encode_object(new_fields))];
         for index in Index::ALL {
-            let new_key = index.key(new_fields, old.creation_time);
-            if index.key(&old.fields, old.creation_time) != new_key {
+            let moved = index
+                .fields()
+                .iter()
+                .any(|name| !same_sort_position(old.fields.get(*name), new_fields.get(*name)));
+            if moved {
                 columns.push(index.column());
-                values.push(SqlValue::Blob(new_key));
+                values.push(SqlValue::Blob(index.key(new_fields, old.creation_time)));
             }
         }
         let sleeping_id = new_fields
@@ -281,6 +284,25 @@ impl WriteTx<'_> {
     }
 }
 
+/// Whether two field values encode to the same index key: equal values, with floats compared
+/// bit for bit (`0.0 == -0.0` in Rust, yet they sort apart in Convex).
+fn same_sort_position(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(Value::Float64(x)), Some(Value::Float64(y))) => x.to_bits() == y.to_bits(),
+        (Some(Value::Array(_) | Value::Object(_)), _)
+        | (_, Some(Value::Array(_) | Value::Object(_))) => {
+            // Not an indexed type in this schema; fall back to comparing encodings.
+            let encode = |v: Option<&Value>| {
+                let mut key = Vec::new();
+                crate::store::sort_key::encode_into(&mut key, v);
+                key
+            };
+            encode(a) == encode(b)
+        }
+        (a, b) => a == b,
+    }
+}
+
 fn execution_id_of(fields: &Object) -> &str {
     fields
         .get("executionId")
@@ -292,4 +314,19 @@ fn execution_id_of(fields: &Object) -> &str {
 pub(crate) fn next_f64_up(x: f64) -> f64 {
     debug_assert!(x.is_finite() && x >= 0.0);
     f64::from_bits(x.to_bits() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_and_negative_zero_sit_apart_in_an_index() {
+        let (zero, negative_zero) = (Value::Float64(0.0), Value::Float64(-0.0));
+        assert!(!same_sort_position(Some(&zero), Some(&negative_zero)));
+        let nan = Value::Float64(f64::NAN);
+        assert!(same_sort_position(Some(&nan), Some(&nan.clone())));
+        assert!(!same_sort_position(None, Some(&zero)));
+        assert!(same_sort_position(Some(&"a".into()), Some(&"a".into())));
+    }
 }
