@@ -47,8 +47,8 @@ pub struct ExecutorResult {
     pub seconds: f64,
     /// Completed tasks per second.
     pub cycles_per_s: f64,
-    /// Children closed by the decrement sweep (timed and drain).
-    pub children_closed: u64,
+    /// Finished executions (roots and children) closed by the decrement sweep, timed and drain.
+    pub closed_by_sweep: u64,
     /// Parents claimed by the acc-zero selector once all children closed.
     pub parents_finished: u64,
 }
@@ -63,15 +63,15 @@ pub async fn run(
     seed(seeder.as_ref(), workload).await?;
 
     let cycles = Arc::new(AtomicU64::new(0));
-    let children_closed = Arc::new(AtomicU64::new(0));
+    let closed_by_sweep = Arc::new(AtomicU64::new(0));
     let parents_finished = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut executors = Vec::new();
     for shard in 0..workload.executors {
         let storage = connect(vec![shard])?;
-        let (cycles, children_closed, parents_finished) = (
+        let (cycles, closed_by_sweep, parents_finished) = (
             cycles.clone(),
-            children_closed.clone(),
+            closed_by_sweep.clone(),
             parents_finished.clone(),
         );
         executors.push(tokio::spawn(async move {
@@ -83,7 +83,7 @@ pub async fn run(
                     idle_rounds += 1;
                     // Finished children become sweepable 50 ms after their last write; an
                     // executor with nothing to claim sweeps, then rests briefly.
-                    sweep(storage.as_ref(), &children_closed, &parents_finished).await?;
+                    sweep(storage.as_ref(), &closed_by_sweep, &parents_finished).await?;
                     if idle_rounds > 200 {
                         break;
                     }
@@ -95,7 +95,7 @@ pub async fn run(
                 mine += claimed.len() as u64;
                 cycles.fetch_add(claimed.len() as u64, Ordering::Relaxed);
                 if mine % workload.sweep_every < claimed.len() as u64 {
-                    sweep(storage.as_ref(), &children_closed, &parents_finished).await?;
+                    sweep(storage.as_ref(), &closed_by_sweep, &parents_finished).await?;
                 }
             }
             anyhow::Ok(())
@@ -114,10 +114,10 @@ pub async fn run(
         let claimed = claim(drain.as_ref(), 100).await?;
         complete(drain.as_ref(), &claimed).await?;
         tokio::time::sleep(Duration::from_millis(60)).await;
-        let closed_before = children_closed.load(Ordering::Relaxed);
+        let closed_before = closed_by_sweep.load(Ordering::Relaxed);
         let finished_before = parents_finished.load(Ordering::Relaxed);
-        sweep(drain.as_ref(), &children_closed, &parents_finished).await?;
-        let progressed = children_closed.load(Ordering::Relaxed) > closed_before
+        sweep(drain.as_ref(), &closed_by_sweep, &parents_finished).await?;
+        let progressed = closed_by_sweep.load(Ordering::Relaxed) > closed_before
             || parents_finished.load(Ordering::Relaxed) > finished_before;
         if claimed.is_empty() && !progressed {
             break;
@@ -151,7 +151,7 @@ pub async fn run(
         cycles: timed_cycles,
         seconds,
         cycles_per_s: timed_cycles as f64 / seconds.max(1e-9),
-        children_closed: children_closed.load(Ordering::Relaxed),
+        closed_by_sweep: closed_by_sweep.load(Ordering::Relaxed),
         parents_finished: parents_finished.load(Ordering::Relaxed),
     })
 }
@@ -264,7 +264,7 @@ async fn complete(
 /// The close sweeps: decrement parents for closed children, then finish parents at acc 0.
 async fn sweep(
     storage: &dyn TaskExecutionsStorage,
-    children_closed: &AtomicU64,
+    closed_by_sweep: &AtomicU64,
     parents_finished: &AtomicU64,
 ) -> Result<()> {
     let now = now_ms();
@@ -281,7 +281,7 @@ async fn sweep(
             },
         )
         .await?;
-    children_closed.fetch_add(closed, Ordering::Relaxed);
+    closed_by_sweep.fetch_add(closed, Ordering::Relaxed);
 
     let mut finish = touch(now);
     finish.status = Some(TaskExecutionStatus::Completed);

@@ -55,6 +55,10 @@ struct Cli {
     /// Root tasks seeded for the executor workload.
     #[arg(long, default_value_t = 30_000)]
     executor_roots: usize,
+    /// How many tasks one claim may return in the executor workload, each size run in turn
+    /// (durable-execution claims up to its free slots at once and batches the completions).
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    claim_limits: Vec<u32>,
     /// Stored-execution counts for the scale run.
     #[arg(long, value_delimiter = ',', default_value = "1000,100000,1000000")]
     scale: Vec<usize>,
@@ -256,29 +260,30 @@ async fn bench_backend(cli: &Cli, backend: &str, scratch: &std::path::Path) -> R
     }
     figures.insert("operations".into(), Value::Object(per_op));
 
-    // Executor-like workload, 16 executors on 16 shards.
-    storage.delete_all().await?;
-    let workload = ExecutorWorkload {
-        executors: 16,
-        roots: if backend == "reference" {
-            cli.executor_roots.min(5_000)
-        } else {
-            cli.executor_roots
-        },
-        parents: if backend == "reference" { 50 } else { 200 },
-        children_per_parent: 10,
-        claim_limit: 1,
-        sweep_every: 50,
-        duration: Duration::from_secs(cli.executor_seconds),
-    };
-    eprintln!("-- executor workload: {workload:?}");
-    let (url, secret) = (target.url.clone(), target.secret.clone());
-    let connect_shards = move |shards: Vec<u32>| connect(&url, &secret, 16, Some(shards));
-    let result = executor::run(&connect_shards, workload).await?;
-    figures.insert(
-        "executor".into(),
-        json!({ "workload": workload, "result": result }),
-    );
+    // Executor-like workload, 16 executors on 16 shards, once per claim size.
+    let mut executor_runs = Vec::new();
+    for &claim_limit in &cli.claim_limits {
+        storage.delete_all().await?;
+        let workload = ExecutorWorkload {
+            executors: 16,
+            roots: if backend == "reference" {
+                cli.executor_roots.min(5_000)
+            } else {
+                cli.executor_roots
+            },
+            parents: if backend == "reference" { 50 } else { 200 },
+            children_per_parent: 10,
+            claim_limit,
+            sweep_every: 50,
+            duration: Duration::from_secs(cli.executor_seconds),
+        };
+        eprintln!("-- executor workload: {workload:?}");
+        let (url, secret) = (target.url.clone(), target.secret.clone());
+        let connect_shards = move |shards: Vec<u32>| connect(&url, &secret, 16, Some(shards));
+        let result = executor::run(&connect_shards, workload).await?;
+        executor_runs.push(json!({ "workload": workload, "result": result }));
+    }
+    figures.insert("executor".into(), Value::Array(executor_runs));
 
     // Scale.
     storage.delete_all().await?;
@@ -405,26 +410,30 @@ fn print_report(report: &Value, backends: &[String]) {
         }
     }
 
-    println!("\n## Executor workload (16 executors, 16 shards, claim 1 → complete)\n");
-    println!("| backend | cycles | seconds | cycles/s | closed by sweep | parents finished |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "\n## Executor workload (16 executors on 16 shards: claim → complete, with close sweeps)\n"
+    );
+    println!("| backend | claim limit | cycles | seconds | cycles/s | closed by sweep | parents finished |");
+    println!("|---|---|---|---|---|---|---|");
     for backend in backends {
-        let r = |k: &str| num(report, &[backend, "executor", "result", k]);
-        println!(
-            "| {backend} | {} | {} | {} | {} | {} |",
-            fmt(r("cycles")),
-            fmt(r("seconds")),
-            fmt(r("cycles_per_s")),
-            fmt(r("children_closed")),
-            fmt(r("parents_finished"))
-        );
-    }
-    if let (Some(s), Some(a), Some(b)) = (
-        second,
-        num(report, &[first, "executor", "result", "cycles_per_s"]),
-        second.and_then(|s| num(report, &[s, "executor", "result", "cycles_per_s"])),
-    ) {
-        println!("\n{first} / {s}: {}×", fmt(Some(a / b)));
+        for run in report
+            .get(backend)
+            .and_then(|b| b.get("executor"))
+            .and_then(|e| e.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let r = |k: &str| num(run, &["result", k]);
+            println!(
+                "| {backend} | {} | {} | {} | {} | {} | {} |",
+                fmt(num(run, &["workload", "claim_limit"])),
+                fmt(r("cycles")),
+                fmt(r("seconds")),
+                fmt(r("cycles_per_s")),
+                fmt(r("closed_by_sweep")),
+                fmt(r("parents_finished"))
+            );
+        }
     }
 
     println!("\n## Scale: claim latency by executions stored\n");
