@@ -35,8 +35,9 @@
 //! * Mutations run one at a time, so they never fail with an OCC conflict (no 503).
 //! * `_creationTime` is strictly increasing across the whole store (a deployment may give two
 //!   concurrent transactions equal values), so index keys leave out the `_id` tie-breaker.
-//! * Limits enforced: body size, 8192 array elements, 1024 object fields. Not enforced:
-//!   document size (1 MiB), per-transaction read/write counts (a parent with more than 32 000
+//! * Limits enforced: body size, 8192 array elements, 1024 object fields, the 1 MiB document
+//!   size (`Value is too large (… MiB > maximum size 1 MiB)`). Not enforced:
+//!   per-transaction read/write counts (a parent with more than 32 000
 //!   children is listed in full where a deployment would fail the query).
 //! * The selector locks live in memory, not in a `locks` table: a restart frees every key
 //!   (a deployment keeps a crashed holder's key blocked for up to 60 s), and a holder whose

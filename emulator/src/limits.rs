@@ -11,6 +11,17 @@
 /// 2000 bytes of envelope. Larger bodies get 400 `BadJsonBody`, as from a deployment.
 pub const BODY_BYTES_MAX: usize = 16 * 1024 * 1024 + 2000;
 
+/// Largest stored document, system fields included, in Convex's size accounting
+/// (`MAX_USER_SIZE`): a write that makes a document larger fails with `Value is too large`.
+pub const DOCUMENT_BYTES_MAX: usize = 1 << 20;
+
+/// What a document's `_id` (a 32-character id) adds to its size: the key, a separator byte,
+/// and the string (2 bytes + its length).
+pub const DOCUMENT_ID_FIELD_BYTES: usize = "_id".len() + 1 + 2 + 32;
+
+/// What `_creationTime` adds: the key, a separator byte and a float (9 bytes).
+pub const CREATION_TIME_FIELD_BYTES: usize = "_creationTime".len() + 1 + 9;
+
 /// Most elements in any array of a value, as Convex's `ConvexArray` allows.
 pub const ARRAY_ELEMENTS_MAX: usize = 8192;
 

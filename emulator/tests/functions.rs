@@ -676,3 +676,46 @@ async fn an_update_from_zero_to_negative_zero_moves_the_index_entry() {
         "acc is -0 now, which is not eq(acc, 0) in Convex"
     );
 }
+
+/// A string field that makes a document about 1.1 MiB, over Convex's 1 MiB document limit.
+fn oversized_text() -> String {
+    "x".repeat(1_150_000)
+}
+
+#[tokio::test]
+async fn a_document_over_one_mebibyte_is_refused_and_nothing_is_written() {
+    let d = Deployment::new();
+    d.insert(vec![execution("kept")]).await;
+    let err = d
+        .call(
+            "mutation",
+            "insertMany",
+            json!({"executions": [execution("small"), execution_with("big", json!({"input": oversized_text()}))]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "Uncaught Error: Value is too large (1.10 MiB > maximum size 1 MiB)"
+    );
+    assert_eq!(
+        d.get(&["small", "big"]).await,
+        vec![Json::Null, Json::Null],
+        "the whole batch failed"
+    );
+
+    let before = d.get(&["kept"]).await;
+    let err = d
+        .call(
+            "action",
+            "updateManyById",
+            json!({"requests": [{"executionId": "kept", "update": {"output": oversized_text(), "updatedAt": 1}}]}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.starts_with("Uncaught Error: Value is too large ("),
+        "{err}"
+    );
+    assert_eq!(d.get(&["kept"]).await, before, "the update changed nothing");
+}

@@ -3,6 +3,7 @@
 use std::sync::LazyLock;
 
 use crate::functions::args;
+use crate::functions::document_size::check_document_size;
 use crate::functions::schema::insert_value;
 use crate::functions::update::{clamp_insert, mutation_now};
 use crate::functions::validator::{array, object, required, Validator};
@@ -52,5 +53,6 @@ pub fn insert_one(tx: &mut WriteTx<'_>, mut fields: Object) -> Result<Document, 
         }
     }
     clamp_insert(&mut fields, mutation_now(tx));
+    check_document_size(&fields)?;
     Ok(tx.insert_execution(fields)?)
 }

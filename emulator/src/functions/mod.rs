@@ -21,6 +21,7 @@ mod auth;
 mod by_id;
 mod children;
 mod deletes;
+mod document_size;
 mod inserts;
 pub mod js;
 pub mod locks;

@@ -6,7 +6,9 @@
 //! holding exactly `0` (or `-0`, `NaN`) is left alone; only `startAt` at insert and `updatedAt`
 //! in an update are clamped without that guard.
 
+use crate::functions::document_size::check_document_size;
 use crate::functions::schema::UNSETTABLE_FIELDS;
+use crate::functions::FunctionError;
 use crate::limits::{EXPIRY_CLAMP_OFFSET_MS, MUTATION_NOW_OFFSET_MS};
 use crate::store::{Document, WriteTx};
 use crate::value::{Object, Value};
@@ -126,11 +128,12 @@ pub fn update_one(
     tx: &WriteTx<'_>,
     doc: &Document,
     update: &mut UpdateRequest,
-) -> Result<(), crate::Error> {
+) -> Result<(), FunctionError> {
     update.clamp(mutation_now(tx));
     let mut fields = doc.fields.clone();
     update.apply_to(&mut fields);
-    tx.replace_execution(doc, &fields)
+    check_document_size(&fields)?;
+    Ok(tx.replace_execution(doc, &fields)?)
 }
 
 #[cfg(test)]
