@@ -18,6 +18,9 @@ use serde::Serialize;
 
 use crate::fixtures::{child_execution, now_ms, ready_execution, touch};
 
+/// How many executions the untimed drain claims per shard and call.
+const DRAIN_CLAIM_LIMIT: u32 = 10;
+
 /// The shape of one executor run.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ExecutorWorkload {
@@ -111,7 +114,7 @@ pub async fn run(
     let drain = connect(all_shards)?;
     let drain_started = Instant::now();
     loop {
-        let claimed = claim(drain.as_ref(), 100).await?;
+        let claimed = claim(drain.as_ref(), DRAIN_CLAIM_LIMIT).await?;
         complete(drain.as_ref(), &claimed).await?;
         tokio::time::sleep(Duration::from_millis(60)).await;
         let closed_before = closed_by_sweep.load(Ordering::Relaxed);

@@ -30,6 +30,8 @@ use crate::executor::ExecutorWorkload;
 use crate::ops::{RunLimits, Seed, OPERATIONS};
 
 const AUTH_SECRET: &str = "bench-secret";
+/// Per-call timeout of the bench's clients, in seconds.
+const REQUEST_TIMEOUT_S: u64 = 300;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks the emulator and the reference server side by side")]
@@ -105,20 +107,32 @@ async fn main() -> Result<()> {
     };
     for backend in &backends {
         eprintln!("== {backend}");
-        let figures = bench_backend(&cli, backend, &scratch)
-            .await
-            .with_context(|| format!("benchmarking {backend}"))?;
+        // A backend that fails is reported and the others still run: one slow or broken
+        // server must not throw away the figures of the rest.
+        let figures = match bench_backend(&cli, backend, &scratch).await {
+            Ok(figures) => figures,
+            Err(e) => {
+                eprintln!("!! {backend} failed: {e:#}");
+                json!({ "error": format!("{e:#}") })
+            }
+        };
         results.insert(backend.clone(), figures);
+        write_json(&cli.out, &Value::Object(results.clone()))?;
     }
     let _ = std::fs::remove_dir_all(&scratch);
 
     let report = Value::Object(results);
     print_report(&report, &backends);
-    if let Some(parent) = cli.out.parent() {
+    println!("\nfigures written to {}", cli.out.display());
+    Ok(())
+}
+
+/// Writes the figures gathered so far, so a later failure loses nothing.
+fn write_json(path: &std::path::Path, report: &Value) -> Result<()> {
+    if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&cli.out, serde_json::to_string_pretty(&report)?)?;
-    println!("\nfigures written to {}", cli.out.display());
+    std::fs::write(path, serde_json::to_string_pretty(report)?)?;
     Ok(())
 }
 
@@ -142,6 +156,8 @@ fn connect(
             total_shards,
             shards,
             enable_test_mode: true,
+            // The reference server answers a large batch in seconds, not milliseconds.
+            request_timeout: Duration::from_secs(REQUEST_TIMEOUT_S),
             ..Default::default()
         },
     )?))
@@ -267,7 +283,7 @@ async fn bench_backend(cli: &Cli, backend: &str, scratch: &std::path::Path) -> R
         let workload = ExecutorWorkload {
             executors: 16,
             roots: if backend == "reference" {
-                cli.executor_roots.min(5_000)
+                cli.executor_roots.min(1_000)
             } else {
                 cli.executor_roots
             },
