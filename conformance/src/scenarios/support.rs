@@ -3,9 +3,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use durable_execution_storage_convex::{
-    GetByIdRequest, OnChildrenFinishedProcessingStatus, ParentTaskExecutionSummary, StorageError,
-    TaskExecutionCloseStatus, TaskExecutionStatus, TaskExecutionStorageUpdate,
-    TaskExecutionStorageValue, TaskExecutionsStorage, TaskRetryOptions,
+    GetByIdRequest, NewTaskExecution, ParentTaskExecutionSummary, StorageError,
+    TaskExecutionStorageUpdate, TaskExecutionStorageValue, TaskExecutionsStorage,
     UpdateByIdAndInsertChildrenRequest, UpdateByIdRequest,
 };
 use serde::Serialize;
@@ -31,49 +30,10 @@ pub const EXPIRY_CLAMP_OFFSET_MS: i64 = 1_000;
 
 /// A plain ready execution with the given id: no optional field, every timestamp 0.
 pub fn execution(execution_id: &str) -> TaskExecutionStorageValue {
-    TaskExecutionStorageValue {
-        root: None,
-        parent: None,
-        task_id: "task".to_string(),
-        execution_id: execution_id.to_string(),
-        is_sleeping_task: false,
-        sleeping_task_unique_id: None,
-        retry_options: TaskRetryOptions {
-            max_attempts: 1,
-            base_delay_ms: None,
-            max_delay_ms: None,
-            delay_multiplier: None,
-        },
-        sleep_ms_before_run: 0,
+    TaskExecutionStorageValue::create(NewTaskExecution {
         timeout_ms: 1_000,
-        are_children_sequential: false,
-        input: "input".to_string(),
-        executor_id: None,
-        status: TaskExecutionStatus::Ready,
-        is_finished: false,
-        run_output: None,
-        output: None,
-        error: None,
-        retry_attempts: 0,
-        start_at: 0,
-        started_at: None,
-        expires_at: None,
-        waiting_for_children_started_at: None,
-        waiting_for_finalize_started_at: None,
-        finished_at: None,
-        children: None,
-        active_children_count: 0,
-        on_children_finished_processing_status: OnChildrenFinishedProcessingStatus::Idle,
-        on_children_finished_processing_expires_at: None,
-        on_children_finished_processing_finished_at: None,
-        finalize: None,
-        close_status: TaskExecutionCloseStatus::Idle,
-        close_expires_at: None,
-        closed_at: None,
-        needs_promise_cancellation: false,
-        created_at: 0,
-        updated_at: 0,
-    }
+        ..NewTaskExecution::new("task", execution_id, "input")
+    })
 }
 
 /// A child of `parent_id` at `index`, with the parent flags given.
