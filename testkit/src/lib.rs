@@ -51,12 +51,20 @@ fn build_emulator() -> Result<PathBuf> {
     let release = is_release_build();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root())
-        .args(["build", "--quiet", "-p", "convex-storage-emulator", "--bin", "convex-storage-emulator"]);
+    cmd.current_dir(workspace_root()).args([
+        "build",
+        "--quiet",
+        "-p",
+        "convex-storage-emulator",
+        "--bin",
+        "convex-storage-emulator",
+    ]);
     if release {
         cmd.arg("--release");
     }
-    let status = cmd.status().context("running cargo build for the emulator")?;
+    let status = cmd
+        .status()
+        .context("running cargo build for the emulator")?;
     if !status.success() {
         bail!("cargo build -p convex-storage-emulator failed ({status})");
     }
@@ -67,7 +75,10 @@ fn build_emulator() -> Result<PathBuf> {
         .join(if release { "release" } else { "debug" })
         .join("convex-storage-emulator");
     if !path.exists() {
-        bail!("built the emulator but found no binary at {}", path.display());
+        bail!(
+            "built the emulator but found no binary at {}",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -131,7 +142,15 @@ impl ServerProcess {
         extra_args: &[&str],
     ) -> Result<Self> {
         let mut cmd = Command::new(emulator_binary()?);
-        cmd.args(["--auth-secret", auth_secret, "--host", "127.0.0.1", "--port", "0", "--db"]);
+        cmd.args([
+            "--auth-secret",
+            auth_secret,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+        ]);
         match db {
             EmulatorDb::Memory => cmd.arg(":memory:"),
             EmulatorDb::File(path) => cmd.arg(path),
@@ -144,14 +163,23 @@ impl ServerProcess {
     pub fn start_reference(auth_secret: &str) -> Result<Self> {
         let dir = ensure_convex_node_modules()?;
         let mut cmd = Command::new("npm");
-        cmd.arg("--prefix")
-            .arg(&dir)
-            .args(["run", "--silent", "reference", "--", "--port", "0", "--auth-secret", auth_secret]);
+        cmd.arg("--prefix").arg(&dir).args([
+            "run",
+            "--silent",
+            "reference",
+            "--",
+            "--port",
+            "0",
+            "--auth-secret",
+            auth_secret,
+        ]);
         Self::spawn(cmd, REFERENCE_START_TIMEOUT_MS)
     }
 
     fn spawn(mut cmd: Command, timeout_ms: u64) -> Result<Self> {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         // A group of its own, so that killing it also kills `node` started under `npm`.
         cmd.process_group(0);
         let mut child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
@@ -183,9 +211,17 @@ impl ServerProcess {
         });
 
         match rx.recv_timeout(Duration::from_millis(timeout_ms)) {
-            Ok(url) => Ok(Self { child, url, stderr_log }),
+            Ok(url) => Ok(Self {
+                child,
+                url,
+                stderr_log,
+            }),
             Err(_) => {
-                let mut me = Self { child, url: String::new(), stderr_log };
+                let mut me = Self {
+                    child,
+                    url: String::new(),
+                    stderr_log,
+                };
                 me.kill();
                 let log = me.stderr_log.lock().unwrap().clone();
                 bail!("server did not print its `listening on` line within {timeout_ms} ms; stderr:\n{log}")
