@@ -83,7 +83,6 @@ pub async fn claim_latency(
     tag: &str,
 ) -> Result<LatencySummary> {
     let mut samples = Vec::with_capacity(claims);
-    let started = Instant::now();
     let mut timed = Duration::ZERO;
     for i in 0..claims {
         storage
@@ -117,7 +116,6 @@ pub async fn claim_latency(
         samples.push(took);
         timed += took;
     }
-    let _ = started;
     Ok(summarize(samples, timed))
 }
 
