@@ -11,6 +11,18 @@ use crate::value::Value;
 /// The thrown message for every secret problem.
 pub const INVALID_AUTH_SECRET: &str = "Invalid auth secret";
 
+/// Whether `given` is the secret, in time that depends only on the secret's length, so a
+/// caller cannot learn the secret a byte at a time from how long a wrong guess takes.
+pub fn secret_matches(given: &str, secret: &str) -> bool {
+    let (given, secret) = (given.as_bytes(), secret.as_bytes());
+    let mut difference = u8::from(given.len() != secret.len());
+    for (i, expected) in secret.iter().enumerate() {
+        let actual = given.get(i).copied().unwrap_or(0);
+        difference |= std::hint::black_box(actual ^ expected);
+    }
+    difference == 0 && !secret.is_empty()
+}
+
 /// Checks the secret in `envelope` and returns its inner `args` (`None` when absent).
 pub fn open_envelope(
     envelope: Option<Value>,
@@ -20,7 +32,7 @@ pub fn open_envelope(
         return Err(FunctionError::Thrown(INVALID_AUTH_SECRET.to_string()));
     };
     match envelope.get("authSecret") {
-        Some(Value::String(given)) if !given.is_empty() && given == secret => {
+        Some(Value::String(given)) if !given.is_empty() && secret_matches(given, secret) => {
             Ok(envelope.remove("args"))
         }
         _ => Err(FunctionError::Thrown(INVALID_AUTH_SECRET.to_string())),
@@ -57,6 +69,15 @@ mod tests {
         assert!(open_envelope(Some("s3".into()), "s3").is_err());
         let no_secret = Some(Value::Object(object([("args", Value::Null)])));
         assert!(open_envelope(no_secret, "s3").is_err());
+    }
+
+    #[test]
+    fn secret_matches_only_the_exact_secret() {
+        assert!(secret_matches("s3cret", "s3cret"));
+        for wrong in ["", "s3cre", "s3cret!", "S3cret", "s3cres", "\0"] {
+            assert!(!secret_matches(wrong, "s3cret"), "{wrong:?}");
+        }
+        assert!(!secret_matches("", ""), "an empty secret never matches");
     }
 
     #[test]

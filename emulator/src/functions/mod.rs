@@ -241,6 +241,12 @@ impl Functions {
         }
     }
 
+    /// Whether `given` is the deployment's secret (constant time); the emulator's own routes
+    /// under `/_emulator/` use it too.
+    pub fn is_auth_secret(&self, given: &str) -> bool {
+        auth::secret_matches(given, &self.auth_secret)
+    }
+
     /// The selector locks (for tests that need one held).
     pub fn locks(&self) -> &Locks {
         &self.locks

@@ -6,6 +6,7 @@
 mod body;
 mod call;
 pub mod codec;
+pub mod control;
 mod error;
 mod meta;
 pub mod path;
@@ -46,6 +47,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(cors());
     Router::new()
         .nest("/api", api)
+        .nest(control::PREFIX, control::router(state.clone()))
         .route("/", get(meta::root))
         .route("/version", get(meta::version))
         .route("/instance_name", get(meta::instance_name))
