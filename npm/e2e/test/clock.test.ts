@@ -1,0 +1,52 @@
+// startEmulator({ clock: 'manual' }) and the clock handle over /_emulator/clock.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Emulator, EmulatorRequestError, startEmulator } from 'convex-storage-emulator'
+
+import { Storage } from './support.js'
+
+const START_MS = 1_700_000_000_000
+
+describe('a manual clock', () => {
+  let emulator: Emulator
+  beforeAll(async () => {
+    emulator = await startEmulator({ clock: 'manual', clockStartMs: START_MS })
+  })
+  afterAll(async () => {
+    await emulator.stop()
+  })
+
+  it('starts where it was told, and moves only when told', async () => {
+    expect(await emulator.clock.now()).toBe(START_MS)
+    expect(await emulator.clock.now()).toBe(START_MS)
+    expect(await emulator.clock.advance(5_000)).toBe(START_MS + 5_000)
+    expect(await emulator.clock.now()).toBe(START_MS + 5_000)
+    expect(await emulator.clock.set(START_MS + 60_000)).toBe(START_MS + 60_000)
+    expect(await emulator.clock.now()).toBe(START_MS + 60_000)
+  })
+
+  it('is the time the storage functions stamp', async () => {
+    const storage = new Storage(emulator.url, emulator.authSecret)
+    await emulator.clock.set(START_MS)
+    await storage.insert(['before'])
+    await emulator.clock.advance(10_000)
+    await storage.insert(['after'])
+    const [before, after] = await storage.get(['before', 'after'])
+    expect(after!.createdAt - before!.createdAt).toBe(10_000)
+    expect(Math.abs(before!.createdAt - START_MS)).toBeLessThan(1_000)
+  })
+})
+
+describe('the system clock', () => {
+  it('reads the wall clock and refuses to be moved', async () => {
+    const emulator = await startEmulator()
+    try {
+      const before = Date.now()
+      const now = await emulator.clock.now()
+      expect(now).toBeGreaterThanOrEqual(before - 1_000)
+      expect(now).toBeLessThanOrEqual(Date.now() + 1_000)
+      await expect(emulator.clock.advance(1_000)).rejects.toBeInstanceOf(EmulatorRequestError)
+    } finally {
+      await emulator.stop()
+    }
+  })
+})
