@@ -188,7 +188,8 @@ function listeningUrl(child: ChildProcess, binary: string, timeoutMs: number): P
     child.stdout?.on('data', (chunk: string) => {
       if (settled) return
       stdout += chunk
-      const match = /^listening on (https?:\/\/\S+)\r?$/m.exec(stdout)
+      // Only a whole line counts: a chunk may end in the middle of the port number.
+      const match = /^listening on (https?:\/\/\S+?)\r?\n/m.exec(stdout)
       if (match !== null) {
         settle(undefined, match[1])
       }

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import * as esm from 'convex-storage-emulator'
 import { type Emulator, startEmulator } from 'convex-storage-emulator'
 
 import { Storage, firstLine, isGone, waitGone } from './support.js'
@@ -106,6 +108,15 @@ describe('startEmulator()', () => {
   it('rejects a bad port or an empty secret before starting anything', async () => {
     await expect(startEmulator({ port: 70_000 })).rejects.toThrow(RangeError)
     await expect(startEmulator({ authSecret: '' })).rejects.toThrow(/must not be empty/)
+  })
+})
+
+describe('the package', () => {
+  it('loads the same single instance through require() and import', () => {
+    const cjs = createRequire(import.meta.url)('convex-storage-emulator') as typeof esm
+    expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).sort())
+    expect(cjs.startEmulator).toBe(esm.startEmulator)
+    expect(cjs.EmulatorRequestError).toBe(esm.EmulatorRequestError)
   })
 })
 
