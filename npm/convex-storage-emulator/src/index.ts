@@ -61,7 +61,7 @@ export interface EmulatorClock {
   now(): Promise<number>
   /** Moves a manual clock forward by `ms`; answers the new time. */
   advance(ms: number): Promise<number>
-  /** Sets a manual clock to `ms` since the Unix epoch; answers the new time. */
+  /** Sets a manual clock to `ms` since the Unix epoch (not earlier: time never goes back). */
   set(ms: number): Promise<number>
 }
 

@@ -26,13 +26,22 @@ describe('a manual clock', () => {
 
   it('is the time the storage functions stamp', async () => {
     const storage = new Storage(emulator.url, emulator.authSecret)
-    await emulator.clock.set(START_MS)
+    const start = await emulator.clock.now()
     await storage.insert(['before'])
     await emulator.clock.advance(10_000)
     await storage.insert(['after'])
     const [before, after] = await storage.get(['before', 'after'])
     expect(after!.createdAt - before!.createdAt).toBe(10_000)
-    expect(Math.abs(before!.createdAt - START_MS)).toBeLessThan(1_000)
+    // Stamped from the manual clock, which is years away from the wall clock.
+    expect(Math.abs(before!.createdAt - start)).toBeLessThan(1_000)
+  })
+
+  it("passes the emulator's refusal on as an EmulatorRequestError", async () => {
+    const now = await emulator.clock.now()
+    const refusal = await emulator.clock.set(now - 1).catch((error: unknown) => error)
+    expect(refusal).toBeInstanceOf(EmulatorRequestError)
+    expect(refusal).toMatchObject({ status: 400, code: 'BadRequest' })
+    expect(await emulator.clock.now()).toBe(now)
   })
 })
 
@@ -44,7 +53,7 @@ describe('the system clock', () => {
       const now = await emulator.clock.now()
       expect(now).toBeGreaterThanOrEqual(before - 1_000)
       expect(now).toBeLessThanOrEqual(Date.now() + 1_000)
-      await expect(emulator.clock.advance(1_000)).rejects.toBeInstanceOf(EmulatorRequestError)
+      await expect(emulator.clock.advance(1_000)).rejects.toMatchObject({ status: 404, code: 'NotEnabled' })
     } finally {
       await emulator.stop()
     }
