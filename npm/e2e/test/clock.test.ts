@@ -8,11 +8,13 @@ const START_MS = 1_700_000_000_000
 
 describe('a manual clock', () => {
   let emulator: Emulator
+  let started: Emulator | undefined
   beforeAll(async () => {
-    emulator = await startEmulator({ clock: 'manual', clockStartMs: START_MS })
+    started = await startEmulator({ clock: 'manual', clockStartMs: START_MS })
+    emulator = started
   })
   afterAll(async () => {
-    await emulator.stop()
+    await started?.stop()
   })
 
   it('starts where it was told, and moves only when told', async () => {
