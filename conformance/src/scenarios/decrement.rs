@@ -225,7 +225,11 @@ async fn a_missing_parent_of_several_children_is_skipped(
         .during("insertMany")?;
     insert_children(&*s, "q", vec![closable("c2", "q", 0, false, false)]).await?;
     s.delete_by_id("q").await.during("deleteById(q)")?;
-    ensure_eq("count with the parent gone", &1, &sweep(ctx, PAST, 10).await?)?;
+    ensure_eq(
+        "count with the parent gone",
+        &1,
+        &sweep(ctx, PAST, 10).await?,
+    )?;
     let got = read(&*s, &["q", "c2"]).await?;
     ensure(got[0].is_none(), "the deleted parent came back")?;
     ensure(

@@ -65,11 +65,16 @@ pub fn to_js_string(value: Option<&Value>) -> String {
     }
 }
 
-/// `ctx.runMutation(fn, args)`: `undefined` becomes `{}`, anything but a plain object throws.
+/// `ctx.runMutation(fn, args)` (and `runQuery`): `undefined` becomes `{}`, anything but a plain
+/// object throws.
 pub fn mutation_args(inner: Option<Value>) -> Result<Object, FunctionError> {
     match inner {
         None => Ok(Object::new()),
         Some(Value::Object(fields)) => Ok(fields),
+        // `isSimpleObject(null)` asks `Object.getPrototypeOf(null)`, which throws.
+        Some(Value::Null) => Err(FunctionError::TypeError(
+            "Cannot convert undefined or null to object".to_string(),
+        )),
         Some(other) => Err(FunctionError::Thrown(format!(
             "The arguments to a Convex function must be an object. Received: {}",
             to_js_string(Some(&other))
@@ -242,7 +247,11 @@ mod tests {
         assert_eq!(mutation_args(None).unwrap(), Object::new());
         assert_eq!(
             mutation_args(Some(Value::Null)).unwrap_err().message(),
-            "Uncaught Error: The arguments to a Convex function must be an object. Received: null"
+            "Uncaught TypeError: Cannot convert undefined or null to object"
+        );
+        assert_eq!(
+            mutation_args(Some(Value::Float64(5.0))).unwrap_err().message(),
+            "Uncaught Error: The arguments to a Convex function must be an object. Received: 5"
         );
     }
 }
