@@ -6,8 +6,9 @@
  * 1. check `authSecret` against the deployment env var `CONVEX_STORAGE_AUTH_SECRET`
  *    (missing, non-string, empty or different fails with `Invalid auth secret`; when the
  *    variable is unset or empty, *every* call fails that way);
- * 2. check the inner `args` strictly against the component's argument validator
- *    (`ArgumentValidationError`);
+ * 2. check the inner `args`: absent counts as `{}`, a non-object fails as Convex's own
+ *    nested call refuses it, then strictly against the component's argument validator
+ *    (`ArgumentValidationError`), which upstream's component declares too;
  * 3. call their one component query, mutation or action.
  *
  * The eight locked selectors do what upstream's public actions do, in this order:
@@ -29,7 +30,7 @@ import type { ObjectType, PropertyValidators } from 'convex/values'
 import { components } from './_generated/api'
 import { action, mutation, query, type ActionCtx } from './_generated/server'
 import * as inner from '../shared/args'
-import { checkArgs } from '../shared/argumentValidation'
+import { checkArgs, functionArgs } from '../shared/argumentValidation'
 import { OPERATIONS, type LockedOperationName, type UncheckedArgs } from '../shared/operations'
 
 /** The deployment environment variable holding the shared secret. */
@@ -142,8 +143,9 @@ function open<Fields extends PropertyValidators>(
   fields: Fields,
 ): ObjectType<Fields> {
   checkSecret(envelope)
-  checkArgs(fields, envelope.args)
-  return (envelope.args ?? {}) as ObjectType<Fields>
+  const args = functionArgs(envelope.args)
+  checkArgs(fields, args)
+  return args as ObjectType<Fields>
 }
 
 /**

@@ -225,12 +225,21 @@ for (const backend of backends) {
         )
       })
 
-      it('refuses inner args that are not an object', async () => {
-        for (const [args, shown] of [[5, '5.0'], ['text', '"text"'], [[1], '[1.0]'], [null, 'null']] as const) {
-          assert.equal(
-            await failure(() => storage.call('deleteById', args)),
-            `ArgumentValidationError: Expected to receive an object as the function's argument. Instead received: ${shown}`,
-          )
+      it('refuses inner args that are not an object as Convex\'s nested call does', async () => {
+        const notAnObject = (shown: string) =>
+          `Uncaught Error: The arguments to a Convex function must be an object. Received: ${shown}`
+        for (const [args, detail] of [
+          [5, notAnObject('5')],
+          ['text', notAnObject('text')],
+          [[1, 'a'], notAnObject('1,a')],
+          [true, notAnObject('true')],
+          [null, 'Uncaught TypeError: Cannot convert undefined or null to object'],
+        ] as const) {
+          assert.equal(await failure(() => storage.call('deleteById', args)), detail, JSON.stringify(args))
+          assert.equal(await failure(() => storage.call('getManyById', args)), detail, JSON.stringify(args))
+          assert.equal(await failure(() => storage.call('deleteAll', args)), detail, JSON.stringify(args))
+          // A locked selector whose key names no field reads nothing before its mutation.
+          assert.equal(await failure(() => storage.call('updateByOCFPExpiresAt', args)), detail, JSON.stringify(args))
         }
       })
 
