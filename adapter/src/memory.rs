@@ -800,11 +800,18 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
                 // children, so the parents get the clamped value.
                 let updated_at = request.update.updated_at.max(time.now);
                 for parent in only_child_parents {
-                    // A parent that no longer exists is skipped (common.md).
-                    if let Some(p) = store.position_by_seq(parent) {
-                        store.docs[p].value.active_children_count = 0;
-                        store.docs[p].value.updated_at = updated_at;
-                    }
+                    // Upstream patches an only child's parent without reading it first, and
+                    // Convex's patch of a missing document throws: the whole sweep of this
+                    // shard fails and nothing of it is kept. (The grouped decrement below
+                    // reads first and skips a missing parent.)
+                    let Some(p) = store.position_by_seq(parent) else {
+                        return Err(rejection(
+                            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
+                            &format!("Update on nonexistent document ID {parent}"),
+                        ));
+                    };
+                    store.docs[p].value.active_children_count = 0;
+                    store.docs[p].value.updated_at = updated_at;
                 }
                 for (parent, count) in decrements {
                     if let Some(p) = store.position_by_seq(parent) {
