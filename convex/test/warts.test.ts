@@ -241,6 +241,21 @@ for (const backend of backends) {
         assert.deepEqual(picked.map((row) => row.executionId), [doc.executionId])
       })
 
+      it('compares a range bound of another type in Convex value order', async () => {
+        // Numbers sort after null and before booleans and strings: every numeric
+        // ocfpExpiresAt is less than "x", none is less than null.
+        const far = Date.now() + 10 * 60_000
+        const doc = await insert(id('ocfp'), { ocfpExpiresAt: far })
+        const count = await storage.call('updateByOCFPExpiresAt', {
+          ocfpExpiresAtLessThan: 'x',
+          update: { ocfpExpiresAt: far + 1, updatedAt: 0 },
+          limit: 10,
+        })
+        assert.equal(count, 1)
+        assert.equal((await storage.getById(doc.executionId))!.ocfpExpiresAt, far + 1)
+        assert.equal(await storage.call('updateByOCFPExpiresAt', { ocfpExpiresAtLessThan: null, update: { updatedAt: 0 }, limit: 10 }), 0)
+      })
+
       it('reads update.updatedAt of an absent or null update only when a row is picked', async () => {
         const doc = await pickable()
         assert.equal(
