@@ -1,9 +1,11 @@
 /**
  * The storage functions of the component (`lib:*`), docs/SPEC.md section 5.
  *
- * Each function here is one Convex transaction. The app's public API wraps them: it checks
- * the auth secret and the arguments, and for the eight locked selectors it brackets the one
- * mutation with `acquireLock` / `releaseLock` (three separate transactions, as in upstream).
+ * Each function here is one Convex transaction, written to behave as upstream's component
+ * (durable-execution-storage-convex 0.32.0), warts included. The app's public API wraps
+ * them: the nine unlocked functions check the secret and the arguments; the eight locked
+ * selectors bracket their one mutation with `acquireLock` / `releaseLock` (three separate
+ * transactions, as in upstream) and check nothing but the secret.
  *
  * Reading order: locks, then the by-id functions, then the selectors (indexed range + update
  * of the first `limit` rows), then the parent/children functions, then deletes.
