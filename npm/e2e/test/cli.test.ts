@@ -39,6 +39,25 @@ describe('npx convex-storage-emulator', () => {
     expect(stderr).toMatch(/no auth secret/)
   })
 
+  it('exec -- CMD: CMD sees a working emulator in its environment, and its status is the exit code', async () => {
+    // CMD checks both variables by calling the emulator's guarded health route with them.
+    const script = `
+      const url = process.env.CONVEX_URL, secret = process.env.CONVEX_STORAGE_AUTH_SECRET
+      fetch(url + '/_emulator/health', { headers: { authorization: 'Bearer ' + secret } })
+        .then((r) => r.json())
+        .then((body) => { console.log(JSON.stringify({ url, body })); process.exit(3) })`
+    const child = spawn(bin, ['exec', '--', process.execPath, '-e', script], {
+      env: envWithout(),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const printed = firstLine(child.stdout)
+    const [code] = await new Promise<[number | null]>((resolve) => child.once('close', (c) => resolve([c])))
+    expect(code).toBe(3)
+    const { url, body } = JSON.parse(await printed) as { url: string; body: unknown }
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(body).toEqual({ ok: true })
+  })
+
   it('serves until SIGTERM, which it forwards; then the port is closed', async () => {
     const child = spawn(bin, ['--port', '0', '--db', ':memory:'], {
       env: { ...envWithout(), CONVEX_STORAGE_AUTH_SECRET: 'cli-secret' },
