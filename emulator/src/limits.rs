@@ -81,3 +81,15 @@ pub const WAL_RESTART_PAGES: i64 = 16 * 1024;
 /// cached pages is cheaper for the file system than growing the file again) and only a spike
 /// (one huge transaction) is given back.
 pub const WAL_SIZE_LIMIT_BYTES: i64 = 2 * WAL_RESTART_PAGES * 4096;
+
+/// Most rules in a fault plan. Every call is checked against every rule under one mutex, so
+/// the list stays short; a workload needs a handful.
+pub const FAULT_RULES_MAX: usize = 64;
+
+/// Longest injected delay, in ms: one minute, the selector lock's expiry. Longer pauses are a
+/// hung deployment, which the client's own request timeout covers.
+pub const FAULT_DELAY_MS_MAX: u64 = 60_000;
+
+/// Entries kept in the log of injected faults (`GET /_emulator/faults`); older ones are
+/// dropped and counted, so a long fuzzing run cannot grow memory without bound.
+pub const FAULT_LOG_ENTRIES_MAX: usize = 10_000;

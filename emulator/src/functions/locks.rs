@@ -111,6 +111,9 @@ where
     T: Send + 'static,
     M: FnOnce(&mut WriteTx<'_>) -> Result<T, FunctionError> + Send + 'static,
 {
+    if crate::faults::crashed_holder_first() {
+        locks.hold_as_if_crashed(&key);
+    }
     let Some(_guard) = locks.try_acquire(&key) else {
         return Ok(default);
     };
