@@ -75,7 +75,7 @@ fn parent(id: &str, acc: i64) -> TaskExecutionStorageValue {
 async fn sweep(ctx: &Ctx<'_>, updated_at: i64, limit: u32) -> Result<u64, ConformanceError> {
     let mut u = update(updated_at);
     u.close_status = Some(Close::Closed);
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     ctx.storage()?
         .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
             requests::decrement(true, Close::Ready, &u, limit),
