@@ -165,7 +165,8 @@ impl Plan {
             })
             .collect();
         Plan {
-            seed: rng.gen(),
+            // Small enough for a JavaScript number, so a plan reads the same from Node.
+            seed: u64::from(rng.gen::<u32>()),
             rules,
         }
     }
