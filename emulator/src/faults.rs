@@ -502,6 +502,17 @@ mod tests {
     }
 
     #[test]
+    fn the_functions_that_take_a_lock_are_the_ones_without_a_validator() {
+        for function in Function::ALL {
+            assert_eq!(
+                takes_selector_lock(function),
+                function.args_validator().is_none(),
+                "{function:?}"
+            );
+        }
+    }
+
+    #[test]
     fn hold_only_strikes_functions_that_take_a_lock() {
         let faults = Faults::new(FaultPlan::parse_spec("*:hold").unwrap());
         assert_eq!(faults.decide(Function::InsertMany), None);
