@@ -159,7 +159,7 @@ impl Function {
 
     /// The validator of the inner `args`; `None` for the eight locked actions, which upstream
     /// leaves unvalidated (`selectors.rs` reads their arguments as its JavaScript does).
-    fn args_validator(self) -> Option<&'static Validator> {
+    pub(crate) fn args_validator(self) -> Option<&'static Validator> {
         Some(match self {
             Function::InsertMany => &inserts::INSERT_MANY_ARGS,
             Function::GetManyById => &by_id::GET_MANY_BY_ID_ARGS,
