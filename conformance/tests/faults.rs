@@ -15,6 +15,9 @@ use durable_execution_storage_convex::{
 
 /// Runs of the property by default; each is a few dozen calls.
 const RUNS: u64 = 1_000;
+/// Emulators the property's runs are spread over, each running its share one after another
+/// (a run is sequential; two emulators keep both cores busy while a client waits).
+const BEDS: u64 = 2;
 /// Runs the blind-retry mutant may survive before the test fails.
 const MUTANT_RUNS: u64 = 400;
 
@@ -29,6 +32,14 @@ fn runtime() -> tokio::runtime::Runtime {
 async fn first_failure(
     bed: &FaultBed,
     seeds: std::ops::Range<u64>,
+    insert_retry: InsertRetry,
+) -> Option<RunFailure> {
+    first_failure_of(bed, seeds, insert_retry).await
+}
+
+async fn first_failure_of(
+    bed: &FaultBed,
+    seeds: impl Iterator<Item = u64>,
     insert_retry: InsertRetry,
 ) -> Option<RunFailure> {
     if let Some((seed, plan)) = replay_from_env() {
@@ -46,16 +57,35 @@ async fn first_failure(
 #[test]
 fn fault_property() {
     let runs = runs_from_env(RUNS);
-    runtime().block_on(async {
-        let bed = FaultBed::start().unwrap_or_else(|e| panic!("{e}"));
-        if let Some(failure) = first_failure(&bed, 0..runs, InsertRetry::SameIds).await {
-            panic!(
-                "{failure}\nreplay: {}",
-                failure.replay_command("fault_property")
-            );
+    let beds = if replay_from_env().is_some() { 1 } else { BEDS };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(beds as usize)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime builds");
+    let failures = runtime.block_on(async {
+        let mut shares = tokio::task::JoinSet::new();
+        for bed in 0..beds {
+            // Bed `b` runs the seeds b, b + beds, b + 2 beds, ...
+            let seeds = (0..runs).filter(move |seed| seed % beds == bed);
+            shares.spawn(async move {
+                let bed = FaultBed::start().unwrap_or_else(|e| panic!("{e}"));
+                first_failure_of(&bed, seeds, InsertRetry::SameIds).await
+            });
         }
-        eprintln!("fault property: {runs} runs passed");
+        let mut failures = Vec::new();
+        while let Some(share) = shares.join_next().await {
+            failures.extend(share.expect("a share of the runs finishes"));
+        }
+        failures
     });
+    if let Some(failure) = failures.into_iter().min_by_key(|f| f.seed) {
+        panic!(
+            "{failure}\nreplay: {}",
+            failure.replay_command("fault_property")
+        );
+    }
+    eprintln!("fault property: {runs} runs passed");
 }
 
 #[test]

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use crate::limits::MANUAL_CLOCK_MS_MAX;
+
 /// Nanoseconds per millisecond.
 const NS_PER_MS: u64 = 1_000_000;
 
@@ -99,10 +101,6 @@ impl ManualClock {
             .map_err(|_| too_far)
     }
 }
-
-/// The latest reading a manual clock can be moved to, in ms: it counts nanoseconds in a `u64`
-/// (about the year 2554).
-pub const MANUAL_CLOCK_MS_MAX: u64 = u64::MAX / NS_PER_MS;
 
 /// Why a manual clock refused to move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

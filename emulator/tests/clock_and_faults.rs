@@ -395,6 +395,44 @@ async fn the_binary_takes_the_clock_and_fault_flags() {
     assert_eq!(faults["injected"][0]["fault"], "drop");
 }
 
+/// The in-process handle: a server bound with a manual clock, moved through its state.
+#[tokio::test]
+async fn a_server_bound_in_process_exposes_its_manual_clock() {
+    let config = convex_storage_emulator::Config {
+        auth_secret: SECRET.to_string(),
+        host: "127.0.0.1".to_string(),
+        port: 0,
+        db: DbLocation::Memory,
+        module: MODULE.to_string(),
+    };
+    let controls = Controls {
+        clock: ClockControl::manual(Some(T0)),
+        faults: None,
+    };
+    let server = convex_storage_emulator::Server::bind_with(&config, controls)
+        .await
+        .unwrap();
+    let url = format!("http://{}", server.local_addr().unwrap());
+    let clock = server.state().clock.manual_clock().unwrap().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        stopped.await.ok();
+    }));
+    assert_eq!(clock.try_advance_ms(60_000), Ok(T0 + 60_000));
+    let reading: Json = reqwest::Client::new()
+        .get(format!("{url}/_emulator/clock"))
+        .bearer_auth(SECRET)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reading, json!({"mode": "manual", "nowMs": T0 + 60_000}));
+    stop.send(()).unwrap();
+    serving.await.unwrap().unwrap();
+}
+
 #[test]
 fn the_binary_refuses_bad_clock_and_fault_flags() {
     for args in [
