@@ -28,27 +28,12 @@
 //!
 //! # Differences from a real deployment
 //!
-//! * Serves only the 17 functions of one module. No WebSocket sync, no `/api/function`,
-//!   `/api/query_batch`, `GET /api/query`, `/echo`; `Authorization` headers are ignored.
-//! * `/api/query_at_ts` answers from the latest state (there is no history to read from).
-//! * No `logLines`; error messages carry no stack frames; request ids are random (a
-//!   `Convex-Request-Id` header is not echoed).
-//! * Mutations run one at a time, so they never fail with an OCC conflict (no 503) unless a
-//!   fault plan (`--faults`) injects one.
-//! * `_creationTime` is strictly increasing across the whole store (a deployment may give two
-//!   concurrent transactions equal values), so index keys leave out the `_id` tie-breaker.
-//! * Limits enforced: body size, 8192 array elements, 1024 object fields, the 1 MiB document
-//!   size (`Value is too large (… MiB > maximum size 1 MiB)`). Not enforced:
-//!   per-transaction read/write counts (a parent with more than 32 000
-//!   children is listed in full where a deployment would fail the query).
-//! * The selector locks live in memory, not in a `locks` table: a restart frees every key
-//!   (a deployment keeps a crashed holder's key blocked for up to 60 s), and a holder whose
-//!   lock expired and was taken over does not release the new holder's lock on its way out
-//!   (upstream's `releaseLock` deletes the shared row).
-//! * The locked selectors validate their arguments (upstream does not) before taking the
-//!   lock; the decrement sweep skips parents that no longer exist (upstream's patch throws).
-//! * Inner `args` that are not an object are an `ArgumentValidationError`; a deployment running
-//!   upstream's code throws "The arguments to a Convex function must be an object" instead.
+//! The rules are upstream's, warts included (docs/SPEC.md). What differs is listed, with the
+//! reason, in the README's "Differences from a real deployment": the surface (17 functions over
+//! HTTP), no history for `/api/query_at_ts`, error text without stack frames or `logLines`,
+//! the random part of ids and strictly increasing `_creationTime`, no OCC conflicts (one
+//! writer; a fault plan, `--faults`, can inject one), lock rows in memory (a restart frees
+//! them), and `synchronous = NORMAL`.
 
 pub mod clock;
 pub mod error;
@@ -59,6 +44,7 @@ pub mod id;
 pub mod limits;
 pub mod store;
 pub mod value;
+mod varint;
 
 use std::future::Future;
 use std::net::SocketAddr;

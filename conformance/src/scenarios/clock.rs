@@ -1,4 +1,4 @@
-//! Clock rules (SPEC.md section 3 and common.md): `now` = clock + 50 ms in writes; which
+//! Clock rules (docs/SPEC.md section 3): `now` = clock + 50 ms in writes; which
 //! fields are clamped at insert and at update, to `now` or to `now + 1000`; exactly 0 is not
 //! clamped where upstream guards with `x && x < now`; future values are kept; a row written
 //! moments ago is not stale yet.

@@ -146,7 +146,7 @@ impl Function {
         Self::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    /// Whether it is registered as a query, mutation or action (common.md).
+    /// Whether it is registered as a query, mutation or action (docs/SPEC.md section 5).
     pub fn kind(self) -> FunctionKind {
         match self {
             Function::InsertMany | Function::DeleteById => FunctionKind::Mutation,
