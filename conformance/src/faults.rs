@@ -236,6 +236,9 @@ impl fmt::Display for Plan {
     }
 }
 
+/// Faults injected in a run, by kind (`fail`, `occ`, `drop`, `hold`).
+pub type Injected = BTreeMap<String, u64>;
+
 /// How the executor retries an `insertMany` that failed or lost its reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertRetry {
@@ -375,13 +378,14 @@ impl FaultBed {
         Ok(reply)
     }
 
-    /// Runs the workload of `seed` under `plan` (the generated one when `None`).
+    /// Runs the workload of `seed` under `plan` (the generated one when `None`); on success,
+    /// how many faults of each kind the emulator injected (from `GET /_emulator/faults`).
     pub async fn run(
         &self,
         seed: u64,
         plan: Option<Plan>,
         insert_retry: InsertRetry,
-    ) -> Result<(), RunFailure> {
+    ) -> Result<Injected, RunFailure> {
         let mut rng = StdRng::seed_from_u64(seed);
         let generated = Plan::generate(&mut rng);
         let shape = Shape {
@@ -392,7 +396,14 @@ impl FaultBed {
         let mut run = Run::new(self, seed, shape, insert_retry);
         let outcome = async {
             run.prepare(&plan).await?;
-            run.work().await
+            run.work().await?;
+            let report = self.report().await.map_err(|e| e.to_string())?;
+            let mut injected = Injected::new();
+            for entry in report["injected"].as_array().into_iter().flatten() {
+                let kind = entry["fault"].as_str().unwrap_or("?").to_string();
+                *injected.entry(kind).or_default() += 1;
+            }
+            Ok(injected)
         }
         .await;
         outcome.map_err(|message| RunFailure {
@@ -413,7 +424,7 @@ impl FaultBed {
             smaller.rules.remove(i);
             match self.run(best.seed, Some(smaller), insert_retry).await {
                 Err(still) => best = still,
-                Ok(()) => i += 1,
+                Ok(_) => i += 1,
             }
         }
         best

@@ -6,7 +6,8 @@
 //! replays it (`CONFORMANCE_FAULT_SEED`, `CONFORMANCE_FAULT_PLAN`).
 
 use convex_storage_conformance::faults::{
-    replay_from_env, runs_from_env, FaultBed, InsertRetry, Plan, Rule, RunFailure, Trigger,
+    replay_from_env, runs_from_env, FaultBed, Injected, InsertRetry, Plan, Rule, RunFailure,
+    Trigger,
 };
 use durable_execution_storage_convex::{
     NewTaskExecution, TaskExecutionStatus, TaskExecutionStorageUpdate, TaskExecutionStorageValue,
@@ -15,6 +16,8 @@ use durable_execution_storage_convex::{
 
 /// Runs of the property by default; each is a few dozen calls.
 const RUNS: u64 = 1_000;
+/// From this many runs on, the property also checks that every kind of fault was injected.
+const RUNS_CHECKING_FAULTS: u64 = 100;
 /// Emulators the property's runs are spread over, each running its share one after another
 /// (a run is sequential; two emulators keep both cores busy while a client waits).
 const BEDS: u64 = 2;
@@ -34,21 +37,28 @@ async fn first_failure(
     seeds: std::ops::Range<u64>,
     insert_retry: InsertRetry,
 ) -> Option<RunFailure> {
-    first_failure_of(bed, seeds, insert_retry).await
+    first_failure_of(bed, seeds, insert_retry, &mut Injected::new()).await
 }
 
+/// [`first_failure`] over any seeds, adding the faults injected by passing runs to `injected`.
 async fn first_failure_of(
     bed: &FaultBed,
     seeds: impl Iterator<Item = u64>,
     insert_retry: InsertRetry,
+    injected: &mut Injected,
 ) -> Option<RunFailure> {
     if let Some((seed, plan)) = replay_from_env() {
         let failure = bed.run(seed, plan, insert_retry).await.err()?;
         return Some(bed.shrink(failure, insert_retry).await);
     }
     for seed in seeds {
-        if let Err(failure) = bed.run(seed, None, insert_retry).await {
-            return Some(bed.shrink(failure, insert_retry).await);
+        match bed.run(seed, None, insert_retry).await {
+            Ok(run) => {
+                for (kind, n) in run {
+                    *injected.entry(kind).or_default() += n;
+                }
+            }
+            Err(failure) => return Some(bed.shrink(failure, insert_retry).await),
         }
     }
     None
@@ -70,22 +80,39 @@ fn fault_property() {
             let seeds = (0..runs).filter(move |seed| seed % beds == bed);
             shares.spawn(async move {
                 let bed = FaultBed::start().unwrap_or_else(|e| panic!("{e}"));
-                first_failure_of(&bed, seeds, InsertRetry::SameIds).await
+                let mut injected = Injected::new();
+                let failure =
+                    first_failure_of(&bed, seeds, InsertRetry::SameIds, &mut injected).await;
+                (failure, injected)
             });
         }
-        let mut failures = Vec::new();
+        let (mut failures, mut injected) = (Vec::new(), Injected::new());
         while let Some(share) = shares.join_next().await {
-            failures.extend(share.expect("a share of the runs finishes"));
+            let (failure, share_injected) = share.expect("a share of the runs finishes");
+            failures.extend(failure);
+            for (kind, n) in share_injected {
+                *injected.entry(kind).or_default() += n;
+            }
         }
-        failures
+        (failures, injected)
     });
+    let (failures, injected) = failures;
     if let Some(failure) = failures.into_iter().min_by_key(|f| f.seed) {
         panic!(
             "{failure}\nreplay: {}",
             failure.replay_command("fault_property")
         );
     }
-    eprintln!("fault property: {runs} runs passed");
+    eprintln!("fault property: {runs} runs passed; faults injected: {injected:?}");
+    // A property that passes because nothing was injected proves nothing.
+    if runs >= RUNS_CHECKING_FAULTS && replay_from_env().is_none() {
+        for kind in ["fail", "occ", "drop", "hold"] {
+            assert!(
+                injected.get(kind).copied().unwrap_or(0) > 0,
+                "no `{kind}` fault was injected in {runs} runs: {injected:?}"
+            );
+        }
+    }
 }
 
 #[test]
