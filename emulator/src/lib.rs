@@ -69,6 +69,7 @@ pub use http::AppState;
 
 use clock::Clock;
 use functions::Functions;
+use limits::REQUEST_LOG_ENTRIES_DEFAULT;
 use store::{DbLocation, Store};
 
 /// How to run an emulator.
@@ -84,6 +85,8 @@ pub struct Config {
     pub db: DbLocation,
     /// The module the functions are exported from.
     pub module: String,
+    /// Calls the inspector's request log keeps (`--request-log-size`).
+    pub request_log_size: usize,
 }
 
 /// The default module name, as durable-execution-storage-convex's README names it.
@@ -94,16 +97,32 @@ pub fn app(state: Arc<AppState>) -> Router {
     http::router(state)
 }
 
-/// Opens the store and builds the shared state.
+/// Opens the store and builds the shared state, with a request log of the default size.
 pub fn open_state(
     db: &DbLocation,
     auth_secret: String,
     module: String,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<AppState>, Error> {
+    open_state_with_log(db, auth_secret, module, clock, REQUEST_LOG_ENTRIES_DEFAULT)
+}
+
+/// [`open_state`] with a request log keeping the last `request_log_size` calls.
+pub fn open_state_with_log(
+    db: &DbLocation,
+    auth_secret: String,
+    module: String,
+    clock: Arc<dyn Clock>,
+    request_log_size: usize,
+) -> Result<Arc<AppState>, Error> {
     let store = Arc::new(Store::open(db, clock.clone())?);
-    let functions = Functions::new(store, auth_secret, clock);
-    Ok(Arc::new(AppState { functions, module }))
+    let functions = Functions::new(store, auth_secret, clock.clone());
+    let inspector = http::control::inspector::Inspector::new(request_log_size, clock);
+    Ok(Arc::new(AppState {
+        functions,
+        module,
+        inspector,
+    }))
 }
 
 /// A bound, not yet serving, emulator.
@@ -116,11 +135,12 @@ impl Server {
     /// Opens the database and binds the socket; connections are accepted once this returns
     /// (the kernel queues them until [`Server::run`] picks them up).
     pub async fn bind(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, Error> {
-        let state = open_state(
+        let state = open_state_with_log(
             &config.db,
             config.auth_secret.clone(),
             config.module.clone(),
             clock,
+            config.request_log_size,
         )?;
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)

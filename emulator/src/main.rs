@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use convex_storage_emulator::clock::SystemClock;
+use convex_storage_emulator::limits::{REQUEST_LOG_ENTRIES_DEFAULT, REQUEST_LOG_ENTRIES_MAX};
 use convex_storage_emulator::store::DbLocation;
 use convex_storage_emulator::{Config, Server, DEFAULT_MODULE};
 
@@ -30,6 +31,10 @@ struct Cli {
     /// Module name the functions are exported from.
     #[arg(long, default_value = DEFAULT_MODULE)]
     module: String,
+    /// Calls the inspector (`/_emulator/`) keeps in its request log; 0 keeps none.
+    #[arg(long, default_value_t = REQUEST_LOG_ENTRIES_DEFAULT,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=REQUEST_LOG_ENTRIES_MAX as u64))]
+    request_log_size: usize,
 }
 
 fn main() -> ExitCode {
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
         port: cli.port,
         db: DbLocation::parse(&cli.db),
         module: cli.module,
+        request_log_size: cli.request_log_size,
     };
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,

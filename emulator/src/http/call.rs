@@ -8,6 +8,7 @@
 //! so a mutation with a bad format still commits before the 400.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -23,6 +24,7 @@ use crate::http::body::json_body;
 use crate::http::codec::{self, Encode, OutputFormat};
 use crate::http::error::HttpError;
 use crate::http::path::UdfPath;
+use crate::http::request_log::LoggedUsage;
 use crate::http::AppState;
 use crate::value::Value;
 
@@ -188,7 +190,23 @@ async fn run_call(
             "{path} is not a valid path to a Convex function. {reason}"
         ))
     })?;
-    let outcome = invoke(state, endpoint, &udf_path, args).await;
+    let started = Instant::now();
+    let call = state.inspector.request_log.start(
+        state.inspector.now_ms(),
+        path,
+        endpoint_name(endpoint),
+        &args,
+        &|s| state.functions.is_auth_secret(s),
+    );
+    let (outcome, usage) = invoke(state, endpoint, &udf_path, args).await;
+    let logged = match &outcome {
+        Ok(value) => Ok(value),
+        Err(Failure::Message(message)) => Err(message.clone()),
+        Err(Failure::Internal(e)) => Err(format!("Internal error: {e}")),
+    };
+    let logged = logged.as_ref().map_err(String::as_str).copied();
+    let request_log = &state.inspector.request_log;
+    request_log.finish(call, logged, usage, started.elapsed());
     let format = match format {
         None => default_format,
         Some(name) => OutputFormat::parse(&name)
@@ -201,12 +219,31 @@ async fn run_call(
     }
 }
 
+/// Runs the call; with the result, what it read and wrote for the request log (`None` when
+/// it failed before reaching a function).
 async fn invoke(
     state: &AppState,
     endpoint: Option<FunctionKind>,
     udf_path: &UdfPath,
     args: Json,
-) -> Result<Value, Failure> {
+) -> (Result<Value, Failure>, Option<LoggedUsage>) {
+    match find_function(state, endpoint, udf_path, args) {
+        Ok((function, envelope)) => {
+            let result = state.functions.call(function, envelope).await;
+            // Pending: `Functions::call_observed` will report what the call read and wrote.
+            (result.map_err(Failure::from), None)
+        }
+        Err(failure) => (Err(failure), None),
+    }
+}
+
+/// The function a path names, checked against the endpoint, and its first positional argument.
+fn find_function(
+    state: &AppState,
+    endpoint: Option<FunctionKind>,
+    udf_path: &UdfPath,
+    args: Json,
+) -> Result<(Function, Option<Value>), Failure> {
     let positional = decode_positional_args(args).map_err(|reason| {
         Failure::Message(format!("Invalid arguments for {udf_path}: {reason}"))
     })?;
@@ -226,10 +263,17 @@ async fn invoke(
             function.kind()
         )));
     }
-    Ok(state
-        .functions
-        .call(function, positional.into_iter().next())
-        .await?)
+    Ok((function, positional.into_iter().next()))
+}
+
+/// The endpoint a call came through, as the request log names it.
+fn endpoint_name(endpoint: Option<FunctionKind>) -> &'static str {
+    match endpoint {
+        Some(FunctionKind::Query) => "query",
+        Some(FunctionKind::Mutation) => "mutation",
+        Some(FunctionKind::Action) => "action",
+        None => "run",
+    }
 }
 
 /// `args` as positional arguments: an array as-is, anything else as a one-element array.

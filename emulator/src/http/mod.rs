@@ -10,6 +10,7 @@ pub mod control;
 mod error;
 mod meta;
 pub mod path;
+pub mod request_log;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub functions: Functions,
     /// The module the functions are exported from (`taskExecutionsStorage`).
     pub module: String,
+    /// The inspector's request log and clock (`control::inspector`).
+    pub inspector: control::inspector::Inspector,
 }
 
 /// The routing table.
@@ -48,6 +51,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .nest("/api", api)
         .nest(control::PREFIX, control::router(state.clone()))
+        // `nest` serves the prefix itself but not with a trailing slash: the inspector is at both.
+        .route("/_emulator/", get(control::inspector::page))
         .route("/", get(meta::root))
         .route("/version", get(meta::version))
         .route("/instance_name", get(meta::instance_name))

@@ -9,6 +9,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /_emulator/health` | `{"ok": true}` once the store answers (guarded, so it also checks a secret) |
+//! | `GET /_emulator/`, `/_emulator/assets/*`, `/_emulator/api/*` | the inspector (`inspector/`) |
 
 use std::sync::Arc;
 
@@ -22,6 +23,8 @@ use serde::Serialize;
 
 use crate::http::AppState;
 
+pub mod inspector;
+
 /// The prefix of every route in this module.
 pub const PREFIX: &str = "/_emulator";
 
@@ -29,8 +32,11 @@ pub const PREFIX: &str = "/_emulator";
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let guarded = Router::new()
         .route("/health", get(health))
+        .merge(inspector::api_routes())
         .route_layer(middleware::from_fn_with_state(state, require_secret));
-    Router::new().merge(guarded)
+    Router::new()
+        .merge(inspector::public_routes())
+        .merge(guarded)
 }
 
 /// Refuses a request that does not carry the secret as a bearer token.
@@ -67,6 +73,8 @@ pub enum ControlError {
     BadRequest(String),
     /// The route exists but the feature is off (for example the manual clock): 404.
     NotEnabled(String),
+    /// The thing asked for does not exist (an executionId, a call no longer logged): 404.
+    NotFound(String),
     /// The store failed: 500.
     Internal(crate::Error),
 }
@@ -83,6 +91,7 @@ impl IntoResponse for ControlError {
             ControlError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "Unauthorized", m.into()),
             ControlError::BadRequest(m) => (StatusCode::BAD_REQUEST, "BadRequest", m),
             ControlError::NotEnabled(m) => (StatusCode::NOT_FOUND, "NotEnabled", m),
+            ControlError::NotFound(m) => (StatusCode::NOT_FOUND, "NotFound", m),
             ControlError::Internal(e) => {
                 eprintln!("internal error: {e}");
                 (
