@@ -42,16 +42,46 @@ pub struct Timing {
 /// The requests timed, in the order a user would make them.
 const REQUESTS: &[(&str, &str)] = &[
     ("overview", "/_emulator/api/overview"),
-    ("first list page (newest first)", "/_emulator/api/executions"),
-    ("filter: status = ready", "/_emulator/api/executions?status=ready"),
-    ("filter: status = ready, shard = 3", "/_emulator/api/executions?status=ready&shard=3"),
-    ("filter: running", "/_emulator/api/executions?status=running"),
-    ("filter: isFinished = false", "/_emulator/api/executions?isFinished=false"),
-    ("filter: closeStatus = closed", "/_emulator/api/executions?closeStatus=closed"),
-    ("filter: parents with acc > 0", "/_emulator/api/executions?activeChildren=true"),
-    ("filter: ocfpStatus = idle", "/_emulator/api/executions?ocfpStatus=idle"),
-    ("filter: taskId (rare; no index, bounded scan)", "/_emulator/api/executions?taskId=rare-task"),
-    ("find by executionId", "/_emulator/api/executions?q={middle}"),
+    (
+        "first list page (newest first)",
+        "/_emulator/api/executions",
+    ),
+    (
+        "filter: status = ready",
+        "/_emulator/api/executions?status=ready",
+    ),
+    (
+        "filter: status = ready, shard = 3",
+        "/_emulator/api/executions?status=ready&shard=3",
+    ),
+    (
+        "filter: running",
+        "/_emulator/api/executions?status=running",
+    ),
+    (
+        "filter: isFinished = false",
+        "/_emulator/api/executions?isFinished=false",
+    ),
+    (
+        "filter: closeStatus = closed",
+        "/_emulator/api/executions?closeStatus=closed",
+    ),
+    (
+        "filter: parents with acc > 0",
+        "/_emulator/api/executions?activeChildren=true",
+    ),
+    (
+        "filter: ocfpStatus = idle",
+        "/_emulator/api/executions?ocfpStatus=idle",
+    ),
+    (
+        "filter: taskId (rare; no index, bounded scan)",
+        "/_emulator/api/executions?taskId=rare-task",
+    ),
+    (
+        "find by executionId",
+        "/_emulator/api/executions?q={middle}",
+    ),
     ("execution detail", "/_emulator/api/executions/{middle}"),
     ("request log", "/_emulator/api/requests?limit=200"),
 ];

@@ -371,7 +371,11 @@ async fn bench_backend(cli: &Cli, backend: &str, scratch: &std::path::Path) -> R
 
 /// `--inspector`: fill an emulator on a file, then time the inspector's endpoints.
 async fn bench_inspector(cli: &Cli, scratch: &std::path::Path) -> Result<Value> {
-    let rows = if cli.quick { 10_000 } else { cli.inspector_rows };
+    let rows = if cli.quick {
+        10_000
+    } else {
+        cli.inspector_rows
+    };
     let (mut target, _) = start(cli, "emulator", Some(scratch.join("inspector.sqlite3")))?;
     let storage = connect(&target.url, &target.secret, 16, None)?;
     eprintln!("-- inspector: filling to {rows} executions on 16 shards");
@@ -395,7 +399,10 @@ fn print_inspector(report: &Value) {
     println!("\n## Inspector endpoints with {stored} executions stored (ms)\n");
     println!("| request | first | median | max | rows |");
     println!("|---|---|---|---|---|");
-    let requests = report["inspector"]["requests"].as_array().cloned().unwrap_or_default();
+    let requests = report["inspector"]["requests"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for r in &requests {
         println!(
             "| {} (`{}`) | {} | {} | {} | {} |",
