@@ -58,12 +58,20 @@ function executionLink(id, text) {
   return h('a', { href: '#/executions/' + encodeURIComponent(id) }, text || id);
 }
 
-/** A timestamp: relative in the text, absolute and raw on hover, machine-readable inside. */
+/** A timestamp: relative and absolute (local time) in the text, the raw number on hover. */
 function time(ms) {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) return h('span', {}, String(ms));
   const date = new Date(ms);
-  const iso = date.toISOString();
-  return h('time', { datetime: iso, title: `${iso} · ${ms}` }, relative(ms));
+  return h('time', { datetime: date.toISOString(), title: `${ms} (${date.toISOString()})` },
+    relative(ms), h('span', { class: 'abs' }, absolute(date)));
+}
+
+/** Local time: hours only for today, the date too otherwise. */
+function absolute(date) {
+  const pad = (n) => String(n).padStart(2, '0');
+  const clock = `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  if (date.toDateString() === new Date().toDateString()) return clock;
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clock}`;
 }
 
 function relative(ms) {
@@ -171,7 +179,8 @@ async function overview() {
   const oldest = o.oldestReady;
   show(
     h('h2', {}, 'Overview'),
-    h('p', { class: 'meta' }, 'As of ', time(now), ' (the emulator\'s clock). ',
+    h('p', { class: 'meta' }, 'As of ', h('time', { datetime: new Date(now).toISOString(), title: String(now) },
+      new Date(now).toLocaleString()), ' on the emulator\'s clock. ',
       h('button', { type: 'button', onclick: () => route() }, 'Refresh')),
     h('ul', { class: 'cards' }, cards.map(([label, n, filters]) => h('li', {},
       listLink(filters, [h('span', { class: 'card-n' }, count(n)), h('span', {}, label)])))),
@@ -302,8 +311,7 @@ async function detail(id) {
   const timeline = h('section', { class: 'panel', 'aria-labelledby': 'timeline-h' },
     h('h3', { id: 'timeline-h' }, 'Timeline'),
     h('ol', { class: 'timeline' }, events.map(([f, ms]) => h('li', {},
-      h('span', { class: 'when' }, new Date(ms).toISOString().replace('T', ' ').replace('Z', '')),
-      ' ', h('strong', {}, f), ' ', time(ms)))));
+      h('strong', {}, f), ' ', time(ms)))));
   const fields = h('table', { class: 'grid fields' },
     h('caption', {}, 'Every stored field'),
     h('tbody', {}, Object.keys(e).sort().map((name) => h('tr', {},
