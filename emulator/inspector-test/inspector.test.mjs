@@ -215,6 +215,7 @@ test('the request log shows a ConvexHttpClient call made while it is open', asyn
   const newest = await page.$eval('#requests tbody tr', (row) => [...row.children].map((c) => c.textContent.trim()))
   assert.match(newest[2], /^getManyById query$/)
   assert.equal(newest[3], 'success')
+  assert.deepEqual([newest[5], newest[6]], ['1', '0'], 'one document read, none written')
   // Its arguments and result, on request, with the secret redacted.
   await press('#requests tbody tr:first-child button', 'Details')
   await page.waitForSelector('.payload pre')

@@ -322,6 +322,27 @@ async fn the_request_log_keeps_calls_without_the_secret() {
     );
     assert_eq!(entries[1]["outcome"], "success");
     assert_eq!(entries[1]["function"], "taskExecutionsStorage:getManyById");
+    // What each call read and wrote, from the store's meter.
+    let read = &entries[1]["usage"];
+    assert_eq!(
+        (
+            read["documentsRead"].as_u64(),
+            read["documentsWritten"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    assert!(read["bytesRead"].as_u64().unwrap() > 0);
+    assert_eq!(read["changedExecutionIds"], json!([]));
+    let refused = &newest["usage"];
+    assert_eq!(
+        refused["documentsWritten"], 0,
+        "the duplicate insert rolled back"
+    );
+    assert_eq!(refused["changedExecutionIds"], json!([]));
+    let seeding = &entries[3]["usage"];
+    assert_eq!(seeding["documentsWritten"], 8);
+    assert_eq!(seeding["changedExecutionIdsTotal"], 8);
+    assert_eq!(seeding["changedExecutionIds"][0], "r0");
     assert_eq!(newest["timeMs"], T0 + 5_000);
 
     let since = ok(&deployment, "/_emulator/api/requests?after=3").await;

@@ -220,7 +220,7 @@ async fn run_call(
 }
 
 /// Runs the call; with the result, what it read and wrote for the request log (`None` when
-/// it failed before reaching a function).
+/// no function was found).
 async fn invoke(
     state: &AppState,
     endpoint: Option<FunctionKind>,
@@ -229,9 +229,16 @@ async fn invoke(
 ) -> (Result<Value, Failure>, Option<LoggedUsage>) {
     match find_function(state, endpoint, udf_path, args) {
         Ok((function, envelope)) => {
-            let result = state.functions.call(function, envelope).await;
-            // Pending: `Functions::call_observed` will report what the call read and wrote.
-            (result.map_err(Failure::from), None)
+            let observed = state.functions.call_observed(function, envelope).await;
+            let usage = observed.usage;
+            let usage = LoggedUsage::new(
+                usage.documents_read,
+                usage.bytes_read,
+                usage.documents_written,
+                usage.bytes_written,
+                usage.changed_execution_ids,
+            );
+            (observed.result.map_err(Failure::from), Some(usage))
         }
         Err(failure) => (Err(failure), None),
     }

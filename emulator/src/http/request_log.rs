@@ -57,8 +57,8 @@ pub struct LogEntry {
     pub error: Option<String>,
     /// From arrival to the answer being ready, in microseconds.
     pub latency_us: u64,
-    /// What the call read and wrote; `None` when it never reached the store (an unknown
-    /// function, a wrong secret, invalid arguments).
+    /// What the call read and wrote (zero for one refused before it reached the store: a
+    /// wrong secret, invalid arguments); `None` when no function was found.
     pub usage: Option<LoggedUsage>,
     /// The arguments, secret redacted, as JSON text (cut when large).
     #[serde(skip)]

@@ -132,7 +132,7 @@ fn plan(tx: &ReadTx<'_>, f: &Filters) -> Result<Plan, Error> {
             for is_sleeping in tx.distinct_values(index, std::slice::from_ref(&status), max)? {
                 ranges.push(IndexRange {
                     index,
-                    eq: vec![status.clone(), is_sleeping],
+                    eq: vec![Some(status.clone()), Some(is_sleeping)],
                     gte: Some(Value::Float64(0.0)),
                     lt: Some(Value::Float64(before)),
                 });
@@ -150,7 +150,7 @@ fn plan(tx: &ReadTx<'_>, f: &Filters) -> Result<Plan, Error> {
                     let above_zero = Value::Float64(f64::from_bits(1));
                     ranges.push(IndexRange {
                         index,
-                        eq,
+                        eq: eq.into_iter().map(Some).collect(),
                         gte: (f.active_children == Some(true)).then_some(above_zero),
                         lt: None,
                     });
@@ -161,7 +161,7 @@ fn plan(tx: &ReadTx<'_>, f: &Filters) -> Result<Plan, Error> {
         for shard in shards()? {
             ranges.push(IndexRange {
                 index: Index::ShardStatusStartAt,
-                eq: vec![shard, status.clone()],
+                eq: vec![Some(shard), Some(status.clone())],
                 gte: None,
                 lt: f.start_at_before.map(Value::Float64),
             });

@@ -103,7 +103,7 @@ fn count(tx: &ReadTx<'_>, now: f64) -> Result<Json, Error> {
     for is_sleeping in tx.distinct_values(index, &["running".into()], max)? {
         running_expired += tx.count_in_range(&IndexRange {
             index,
-            eq: vec!["running".into(), is_sleeping],
+            eq: vec![Some("running".into()), Some(is_sleeping)],
             gte: Some(Value::Float64(0.0)),
             lt: Some(Value::Float64(now)),
         })?;
