@@ -175,6 +175,15 @@ async fn the_overview_counts_what_is_stored() {
     assert_eq!(overview["ocfpStatus"], json!({ "idle": 10 }));
     assert_eq!(overview["closeStatus"], json!({ "idle": 8, "closed": 2 }));
     assert_eq!(overview["oldestReady"]["executionId"], "r0");
+
+    // The bulk states (`idle`, `closed`) are what the other states leave: still exact.
+    let busy = json!({ "shard": 1, "status": "waiting_for_children", "ocfpStatus": "processing",
+                       "closeStatus": "closing" });
+    deployment.insert(vec![execution_with("busy", busy)]).await;
+    let overview = ok(&deployment, "/_emulator/api/overview").await;
+    assert_eq!(overview["ocfpStatus"], json!({ "idle": 10, "processing": 1 }));
+    assert_eq!(overview["closeStatus"], json!({ "idle": 8, "closed": 2, "closing": 1 }));
+    assert_eq!(overview["waitingForChildren"], 2);
 }
 
 #[tokio::test]
