@@ -105,6 +105,10 @@ pub const REQUEST_LOG_PAYLOAD_BYTES_MAX: usize = 16 * 1024;
 /// Changed executionIds a log entry lists; a bigger batch keeps the first ones and the count.
 pub const REQUEST_LOG_CHANGED_IDS_MAX: usize = 1_000;
 
+/// Changed executionIds each entry of a list of calls shows (the entry itself keeps up to
+/// [`REQUEST_LOG_CHANGED_IDS_MAX`]): 200 summaries of 1 000-row inserts stay a small answer.
+pub const REQUEST_LOG_SUMMARY_IDS_MAX: usize = 10;
+
 /// Log entries one `GET /_emulator/api/requests` answers at most.
 pub const REQUEST_LOG_PAGE_ENTRIES_MAX: usize = 1_000;
 

@@ -181,8 +181,14 @@ async fn the_overview_counts_what_is_stored() {
                        "closeStatus": "closing" });
     deployment.insert(vec![execution_with("busy", busy)]).await;
     let overview = ok(&deployment, "/_emulator/api/overview").await;
-    assert_eq!(overview["ocfpStatus"], json!({ "idle": 10, "processing": 1 }));
-    assert_eq!(overview["closeStatus"], json!({ "idle": 8, "closed": 2, "closing": 1 }));
+    assert_eq!(
+        overview["ocfpStatus"],
+        json!({ "idle": 10, "processing": 1 })
+    );
+    assert_eq!(
+        overview["closeStatus"],
+        json!({ "idle": 8, "closed": 2, "closing": 1 })
+    );
     assert_eq!(overview["waitingForChildren"], 2);
 }
 
@@ -351,7 +357,7 @@ async fn the_request_log_keeps_calls_without_the_secret() {
     let seeding = &entries[3]["usage"];
     assert_eq!(seeding["documentsWritten"], 8);
     assert_eq!(seeding["changedExecutionIdsTotal"], 8);
-    assert_eq!(seeding["changedExecutionIds"][0], "r0");
+    assert_eq!(seeding["changedExecutionIds"][0], "done0", "sorted");
     assert_eq!(newest["timeMs"], T0 + 5_000);
 
     let since = ok(&deployment, "/_emulator/api/requests?after=3").await;

@@ -180,7 +180,7 @@ async function overview() {
   show(
     h('h2', {}, 'Overview'),
     h('p', { class: 'meta' }, 'As of ', h('time', { datetime: new Date(now).toISOString(), title: String(now) },
-      new Date(now).toLocaleString()), ' on the emulator\'s clock. ',
+      new Date(now).toISOString().replace('T', ' ').slice(0, 19) + ' UTC'), ' on the emulator\'s clock. ',
       h('button', { type: 'button', onclick: () => route() }, 'Refresh')),
     h('ul', { class: 'cards' }, cards.map(([label, n, filters]) => h('li', {},
       listLink(filters, [h('span', { class: 'card-n' }, count(n)), h('span', {}, label)])))),

@@ -38,7 +38,7 @@ pub async fn execution(
             .newest(0, REQUEST_LOG_PAGE_ENTRIES_MAX, |entry: &LogEntry| {
                 entry.touched(&execution_id)
             });
-    body["calls"] = json!(calls.iter().map(|c| &**c).collect::<Vec<&LogEntry>>());
+    body["calls"] = json!(calls.iter().map(|c| c.to_json(false)).collect::<Vec<_>>());
     Ok(fresh_json(body))
 }
 

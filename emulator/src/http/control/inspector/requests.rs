@@ -50,7 +50,7 @@ pub async fn requests(
     Ok(fresh_json(json!({
         "capacity": log.capacity(),
         "latestSeq": latest,
-        "entries": entries.iter().map(|e| &**e).collect::<Vec<_>>(),
+        "entries": entries.iter().map(|e| e.to_json(false)).collect::<Vec<_>>(),
     })))
 }
 
@@ -68,8 +68,5 @@ pub async fn request(
                 state.inspector.request_log.capacity()
             ))
         })?;
-    let mut body = json!(&*entry);
-    body["args"] = json!(entry.args);
-    body["result"] = json!(entry.result);
-    Ok(fresh_json(body))
+    Ok(fresh_json(entry.to_json(true)))
 }
