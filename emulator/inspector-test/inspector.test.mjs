@@ -209,6 +209,7 @@ test('opens an execution and follows a child link', async () => {
 test('the request log shows a ConvexHttpClient call made while it is open', async () => {
   await press('nav a', 'Request log')
   await page.waitForSelector('#requests tbody tr')
+  assert.match(await page.$eval('[role=status]', (el) => el.textContent), /keeps the last 500 calls/, '--request-log-size')
   const before = await page.$$eval('#requests tbody tr', (rows) => rows.length)
   await client.query(ref('getManyById'), { authSecret: SECRET, args: { requests: [{ executionId: 'ready-1' }] } })
   await page.waitForFunction((n) => document.querySelectorAll('#requests tbody tr').length === n + 1, {}, before)

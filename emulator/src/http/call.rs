@@ -190,6 +190,8 @@ async fn run_call(
             "{path} is not a valid path to a Convex function. {reason}"
         ))
     })?;
+    // The request log: the call's time from the emulator's clock, its latency from the
+    // monotonic clock (a duration, not a reading of "now").
     let started = Instant::now();
     let call = state.inspector.request_log.start(
         state.inspector.now_ms(),
