@@ -7,9 +7,9 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{execution_with, Deployment, SECRET, T0};
-use convex_storage_emulator::clock::ManualClock;
-use convex_storage_emulator::open_state_with_log;
+use convex_storage_emulator::clock::{ClockControl, ManualClock};
 use convex_storage_emulator::store::DbLocation;
+use convex_storage_emulator::{open_state_with_log, Controls};
 use serde_json::{json, Value as Json};
 use std::sync::Arc;
 
@@ -385,11 +385,15 @@ async fn the_request_log_keeps_calls_without_the_secret() {
 #[tokio::test]
 async fn the_log_keeps_only_the_last_n_calls() {
     let clock = Arc::new(ManualClock::new(T0));
+    let controls = Controls {
+        clock: ClockControl::Fixed(clock.clone()),
+        faults: None,
+    };
     let state = open_state_with_log(
         &DbLocation::Memory,
         SECRET.to_string(),
         common::MODULE.to_string(),
-        clock.clone(),
+        controls,
         2,
     )
     .unwrap();
@@ -411,4 +415,48 @@ async fn the_log_keeps_only_the_last_n_calls() {
         .map(|e| e["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(seqs, [5, 4]);
+}
+
+#[tokio::test]
+async fn a_call_whose_reply_a_fault_replaced_is_logged_as_such() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let controls = Controls {
+        clock: ClockControl::Fixed(clock.clone()),
+        faults: Some(
+            convex_storage_emulator::faults::FaultPlan::parse_spec(
+                "seed=1;getManyById:fail@every=1",
+            )
+            .unwrap(),
+        ),
+    };
+    let state = open_state_with_log(
+        &DbLocation::Memory,
+        SECRET.to_string(),
+        common::MODULE.to_string(),
+        controls,
+        10,
+    )
+    .unwrap();
+    let deployment = Deployment {
+        app: convex_storage_emulator::app(state.clone()),
+        clock,
+        state,
+    };
+    let body = json!({
+        "path": "taskExecutionsStorage:getManyById",
+        "args": [{ "authSecret": SECRET, "args": { "requests": [] } }],
+    });
+    let (status, _) = deployment.post("/api/query", body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let log = ok(&deployment, "/_emulator/api/requests").await;
+    let entry = &log["entries"][0];
+    assert_eq!(entry["outcome"], "error");
+    assert!(
+        entry["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Injected fault"),
+        "{entry}"
+    );
+    assert_eq!(entry["usage"], Json::Null);
 }

@@ -23,6 +23,7 @@ use crate::functions::{Function, FunctionError, FunctionKind};
 use crate::http::body::json_body;
 use crate::http::codec::{self, Encode, OutputFormat};
 use crate::http::error::HttpError;
+use crate::http::inject;
 use crate::http::path::UdfPath;
 use crate::http::request_log::LoggedUsage;
 use crate::http::AppState;
@@ -162,10 +163,16 @@ pub async fn query_at_ts(
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// How the request log shows a call whose reply a fault replaced (a 503, or a dropped
+/// connection after the call ran; `--faults`).
+const INJECTED: &str = "Injected fault: the reply was replaced (see /_emulator/faults)";
+
 /// Why a call returned no value, with the text Convex puts after `Server Error\n`.
 enum Failure {
     Message(String),
     Internal(crate::Error),
+    /// An injected fault replaced the reply (see `inject`).
+    Injected(Response),
 }
 
 impl From<FunctionError> for Failure {
@@ -194,7 +201,7 @@ async fn run_call(
     // monotonic clock (a duration, not a reading of "now").
     let started = Instant::now();
     let call = state.inspector.request_log.start(
-        state.inspector.now_ms(),
+        state.clock.clock().now_ms(),
         path,
         endpoint_name(endpoint),
         &args,
@@ -205,6 +212,7 @@ async fn run_call(
         Ok(value) => Ok(value),
         Err(Failure::Message(message)) => Err(message.clone()),
         Err(Failure::Internal(e)) => Err(format!("Internal error: {e}")),
+        Err(Failure::Injected(_)) => Err(INJECTED.to_string()),
     };
     let logged = logged.as_ref().map_err(String::as_str).copied();
     let request_log = &state.inspector.request_log;
@@ -218,11 +226,12 @@ async fn run_call(
         Ok(value) => Ok(success(&value, format)),
         Err(Failure::Message(message)) => Ok(failure(&message)),
         Err(Failure::Internal(e)) => Err(HttpError::Internal(e)),
+        Err(Failure::Injected(reply)) => Ok(reply),
     }
 }
 
-/// Runs the call; with the result, what it read and wrote for the request log (`None` when
-/// no function was found).
+/// Runs the call under the fault plan; with the result, what it read and wrote for the request
+/// log (`None` when no function was found or a fault replaced the reply).
 async fn invoke(
     state: &AppState,
     endpoint: Option<FunctionKind>,
@@ -231,7 +240,11 @@ async fn invoke(
 ) -> (Result<Value, Failure>, Option<LoggedUsage>) {
     match find_function(state, endpoint, udf_path, args) {
         Ok((function, envelope)) => {
-            let observed = state.functions.call_observed(function, envelope).await;
+            let call = state.functions.call_observed(function, envelope);
+            let observed = match inject::around(state, function, call).await {
+                Ok(observed) => observed,
+                Err(reply) => return (Err(Failure::Injected(reply)), None),
+            };
             let usage = observed.usage;
             let usage = LoggedUsage::new(
                 usage.documents_read,
@@ -242,35 +255,35 @@ async fn invoke(
             );
             (observed.result.map_err(Failure::from), Some(usage))
         }
-        Err(failure) => (Err(failure), None),
+        Err(message) => (Err(Failure::Message(message)), None),
     }
 }
 
-/// The function a path names, checked against the endpoint, and its first positional argument.
+/// The function a path names, checked against the endpoint, and its first positional argument;
+/// `Err` is the error message.
 fn find_function(
     state: &AppState,
     endpoint: Option<FunctionKind>,
     udf_path: &UdfPath,
     args: Json,
-) -> Result<(Function, Option<Value>), Failure> {
-    let positional = decode_positional_args(args).map_err(|reason| {
-        Failure::Message(format!("Invalid arguments for {udf_path}: {reason}"))
-    })?;
+) -> Result<(Function, Option<Value>), String> {
+    let positional = decode_positional_args(args)
+        .map_err(|reason| format!("Invalid arguments for {udf_path}: {reason}"))?;
     let function = Some(udf_path)
         .filter(|p| p.module() == state.module)
         .and_then(|p| Function::from_name(p.function()))
         .ok_or_else(|| {
-            Failure::Message(format!(
+            format!(
                 "Could not find public function for '{}'.",
                 udf_path.stripped()
-            ))
+            )
         })?;
     if let Some(kind) = endpoint.filter(|k| *k != function.kind()) {
-        return Err(Failure::Message(format!(
+        return Err(format!(
             "Trying to execute {} as {kind}, but it is defined as {}.",
             udf_path.canonical(),
             function.kind()
-        )));
+        ));
     }
     Ok((function, positional.into_iter().next()))
 }

@@ -8,6 +8,7 @@ mod call;
 pub mod codec;
 pub mod control;
 mod error;
+mod inject;
 mod meta;
 pub mod path;
 pub mod request_log;
@@ -23,6 +24,8 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 pub use error::HttpError;
 
+use crate::clock::ClockControl;
+use crate::faults::Faults;
 use crate::functions::Functions;
 
 /// How long browsers may cache a CORS preflight answer, as the backend sets it.
@@ -34,7 +37,11 @@ pub struct AppState {
     pub functions: Functions,
     /// The module the functions are exported from (`taskExecutionsStorage`).
     pub module: String,
-    /// The inspector's request log and clock (`control::inspector`).
+    /// The deployment's time: the system clock, or a manual one `/_emulator/clock` moves.
+    pub clock: ClockControl,
+    /// The fault injector, when started with `--faults`.
+    pub faults: Option<Arc<Faults>>,
+    /// The inspector's request log (`control::inspector`).
     pub inspector: control::inspector::Inspector,
 }
 

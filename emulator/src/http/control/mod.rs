@@ -10,6 +10,12 @@
 //! |---|---|
 //! | `GET /_emulator/health` | `{"ok": true}` once the store answers (guarded, so it also checks a secret) |
 //! | `GET /_emulator/`, `/_emulator/assets/*`, `/_emulator/api/*` | the inspector (`inspector/`) |
+//! | `GET`/`POST /_emulator/clock` | read the time; move a manual clock (`clock`) |
+//! | `GET`/`POST`/`DELETE /_emulator/faults` | the fault plan and its log (`faults`) |
+
+mod clock;
+mod faults;
+pub mod inspector;
 
 use std::sync::Arc;
 
@@ -23,8 +29,6 @@ use serde::Serialize;
 
 use crate::http::AppState;
 
-pub mod inspector;
-
 /// The prefix of every route in this module.
 pub const PREFIX: &str = "/_emulator";
 
@@ -33,6 +37,13 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let guarded = Router::new()
         .route("/health", get(health))
         .merge(inspector::api_routes())
+        .route("/clock", get(clock::get_clock).post(clock::move_clock))
+        .route(
+            "/faults",
+            get(faults::get_faults)
+                .post(faults::set_faults)
+                .delete(faults::clear_faults),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_secret));
     Router::new()
         .merge(inspector::public_routes())

@@ -33,33 +33,25 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{Map, Value as Json};
 
-use crate::clock::Clock;
 use crate::http::codec::{Encode, OutputFormat};
 use crate::http::request_log::RequestLog;
 use crate::http::AppState;
 use crate::store::Document;
 use crate::value::Value;
 
-/// What the inspector keeps beside the store: the request log, and the clock that stamps its
-/// entries and decides what "due now" means.
+/// What the inspector keeps beside the store: the request log. ("Now", for what is due, is the
+/// deployment's clock, `AppState::clock`, manual or not.)
 pub struct Inspector {
     /// The last calls (`--request-log-size`).
     pub request_log: RequestLog,
-    clock: Arc<dyn Clock>,
 }
 
 impl Inspector {
     /// An inspector whose log keeps `request_log_entries` calls.
-    pub fn new(request_log_entries: usize, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(request_log_entries: usize) -> Self {
         Self {
             request_log: RequestLog::new(request_log_entries),
-            clock,
         }
-    }
-
-    /// The emulator's "now", in milliseconds.
-    pub fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
     }
 }
 

@@ -24,7 +24,7 @@ use crate::value::Value;
 use super::{clean, fresh_json, summary};
 
 pub async fn overview(State(state): State<Arc<AppState>>) -> Result<Response, ControlError> {
-    let now_ms = state.inspector.now_ms();
+    let now_ms = state.clock.clock().now_ms();
     let body = state
         .functions
         .store()
