@@ -39,9 +39,17 @@ function h(tag, attrs, ...children) {
 
 const $ = (id) => document.getElementById(id);
 
+/** Replaces the view. Focus goes back to the control that had it (a filter that was just
+ * changed with the keyboard stays focused), or else to the view's heading. */
 function show(...nodes) {
   const view = $('view');
+  const focused = view.contains(document.activeElement) ? document.activeElement.id : '';
   view.replaceChildren(...nodes);
+  const again = focused && document.getElementById(focused);
+  if (again) {
+    again.focus({ preventScroll: true });
+    return;
+  }
   const heading = view.querySelector('h2');
   if (heading) {
     heading.tabIndex = -1;
