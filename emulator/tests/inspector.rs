@@ -460,3 +460,17 @@ async fn a_call_whose_reply_a_fault_replaced_is_logged_as_such() {
     );
     assert_eq!(entry["usage"], Json::Null);
 }
+
+#[test]
+fn the_binary_refuses_a_request_log_beyond_its_limit() {
+    let binary = convex_storage_testkit::emulator_binary().unwrap();
+    let too_many = (convex_storage_emulator::limits::REQUEST_LOG_ENTRIES_MAX + 1).to_string();
+    let output = std::process::Command::new(binary)
+        .args(["--auth-secret", "s", "--port", "0", "--db", ":memory:"])
+        .args(["--request-log-size", &too_many])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--request-log-size"), "{stderr}");
+}
