@@ -35,7 +35,11 @@ fn peak_rss_mb(pid: u32) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let binary = std::env::args().nth(1).unwrap_or_else(|| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/convex-storage-emulator").into()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../target/release/convex-storage-emulator"
+        )
+        .into()
     });
     let mut child = Command::new(&binary)
         .args(["--port", "0", "--db", ":memory:"])
@@ -47,7 +51,11 @@ async fn main() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
     let client = reqwest::Client::new();
     let call = |kind: &'static str, function: &'static str, args: Value| {
         let client = client.clone();
@@ -67,10 +75,17 @@ async fn main() {
             answer
         }
     };
-    call("mutation", "insertMany", json!({"executions": [execution("big", 900 * 1024)]})).await;
+    call(
+        "mutation",
+        "insertMany",
+        json!({"executions": [execution("big", 900 * 1024)]}),
+    )
+    .await;
     println!("after insert: peak RSS {:.1} MB", peak_rss_mb(child.id()));
     for repeats in [512, 8192] {
-        let requests: Vec<Value> = (0..repeats).map(|_| json!({"executionId": "big"})).collect();
+        let requests: Vec<Value> = (0..repeats)
+            .map(|_| json!({"executionId": "big"}))
+            .collect();
         let started = Instant::now();
         let answer = call("query", "getManyById", json!({"requests": requests})).await;
         let message = answer["errorMessage"].as_str().unwrap_or("(answered)");

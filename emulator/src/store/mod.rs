@@ -27,6 +27,7 @@
 mod checkpointer;
 mod codec;
 mod indexes;
+mod inspect;
 mod readers;
 mod schema;
 mod sort_key;
