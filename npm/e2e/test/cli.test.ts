@@ -50,10 +50,11 @@ describe('npx convex-storage-emulator', () => {
       env: envWithout(),
       stdio: ['ignore', 'pipe', 'inherit'],
     })
-    const printed = firstLine(child.stdout)
+    let stdout = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
     const [code] = await new Promise<[number | null]>((resolve) => child.once('close', (c) => resolve([c])))
     expect(code).toBe(3)
-    const { url, body } = JSON.parse(await printed) as { url: string; body: unknown }
+    const { url, body } = JSON.parse(stdout) as { url: string; body: unknown }
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(body).toEqual({ ok: true })
   })
