@@ -6,14 +6,14 @@
 //! | backend | what | store per test group |
 //! |---|---|---|
 //! | `memory` | the adapter's in-memory storage | a new one |
-//! | `emulator` | the emulator binary via testkit, `--db :memory:`, port 0 | a new process |
+//! | `emulator` | the emulator in this process via testkit (`:memory:`, port 0, a real socket) | a new emulator |
 //! | `reference` | the Node reference server (our `convex/` code under convex-test) | a new process |
 //! | `deployment` | a real Convex deployment from `CONVEX_URL` + `CONVEX_STORAGE_AUTH_SECRET` | shared: emptied with `deleteAll`, never two groups at once |
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use convex_storage_testkit::{EmulatorDb, ServerProcess};
+use convex_storage_testkit::{EmulatorDb, InProcessEmulator, ServerProcess};
 use durable_execution_storage_convex::{
     ConvexStorageOptions, ConvexTaskExecutionsStorage, InMemoryTaskExecutionsStorage, ShardChooser,
     TaskExecutionsStorage,
@@ -39,7 +39,8 @@ pub const REQUEST_TIMEOUT_MS: u64 = 60_000;
 pub enum BackendKind {
     /// The adapter's in-memory storage (the model, with the system clock).
     Memory,
-    /// The emulator binary.
+    /// The emulator, served in this process on a real socket (no binary: the conformance
+    /// suite checks the functions, not the command line).
     Emulator,
     /// The Node reference server.
     Reference,
@@ -144,8 +145,8 @@ pub struct Backend {
     kind: BackendKind,
     endpoint: Option<Endpoint>,
     memory: Option<Arc<InMemoryTaskExecutionsStorage>>,
-    /// Keeps the server process alive; it is killed when the backend is dropped.
-    _process: Option<ServerProcess>,
+    /// Keeps the server alive; it is stopped when the backend is dropped.
+    _server: Option<Server>,
 }
 
 impl Backend {
@@ -161,18 +162,19 @@ impl Backend {
                 kind,
                 endpoint: None,
                 memory: Some(Arc::new(InMemoryTaskExecutionsStorage::new())),
-                _process: None,
+                _server: None,
             }),
             BackendKind::Emulator | BackendKind::Reference => {
                 let auth_secret = format!("conformance-{:016x}", rand::random::<u64>());
-                let process = if kind == BackendKind::Emulator {
-                    ServerProcess::start_emulator(&auth_secret, &EmulatorDb::Memory)
+                let server = if kind == BackendKind::Emulator {
+                    InProcessEmulator::start(&auth_secret, &EmulatorDb::Memory)
+                        .map(Server::InProcess)
                 } else {
-                    ServerProcess::start_reference(&auth_secret)
+                    ServerProcess::start_reference(&auth_secret).map(Server::Process)
                 }
                 .map_err(|e| fail(format!("{e:#}")))?;
                 let endpoint = Endpoint {
-                    url: process.url().to_string(),
+                    url: server.url().to_string(),
                     auth_secret,
                     module: DEFAULT_MODULE.to_string(),
                 };
@@ -180,7 +182,7 @@ impl Backend {
                     kind,
                     endpoint: Some(endpoint),
                     memory: None,
-                    _process: Some(process),
+                    _server: Some(server),
                 })
             }
             BackendKind::Deployment => {
@@ -201,7 +203,7 @@ impl Backend {
             kind: BackendKind::Deployment,
             endpoint: Some(endpoint),
             memory: None,
-            _process: None,
+            _server: None,
         }
     }
 
@@ -264,6 +266,21 @@ impl Backend {
                 source,
             })?;
         Ok(Arc::new(storage))
+    }
+}
+
+/// A server a backend started and owns.
+enum Server {
+    InProcess(InProcessEmulator),
+    Process(ServerProcess),
+}
+
+impl Server {
+    fn url(&self) -> &str {
+        match self {
+            Server::InProcess(emulator) => emulator.url(),
+            Server::Process(process) => process.url(),
+        }
     }
 }
 

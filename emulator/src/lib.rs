@@ -14,7 +14,8 @@
 //! Beside them: [`value`] (the data model), [`id`] (Convex document ids), [`clock`] (the only
 //! reader of the system time), [`limits`] (every limit, with units), [`error`].
 //!
-//! Use [`app`] to get the router for in-process tests, and [`Server`] to bind and serve.
+//! Use [`Emulator`] to run one on a real socket inside a Rust test (no separate binary), [`app`]
+//! to get the bare router for in-process tests, and [`Server`] to bind and serve.
 //!
 //! # Invariants
 //!
@@ -54,8 +55,11 @@ pub mod functions;
 pub mod http;
 pub mod id;
 pub mod limits;
+pub mod snapshot;
 pub mod store;
 pub mod value;
+
+mod embedded;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -64,6 +68,7 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use embedded::{Emulator, EmulatorBuilder};
 pub use error::Error;
 pub use http::AppState;
 
@@ -130,6 +135,11 @@ impl Server {
                 source,
             })?;
         Ok(Self { listener, state })
+    }
+
+    /// The deployment's shared state (functions, store, module).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
     }
 
     /// The address actually bound (with the real port when 0 was asked for).

@@ -14,6 +14,7 @@
 //! store's single writer runs them one at a time.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::clock::Clock;
@@ -25,6 +26,9 @@ use crate::store::{Store, WriteTx};
 pub struct Locks {
     clock: Arc<dyn Clock>,
     held: Mutex<HashMap<String, Held>>,
+    /// Where acquisition tokens come from: never reused, so a guard whose lock was dropped by
+    /// [`Locks::clear`] cannot release a later holder's lock.
+    next_token: AtomicU64,
 }
 
 /// One held lock: when it expires, and which acquisition holds it.
@@ -46,6 +50,7 @@ impl Locks {
         Self {
             clock,
             held: Mutex::new(HashMap::new()),
+            next_token: AtomicU64::new(0),
         }
     }
 
@@ -53,7 +58,7 @@ impl Locks {
     pub fn try_acquire(&self, key: &str) -> Option<LockGuard<'_>> {
         let now_ms = self.clock.now_ms();
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        let next_token = held.get(key).map_or(0, |h| h.token + 1);
+        let next_token = self.next_token.fetch_add(1, Ordering::Relaxed);
         match held.get(key) {
             Some(h) if h.expires_at_ms > now_ms => None,
             _ => {
@@ -78,6 +83,11 @@ impl Locks {
     /// for tests of the busy path and of expiry.
     pub fn hold_as_if_crashed(&self, key: &str) -> bool {
         self.try_acquire(key).map(std::mem::forget).is_some()
+    }
+
+    /// Frees every key (a reset of the store). Holders still running release nothing later.
+    pub fn clear(&self) {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     /// Whether `key` is held and not expired.

@@ -9,18 +9,25 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /_emulator/health` | `{"ok": true}` once the store answers (guarded, so it also checks a secret) |
+//! | `GET /_emulator/export` | the store as a snapshot ZIP (`snapshot.rs`, docs/SNAPSHOTS.md) |
+//! | `POST /_emulator/import` | a snapshot ZIP into the store, all or nothing: `{"imported": n}` (`snapshot.rs`) |
+//! | `POST /_emulator/reset` | empties the store in one transaction, frees the selector locks: `{"deleted": n}` (`reset.rs`) |
+
+pub mod reset;
+pub mod snapshot;
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 
 use crate::http::AppState;
+use crate::limits::SNAPSHOT_BODY_BYTES_MAX;
 
 /// The prefix of every route in this module.
 pub const PREFIX: &str = "/_emulator";
@@ -29,6 +36,12 @@ pub const PREFIX: &str = "/_emulator";
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let guarded = Router::new()
         .route("/health", get(health))
+        .route("/reset", post(reset::reset))
+        .route("/export", get(snapshot::export))
+        .route(
+            "/import",
+            post(snapshot::import).layer(DefaultBodyLimit::max(SNAPSHOT_BODY_BYTES_MAX)),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_secret));
     Router::new().merge(guarded)
 }
