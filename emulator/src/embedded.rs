@@ -15,6 +15,7 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rand::RngCore;
@@ -24,6 +25,7 @@ use tokio::task::JoinHandle;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::http::AppState;
+use crate::snapshot::{self, ImportOptions};
 use crate::store::DbLocation;
 use crate::{Config, Server, DEFAULT_MODULE};
 
@@ -39,6 +41,7 @@ pub struct EmulatorBuilder {
     port: u16,
     module: String,
     clock: Arc<dyn Clock>,
+    snapshot: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -49,6 +52,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("module", &self.module)
+            .field("snapshot", &self.snapshot)
             .finish()
     }
 }
@@ -62,6 +66,7 @@ impl Default for EmulatorBuilder {
             port: 0,
             module: DEFAULT_MODULE.to_string(),
             clock: Arc::new(SystemClock),
+            snapshot: None,
         }
     }
 }
@@ -103,6 +108,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Starts from this snapshot ZIP (docs/SNAPSHOTS.md): its executions replace whatever the
+    /// database holds, before the first connection is served.
+    pub fn snapshot(mut self, path: impl Into<PathBuf>) -> Self {
+        self.snapshot = Some(path.into());
+        self
+    }
+
     /// Opens the store, binds the socket and starts serving on the current tokio runtime.
     /// Connections are accepted once this returns.
     pub async fn start(self) -> Result<Emulator, Error> {
@@ -117,6 +129,9 @@ impl EmulatorBuilder {
         let server = Server::bind(&config, self.clock).await?;
         let addr = server.local_addr()?;
         let state = server.state().clone();
+        if let Some(path) = self.snapshot {
+            load_snapshot(&state, path).await?;
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
@@ -192,6 +207,24 @@ impl Drop for Emulator {
             let _ = stop.send(());
         }
     }
+}
+
+/// Replaces the store's executions with those of the snapshot at `path`.
+async fn load_snapshot(state: &AppState, path: PathBuf) -> Result<u64, Error> {
+    let failed = |message: String| Error::Snapshot {
+        path: path.clone(),
+        message,
+    };
+    let zip = tokio::fs::read(&path)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let options = ImportOptions {
+        replace: true,
+        component: None,
+    };
+    snapshot::import(state.functions.store(), zip, options)
+        .await
+        .map_err(|e| failed(e.to_string()))
 }
 
 /// A fresh secret from the operating system's random source, as 32 hex characters.

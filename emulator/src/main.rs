@@ -35,6 +35,10 @@ enum Command {
     /// Start on a free port (`:memory:` unless --db is given), run CMD with CONVEX_URL and
     /// CONVEX_STORAGE_AUTH_SECRET set, stop when it ends, and exit with its status.
     Exec(ExecArgs),
+    /// Write a database's executions to a snapshot ZIP in `npx convex export`'s layout.
+    Export(snapshots::ExportArgs),
+    /// Read a snapshot ZIP (ours or `npx convex export`'s) into a database, all or nothing.
+    Import(snapshots::ImportArgs),
 }
 
 /// How to serve: shared by `serve` and `exec`.
@@ -56,6 +60,9 @@ struct ServeArgs {
     /// Module name the functions are exported from.
     #[arg(long, default_value = DEFAULT_MODULE)]
     module: String,
+    /// Start from this snapshot ZIP: its executions replace what the database holds.
+    #[arg(long, value_name = "PATH")]
+    snapshot: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +80,8 @@ fn main() -> ExitCode {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Exec(args)) => exec::run(args),
+        Some(Command::Export(args)) => snapshots::export(args),
+        Some(Command::Import(args)) => snapshots::import(args),
     };
     match outcome {
         Ok(code) => code,
@@ -99,6 +108,9 @@ impl ServeArgs {
             .module(self.module.clone());
         if let Some(secret) = self.auth_secret.clone().filter(|s| !s.is_empty()) {
             builder = builder.auth_secret(secret);
+        }
+        if let Some(path) = &self.snapshot {
+            builder = builder.snapshot(path.clone());
         }
         builder
     }
@@ -145,6 +157,101 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + 
             _ = terminate.recv() => {}
         }
     })
+}
+
+mod snapshots {
+    //! `export` and `import`: a database file to a snapshot ZIP and back, with no server.
+
+    use std::path::{Path, PathBuf};
+    use std::process::ExitCode;
+    use std::sync::Arc;
+
+    use anyhow::{bail, Context};
+    use clap::Args;
+    use convex_storage_emulator::clock::SystemClock;
+    use convex_storage_emulator::snapshot::{self, ImportOptions, DEFAULT_COMPONENT};
+    use convex_storage_emulator::store::{DbLocation, Store};
+
+    use super::runtime;
+
+    #[derive(Debug, Args)]
+    pub struct ExportArgs {
+        /// The SQLite database file to read (stop the server using it first, or use
+        /// `GET /_emulator/export` on it instead).
+        #[arg(long)]
+        db: PathBuf,
+        /// Where to write the ZIP.
+        #[arg(long)]
+        path: PathBuf,
+        /// The component name the tables are written under.
+        #[arg(long, default_value = DEFAULT_COMPONENT)]
+        component: String,
+    }
+
+    #[derive(Debug, Args)]
+    pub struct ImportArgs {
+        /// The SQLite database file to write (created if missing; stop the server using it
+        /// first, or use `POST /_emulator/import` on it instead).
+        #[arg(long)]
+        db: PathBuf,
+        /// The snapshot ZIP to read.
+        #[arg(long)]
+        path: PathBuf,
+        /// Empty the database first (without it, a database holding executions is refused).
+        #[arg(long)]
+        replace: bool,
+        /// Which component's tables to read, when the ZIP has several.
+        #[arg(long)]
+        component: Option<String>,
+    }
+
+    pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+        if !args.db.exists() {
+            bail!("no database at {}", args.db.display());
+        }
+        let exported = with_store(&args.db, |store| async move {
+            snapshot::export(&store, &args.component)
+                .await
+                .map(|exported| (store, exported))
+        })?;
+        std::fs::write(&args.path, &exported.zip)
+            .with_context(|| format!("writing {}", args.path.display()))?;
+        println!(
+            "exported {} executions to {}",
+            exported.documents,
+            args.path.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+        let zip = std::fs::read(&args.path)
+            .with_context(|| format!("reading {}", args.path.display()))?;
+        let options = ImportOptions {
+            replace: args.replace,
+            component: args.component,
+        };
+        let imported = with_store(&args.db, |store| async move {
+            snapshot::import(&store, zip, options)
+                .await
+                .map(|n| (store, n))
+        })?;
+        println!("imported {imported} executions into {}", args.db.display());
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Opens the database, runs `f` on it, and closes it cleanly.
+    fn with_store<T, F, Fut>(db: &Path, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: std::future::Future<Output = Result<(Store, T), snapshot::SnapshotError>>,
+    {
+        let store = Store::open(&DbLocation::File(db.to_path_buf()), Arc::new(SystemClock))
+            .with_context(|| format!("opening {}", db.display()))?;
+        let (store, value) = runtime()?.block_on(f(store))?;
+        store.close();
+        Ok(value)
+    }
 }
 
 mod exec {

@@ -82,6 +82,9 @@ mod tests {
             text.contains(r#""closeStatus": "idle" | "ready" | "closing" | "closed""#),
             "{text}"
         );
-        assert!(text.ends_with(r#""waitingForFinalizeStartedAt"?: float64}"#), "{text}");
+        assert!(
+            text.ends_with(r#""waitingForFinalizeStartedAt"?: float64}"#),
+            "{text}"
+        );
     }
 }
