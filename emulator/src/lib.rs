@@ -12,7 +12,8 @@
 //!   byte keys; numbered migrations.
 //!
 //! Beside them: [`value`] (the data model), [`id`] (Convex document ids), [`clock`] (the only
-//! reader of the system time), [`limits`] (every limit, with units), [`error`].
+//! reader of the system time), [`limits`] (every limit, with units), [`error`], and
+//! [`snapshot`] (Convex's snapshot ZIPs, export and import).
 //!
 //! Use [`Emulator`] to run one on a real socket inside a Rust test (no separate binary), [`app`]
 //! to get the bare router for in-process tests, and [`Server`] to bind and serve.

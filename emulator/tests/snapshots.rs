@@ -513,6 +513,7 @@ async fn reset_empties_the_store_and_frees_the_locks() {
         .map(|i| execution_with(&format!("e{i}"), json!({})))
         .collect();
     d.insert(executions).await;
+    let last = d.get(&["e249"]).await[0]["_creationTime"].as_f64().unwrap();
     assert!(d.state.functions.locks().hold_as_if_crashed("k"));
     let (status, body) = control(&d, "POST", "/_emulator/reset", Vec::new()).await;
     assert_eq!(status, StatusCode::OK);
@@ -529,7 +530,13 @@ async fn reset_empties_the_store_and_frees_the_locks() {
     );
     // The store still works.
     d.insert(vec![execution_with("again", json!({}))]).await;
-    assert_eq!(d.get(&["again"]).await[0]["executionId"], "again");
+    let again = d.get(&["again"]).await[0]["_creationTime"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        again > last,
+        "creation times keep increasing across a reset"
+    );
 }
 
 #[tokio::test]
