@@ -30,6 +30,7 @@ mod decrement;
 mod deletes;
 mod expiries;
 mod inserts;
+mod limits;
 mod reads;
 mod shards;
 mod updates;
@@ -51,11 +52,12 @@ pub enum Family {
     Shards,
     Clock,
     Auth,
+    Limits,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 11] = [
+    pub const ALL: [Family; 12] = [
         Self::Inserts,
         Self::Reads,
         Self::Updates,
@@ -67,6 +69,7 @@ impl Family {
         Self::Shards,
         Self::Clock,
         Self::Auth,
+        Self::Limits,
     ];
 
     /// A short name for reports.
@@ -83,6 +86,7 @@ impl Family {
             Self::Shards => "shards",
             Self::Clock => "clock",
             Self::Auth => "auth",
+            Self::Limits => "limits",
         }
     }
 }
@@ -128,6 +132,12 @@ impl Ctx<'_> {
         self.backend.endpoint().map(|e| e.auth_secret.clone())
     }
 
+    /// Whether the backend is the reference server (`convex-test`, which enforces no
+    /// transaction limits).
+    pub fn is_reference(&self) -> bool {
+        self.backend.kind() == BackendKind::Reference
+    }
+
     /// Whether the backend is the in-memory store.
     pub fn is_memory(&self) -> bool {
         self.backend.kind() == BackendKind::Memory
@@ -166,6 +176,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(shards::scenarios());
     all.extend(clock::scenarios());
     all.extend(auth::scenarios());
+    all.extend(limits::scenarios());
     all
 }
 

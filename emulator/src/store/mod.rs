@@ -34,6 +34,7 @@ mod readers;
 mod schema;
 mod sort_key;
 mod tx;
+pub mod usage;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use codec::CodecError;
 pub use indexes::{Index, IndexRange};
 pub use tx::{Document, ReadTx, WriteTx};
+pub use usage::{Usage, UsageScope};
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -78,6 +80,33 @@ impl DbLocation {
         } else {
             DbLocation::File(PathBuf::from(s))
         }
+    }
+}
+
+/// A write job's failure with what the transaction had read and written before it failed.
+struct Metered<E> {
+    error: E,
+    usage: Usage,
+}
+
+impl<E: From<Error>> From<Error> for Metered<E> {
+    fn from(e: Error) -> Self {
+        Metered {
+            error: E::from(e),
+            usage: Usage::default(),
+        }
+    }
+}
+
+/// `f`, answering its result together with what the read transaction read (reads have no
+/// rollback, so a failed read reports its usage too).
+fn with_usage<R, E, F>(f: F) -> impl FnOnce(&ReadTx<'_>) -> Result<(Result<R, E>, Usage), E>
+where
+    F: FnOnce(&ReadTx<'_>) -> Result<R, E>,
+{
+    move |tx| {
+        let result = f(tx);
+        Ok((result, tx.meter.take(true)))
     }
 }
 
@@ -133,7 +162,34 @@ impl Store {
 
     /// Runs `f` as one atomic write on the writer thread: its effects are kept if it returns
     /// `Ok`, undone if `Err`. Returns once the commit is durable against a process crash.
+    ///
+    /// What the transaction read and wrote is reported to the running [`UsageScope`].
     pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        let metered = move |tx: &mut WriteTx<'_>| match f(tx) {
+            Ok(value) => Ok((value, tx.read.meter.take(true))),
+            Err(error) => Err(Metered {
+                error,
+                usage: tx.read.meter.take(false),
+            }),
+        };
+        match self.write_unmetered(metered).await {
+            Ok((value, usage)) => {
+                UsageScope::report(usage);
+                Ok(value)
+            }
+            Err(Metered { error, usage }) => {
+                UsageScope::report(usage);
+                Err(error)
+            }
+        }
+    }
+
+    async fn write_unmetered<R, E, F>(&self, f: F) -> Result<R, E>
     where
         F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
@@ -160,6 +216,17 @@ impl Store {
         R: Send + 'static,
         E: From<Error> + Send + 'static,
     {
+        let (result, usage) = self.read_unmetered(with_usage(f)).await?;
+        UsageScope::report(usage);
+        result
+    }
+
+    async fn read_unmetered<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&ReadTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
         match &self.readers {
             Some(readers) => {
                 let readers = readers.clone();
@@ -181,10 +248,13 @@ impl Store {
         R: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        match &self.readers {
+        let f = with_usage(f);
+        let (result, usage) = match &self.readers {
             Some(readers) => readers.read(f),
             None => self.read_on_writer(f).await,
-        }
+        }?;
+        UsageScope::report(usage);
+        result
     }
 
     /// An in-memory database has only the writer's connection: reads queue there.

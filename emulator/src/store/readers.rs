@@ -68,7 +68,7 @@ fn read_transaction<R, E: From<Error>>(
     conn.prepare_cached("BEGIN")
         .and_then(|mut s| s.execute([]))
         .map_err(Error::from)?;
-    let result = f(&ReadTx { conn });
+    let result = f(&ReadTx::new(conn));
     conn.prepare_cached("COMMIT")
         .and_then(|mut s| s.execute([]))
         .map_err(Error::from)?;

@@ -86,7 +86,7 @@ where
 {
     fn run(&mut self, state: &mut WriterState) -> Result<(), Error> {
         let f = self.f.take().expect("a job runs once");
-        self.outcome = Some(f(&ReadTx { conn: &state.conn }));
+        self.outcome = Some(f(&ReadTx::new(&state.conn)));
         Ok(())
     }
 
@@ -178,7 +178,7 @@ impl WriterState {
         let start = ns_to_ms(now_ns).max(self.creation_time_floor);
         self.execute("SAVEPOINT job")?;
         let mut wtx = WriteTx {
-            read: ReadTx { conn: &self.conn },
+            read: ReadTx::new(&self.conn),
             now_ns,
             next_creation_time: start,
             inserted: false,
