@@ -122,6 +122,8 @@ fn apply(
     }
     let mut archive = ZipArchive::new(Cursor::new(zip))?;
     let mut written = 0usize;
+    // The store is empty here: load the rows bare and build each index once at the end.
+    let dropped = tx.drop_secondary_indexes()?;
     for_each_line(&mut archive, &plan.documents_path, |line, bytes| {
         let document = parse_document(bytes, false).map_err(|message| SnapshotError::BadLine {
             file: plan.documents_path.clone(),
@@ -133,6 +135,7 @@ fn apply(
         written += 1;
         Ok(())
     })?;
+    tx.rebuild_indexes(dropped)?;
     Ok(written as u64)
 }
 

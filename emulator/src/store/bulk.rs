@@ -70,3 +70,39 @@ impl WriteTx<'_> {
         Ok(stmt.exists(params![id])?)
     }
 }
+
+/// The secondary indexes of the executions table, dropped for a bulk load: their `CREATE INDEX`
+/// statements, to run again once the rows are in.
+#[must_use = "the indexes must be rebuilt before the transaction commits"]
+pub struct DroppedIndexes(Vec<String>);
+
+impl WriteTx<'_> {
+    /// Drops the executions table's secondary indexes (not the unique ones), so that a bulk
+    /// load writes rows only; [`WriteTx::rebuild_indexes`] then builds each index in one sorted
+    /// pass, several times faster than inserting a million rows into eleven B-trees at random
+    /// places. Inside the transaction, so a failure in between restores them untouched.
+    pub fn drop_secondary_indexes(&mut self) -> Result<DroppedIndexes, Error> {
+        let mut stmt = self.read.conn.prepare(
+            "SELECT name, sql FROM sqlite_master
+             WHERE type = 'index' AND tbl_name = 'task_executions' AND sql IS NOT NULL",
+        )?;
+        let indexes: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        drop(stmt);
+        for (name, _) in &indexes {
+            self.read
+                .conn
+                .execute_batch(&format!("DROP INDEX \"{name}\""))?;
+        }
+        Ok(DroppedIndexes(indexes.into_iter().map(|(_, sql)| sql).collect()))
+    }
+
+    /// Builds again the indexes [`WriteTx::drop_secondary_indexes`] dropped.
+    pub fn rebuild_indexes(&mut self, dropped: DroppedIndexes) -> Result<(), Error> {
+        for sql in dropped.0 {
+            self.read.conn.execute_batch(&sql)?;
+        }
+        Ok(())
+    }
+}
