@@ -250,7 +250,9 @@ mod tests {
             "Uncaught TypeError: Cannot convert undefined or null to object"
         );
         assert_eq!(
-            mutation_args(Some(Value::Float64(5.0))).unwrap_err().message(),
+            mutation_args(Some(Value::Float64(5.0)))
+                .unwrap_err()
+                .message(),
             "Uncaught Error: The arguments to a Convex function must be an object. Received: 5"
         );
     }

@@ -10,7 +10,7 @@ use zip::ZipArchive;
 
 use crate::functions::schema::INSERT_VALUE;
 use crate::id::{DocumentId, TASK_EXECUTIONS_TABLE_NUMBER};
-use crate::snapshot::json::{revive_floats, value_from_json};
+use crate::snapshot::json::{may_hold_special_floats, parse_value, revive_floats};
 use crate::snapshot::layout::{
     component_prefix, components_with_executions, COMPONENTS_DIR, DOCUMENTS_FILE, EXECUTIONS_TABLE,
     GENERATED_SCHEMA_FILE, LOCKS_TABLE, TABLES_FILE,
@@ -41,39 +41,60 @@ pub async fn import(
 ) -> Result<u64, SnapshotError> {
     let zip = Arc::new(zip);
     let checked = zip.clone();
-    let check_options = options.clone();
-    let plan = tokio::task::spawn_blocking(move || plan(&checked, &check_options))
-        .await
-        .map_err(|_| crate::Error::WriterStopped)??;
+    let component = options.component.clone();
+    let documents_path =
+        tokio::task::spawn_blocking(move || check_layout(&checked, component.as_deref()))
+            .await
+            .map_err(|_| crate::Error::WriterStopped)??;
     store
-        .write(move |tx| apply(tx, &zip, &plan, options.replace))
+        .write(move |tx| load(tx, &zip, &documents_path, options.replace))
         .await
 }
 
-/// What the checking pass found: where the documents are and where each one goes.
-struct Plan {
-    documents_path: String,
-    /// For the n-th document line of the file, its row number: rank by `_creationTime` (then
-    /// `_id`, Convex's tie-break), so row order stays creation order.
-    rows: Vec<i64>,
-}
-
-/// The checking pass: layout, every line against the schema, uniqueness, order. Writes nothing.
-fn plan(zip: &[u8], options: &ImportOptions) -> Result<Plan, SnapshotError> {
+/// Finds the component's documents and checks everything around them (tables, the `_tables`
+/// list, `generated_schema.jsonl`); returns the path of the documents.
+fn check_layout(zip: &[u8], component: Option<&str>) -> Result<String, SnapshotError> {
     let mut archive = ZipArchive::new(Cursor::new(zip))?;
-    let component = choose_component(&archive, options.component.as_deref())?;
+    let component = choose_component(&archive, component)?;
     let prefix = component_prefix(&component);
     check_tables(&archive, &prefix)?;
     check_tables_list(&mut archive, &prefix)?;
     check_generated_schema(&mut archive, &prefix)?;
+    Ok(format!("{prefix}{EXECUTIONS_TABLE}/{DOCUMENTS_FILE}"))
+}
 
-    let documents_path = format!("{prefix}{EXECUTIONS_TABLE}/{DOCUMENTS_FILE}");
-    let mut order: Vec<(f64, [u8; 16], u32)> = Vec::new();
+/// Where a document goes in creation order: `_creationTime`, then `_id` (Convex's tie-break).
+type OrderKey = (f64, [u8; 16]);
+
+fn before(a: &OrderKey, b: &OrderKey) -> bool {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).is_lt()
+}
+
+/// Loads the documents, inside one write transaction, into a store that is (made) empty.
+///
+/// Rows must be stored in creation order. One pass checks each line and stores it as long as
+/// the file is in that order (an export of the emulator is); at the first line out of order
+/// (an export of a deployment is in `_id` order) it drops what it stored, only checks the rest,
+/// and a second pass stores every row at its rank.
+fn load(tx: &mut WriteTx<'_>, zip: &[u8], path: &str, replace: bool) -> Result<u64, SnapshotError> {
+    if replace {
+        tx.clear_executions()?;
+    } else {
+        let held = tx.count_executions()?;
+        if held > 0 {
+            return Err(SnapshotError::NotEmpty(held));
+        }
+    }
+    // The store is empty here: load the rows bare and build each index once at the end.
+    let dropped = tx.drop_secondary_indexes()?;
+    let mut archive = ZipArchive::new(Cursor::new(zip))?;
+    let mut order: Vec<(OrderKey, u32)> = Vec::new();
     let mut ids = HashSet::new();
     let mut execution_ids = HashSet::new();
-    for_each_line(&mut archive, &documents_path, |line, bytes| {
+    let mut in_order = true;
+    for_each_line(&mut archive, path, |line, bytes| {
         let bad = |message: String| SnapshotError::BadLine {
-            file: documents_path.clone(),
+            file: path.to_string(),
             line,
             message,
         };
@@ -85,58 +106,46 @@ fn plan(zip: &[u8], options: &ImportOptions) -> Result<Plan, SnapshotError> {
             .fields
             .get("executionId")
             .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if !execution_ids.insert(execution_id.clone()) {
+            .unwrap_or_default();
+        if !execution_ids.insert(execution_id.to_string()) {
             return Err(bad(format!("executionId {execution_id:?} appears twice")));
         }
         let index = u32::try_from(order.len()).map_err(|_| bad("too many documents".into()))?;
-        order.push((document.creation_time, document.internal_id, index));
-        Ok(())
-    })?;
-    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut rows = vec![0i64; order.len()];
-    for (rank, (_, _, index)) in order.into_iter().enumerate() {
-        rows[index as usize] = rank as i64 + 1;
-    }
-    Ok(Plan {
-        documents_path,
-        rows,
-    })
-}
-
-/// The writing pass, inside one write transaction.
-fn apply(
-    tx: &mut WriteTx<'_>,
-    zip: &[u8],
-    plan: &Plan,
-    replace: bool,
-) -> Result<u64, SnapshotError> {
-    if replace {
-        tx.clear_executions()?;
-    } else {
-        let held = tx.count_executions()?;
-        if held > 0 {
-            return Err(SnapshotError::NotEmpty(held));
+        let key = (document.creation_time, document.internal_id);
+        if in_order {
+            if order.last().is_none_or(|(last, _)| before(last, &key)) {
+                let row = i64::from(index) + 1;
+                tx.restore_execution(row, &document.id, document.creation_time, &document.fields)?;
+            } else {
+                in_order = false;
+                tx.clear_executions()?;
+            }
         }
-    }
-    let mut archive = ZipArchive::new(Cursor::new(zip))?;
-    let mut written = 0usize;
-    // The store is empty here: load the rows bare and build each index once at the end.
-    let dropped = tx.drop_secondary_indexes()?;
-    for_each_line(&mut archive, &plan.documents_path, |line, bytes| {
-        let document = parse_document(bytes, false).map_err(|message| SnapshotError::BadLine {
-            file: plan.documents_path.clone(),
-            line,
-            message,
-        })?;
-        let row = plan.rows.get(written).copied().unwrap_or_default();
-        tx.restore_execution(row, &document.id, document.creation_time, &document.fields)?;
-        written += 1;
+        order.push((key, index));
         Ok(())
     })?;
+    if !in_order {
+        order.sort_by(|a, b| a.0 .0.total_cmp(&b.0 .0).then(a.0 .1.cmp(&b.0 .1)));
+        let mut rows = vec![0i64; order.len()];
+        for (rank, (_, index)) in order.iter().enumerate() {
+            rows[*index as usize] = rank as i64 + 1;
+        }
+        let mut written = 0usize;
+        for_each_line(&mut archive, path, |line, bytes| {
+            let document =
+                parse_document(bytes, false).map_err(|message| SnapshotError::BadLine {
+                    file: path.to_string(),
+                    line,
+                    message,
+                })?;
+            let row = rows.get(written).copied().unwrap_or_default();
+            tx.restore_execution(row, &document.id, document.creation_time, &document.fields)?;
+            written += 1;
+            Ok(())
+        })?;
+    }
     tx.rebuild_indexes(dropped)?;
-    Ok(written as u64)
+    Ok(order.len() as u64)
 }
 
 /// The component named, or the only one with an executions table.
@@ -269,28 +278,35 @@ struct ParsedDocument {
 
 /// Reads one line of `documents.jsonl`; with `check`, also against the component's schema.
 fn parse_document(bytes: &[u8], check: bool) -> Result<ParsedDocument, String> {
-    let json: Json = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
-    let Value::Object(mut fields) = value_from_json(json) else {
+    let parsed = parse_value(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(mut fields) = parsed else {
         return Err("a document must be a JSON object".to_string());
     };
     let id = match fields.remove("_id") {
         Some(Value::String(id)) => id,
         _ => return Err("the document has no `_id` string".to_string()),
     };
-    let decoded = DocumentId::decode(&id).map_err(|e| format!("`_id` {id}: {e}"))?;
-    if decoded.table_number != TASK_EXECUTIONS_TABLE_NUMBER {
-        return Err(format!(
-            "`_id` {id} is an id of table {}, not of {EXECUTIONS_TABLE} \
-             ({TASK_EXECUTIONS_TABLE_NUMBER})",
-            decoded.table_number
-        ));
-    }
+    let internal_id = if check {
+        let decoded = DocumentId::decode(&id).map_err(|e| format!("`_id` {id}: {e}"))?;
+        if decoded.table_number != TASK_EXECUTIONS_TABLE_NUMBER {
+            return Err(format!(
+                "`_id` {id} is an id of table {}, not of {EXECUTIONS_TABLE} \
+                 ({TASK_EXECUTIONS_TABLE_NUMBER})",
+                decoded.table_number
+            ));
+        }
+        decoded.internal_id
+    } else {
+        [0; 16]
+    };
     let creation_time = match fields.remove("_creationTime") {
         Some(Value::Float64(t)) if t.is_finite() && t > 0.0 => t,
         _ => return Err("the document has no `_creationTime` (a positive number)".to_string()),
     };
     let mut value = Value::Object(fields);
-    revive_floats(&INSERT_VALUE, &mut value);
+    if may_hold_special_floats(&value) {
+        revive_floats(&INSERT_VALUE, &mut value);
+    }
     if check {
         INSERT_VALUE
             .check(&value)
@@ -301,7 +317,7 @@ fn parse_document(bytes: &[u8], check: bool) -> Result<ParsedDocument, String> {
     };
     Ok(ParsedDocument {
         id,
-        internal_id: decoded.internal_id,
+        internal_id,
         creation_time,
         fields,
     })

@@ -4,7 +4,7 @@
 //! strings `"NaN"`, `"Infinity"`, `"-Infinity"`; int64 as a decimal string (`"42"`); bytes as
 //! standard base64; arrays; objects with their keys sorted.
 //!
-//! Reading: every JSON number is a float64 (as Convex imports it); strings stay strings, except
+//! Reading (`parse_value`): every JSON number is a float64 (as Convex imports it); strings stay strings, except
 //! where the table's schema wants a number, where `"NaN"`, `"Infinity"` and `"-Infinity"` are
 //! the special floats (`revive_floats`). The schema has no int64 or bytes fields, so a string
 //! is never read as one of those.
@@ -32,7 +32,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
         } else {
             b"\"-Infinity\""
         }),
-        // serde_json prints finite floats the way Convex's exporter does (`5.0`, `1e21`).
+        // serde_json prints finite floats as Convex's exporter (also serde_json) does: `5.0`.
         Value::Float64(x) => write_json(out, x),
         Value::String(s) => write_json(out, s.as_str()),
         Value::Bytes(b) => write_json(
@@ -103,20 +103,83 @@ pub fn float_hints(value: &Value) -> Option<Json> {
     }
 }
 
-/// A value read from the export format, before the schema revives special floats.
-pub fn value_from_json(json: Json) -> Value {
-    match json {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Boolean(b),
-        Json::Number(n) => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
-        Json::String(s) => Value::String(s),
-        Json::Array(items) => Value::Array(items.into_iter().map(value_from_json).collect()),
-        Json::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k, value_from_json(v)))
-                .collect(),
-        ),
+/// Parses one JSON text straight into a [`Value`] in the export format's reading (every number
+/// a float64), without building a `serde_json::Value` first.
+pub fn parse_value(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice::<Parsed>(bytes).map(|p| p.0)
+}
+
+/// A [`Value`] as serde reads it from export JSON.
+struct Parsed(Value);
+
+impl<'de> serde::Deserialize<'de> for Parsed {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ParsedVisitor).map(Parsed)
+    }
+}
+
+struct ParsedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ParsedVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Boolean(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Float64(n as f64))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Float64(n as f64))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(Value::Float64(n))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_string()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Parsed(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = Object::new();
+        while let Some((key, Parsed(value))) = map.next_entry::<String, Parsed>()? {
+            fields.insert(key, value);
+        }
+        Ok(Value::Object(fields))
+    }
+}
+
+/// Whether `value` holds a string that may stand for a special float, so that
+/// [`revive_floats`] has anything to do (most documents hold none, and the walk is cheap).
+pub fn may_hold_special_floats(value: &Value) -> bool {
+    match value {
+        Value::String(s) => matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity"),
+        Value::Array(items) => items.iter().any(may_hold_special_floats),
+        Value::Object(fields) => fields.values().any(may_hold_special_floats),
+        _ => false,
     }
 }
 
@@ -196,12 +259,26 @@ mod tests {
     }
 
     #[test]
+    fn parses_straight_into_values_every_number_a_float() {
+        let json =
+            br#"{"a":[1,2.5,-0.0,null,true,"NaN"],"b":{"c":"x\u00e9"},"n":18446744073709551615}"#;
+        let direct = parse_value(json).unwrap();
+        assert_eq!(
+            text(&direct),
+            r#"{"a":[1.0,2.5,-0.0,null,true,"NaN"],"b":{"c":"xé"},"n":1.8446744073709552e+19}"#
+        );
+        assert!(may_hold_special_floats(&direct));
+        assert!(!may_hold_special_floats(&Value::from("Infinite")));
+        assert!(parse_value(b"{\"a\":").is_err());
+    }
+
+    #[test]
     fn revives_special_floats_only_where_a_number_is_wanted() {
         let validator = crate::functions::validator::object([
             crate::functions::validator::required("n", Validator::Float64),
             crate::functions::validator::required("s", Validator::String),
         ]);
-        let mut value = value_from_json(serde_json::json!({"n": "Infinity", "s": "NaN"}));
+        let mut value = parse_value(br#"{"n": "Infinity", "s": "NaN"}"#).unwrap();
         revive_floats(&validator, &mut value);
         let fields = value.as_object().unwrap();
         assert_eq!(fields["n"], Value::Float64(f64::INFINITY));

@@ -95,7 +95,9 @@ impl WriteTx<'_> {
                 .conn
                 .execute_batch(&format!("DROP INDEX \"{name}\""))?;
         }
-        Ok(DroppedIndexes(indexes.into_iter().map(|(_, sql)| sql).collect()))
+        Ok(DroppedIndexes(
+            indexes.into_iter().map(|(_, sql)| sql).collect(),
+        ))
     }
 
     /// Builds again the indexes [`WriteTx::drop_secondary_indexes`] dropped.
