@@ -91,8 +91,9 @@ pub const WAL_RESTART_PAGES: i64 = 16 * 1024;
 pub const WAL_SIZE_LIMIT_BYTES: i64 = 2 * WAL_RESTART_PAGES * 4096;
 
 /// Deflate level of snapshot exports (zlib's scale, 1 fastest to 9 smallest). Level 1 keeps an
-/// export of a million executions at well over 100,000 rows/s on a 2-core machine; the JSON
-/// lines compress about tenfold at this level anyway, being the same field names over and over.
+/// export of a million executions above 100,000 rows/s on the 2-core machine (BENCHMARKS.md);
+/// the JSON lines compress about tenfold at this level anyway, being the same field names over
+/// and over.
 pub const SNAPSHOT_DEFLATE_LEVEL: i64 = 1;
 
 /// Largest snapshot ZIP `POST /_emulator/import` accepts, in bytes. A deflated export of a
