@@ -425,7 +425,7 @@ impl Doc {
 }
 
 /// SPEC.md section 3 for updates, with upstream's `if (x && x < now)` guards: a value of exactly
-/// 0 is never clamped (common.md).
+/// 0 is never clamped (docs/SPEC.md section 3).
 fn clamp_update(update: &TaskExecutionStorageUpdate, now: i64) -> TaskExecutionStorageUpdate {
     let to_now = |t: Option<i64>| t.map(|t| if t != 0 && t < now { now } else { t });
     let expiry = |t: Option<i64>| {

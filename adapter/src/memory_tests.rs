@@ -1,4 +1,4 @@
-//! Unit tests of the in-memory model against SPEC.md sections 3-5 and common.md's choices,
+//! Unit tests of the in-memory model against docs/SPEC.md sections 3-5 (upstream's behaviour),
 //! with an injected clock so every timestamp is exact.
 
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -6,20 +6,25 @@
 //! | backend | what | store per test group |
 //! |---|---|---|
 //! | `memory` | the adapter's in-memory storage | a new one |
-//! | `emulator` | the emulator in this process via testkit (`:memory:`, port 0, a real socket) | a new emulator |
+//! | `emulator` | the emulator in this process via testkit (`:memory:`, port 0, a real socket, manual clock) | a new emulator |
 //! | `reference` | the Node reference server (our `convex/` code under convex-test) | a new process |
 //! | `deployment` | a real Convex deployment from `CONVEX_URL` + `CONVEX_STORAGE_AUTH_SECRET` | shared: emptied with `deleteAll`, never two groups at once |
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use convex_storage_testkit::{EmulatorDb, InProcessEmulator, ServerProcess};
+use convex_storage_emulator::clock::ClockControl;
+use convex_storage_emulator::faults::FaultPlan;
+use convex_storage_emulator::Controls;
+use convex_storage_testkit::{Emulator, InProcessEmulator, ServerProcess};
 use durable_execution_storage_convex::{
     ConvexStorageOptions, ConvexTaskExecutionsStorage, InMemoryTaskExecutionsStorage, ShardChooser,
     TaskExecutionsStorage,
 };
 
 use crate::error::ConformanceError;
+use crate::model::pacing::STALE_AFTER_WRITE_MS;
 
 /// The environment variable holding a real deployment's URL.
 pub const DEPLOYMENT_URL_ENV: &str = "CONVEX_URL";
@@ -37,10 +42,9 @@ pub const REQUEST_TIMEOUT_MS: u64 = 60_000;
 /// Which kind of backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendKind {
-    /// The adapter's in-memory storage (the model, with the system clock).
+    /// The adapter's in-memory storage (the model), on a clock the checks move.
     Memory,
-    /// The emulator, served in this process on a real socket (no binary: the conformance
-    /// suite checks the functions, not the command line).
+    /// The emulator binary, on its manual clock (`--clock manual`).
     Emulator,
     /// The Node reference server.
     Reference,
@@ -140,13 +144,127 @@ impl ClientOptions {
     }
 }
 
+/// A backend's time, as the checks see it: the wall clock, or a clock they move.
+#[derive(Clone)]
+pub enum BackendClock {
+    /// The wall clock: time passes by waiting.
+    Wall,
+    /// The in-memory store's injected clock, in ms.
+    Memory(Arc<AtomicI64>),
+    /// An emulator started with `--clock manual`, moved through `POST /_emulator/clock`.
+    Emulator {
+        /// Where the emulator listens.
+        url: String,
+        /// Its auth secret, sent as a bearer token.
+        auth_secret: String,
+        /// A client for the control calls.
+        http: reqwest::Client,
+    },
+}
+
+impl std::fmt::Debug for BackendClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Wall => "wall clock",
+            Self::Memory(_) => "manual (in memory)",
+            Self::Emulator { .. } => "manual (emulator)",
+        })
+    }
+}
+
+/// The wall clock in ms since the epoch.
+pub fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl BackendClock {
+    /// Whether time moves only when told (no waiting needed).
+    pub fn is_manual(&self) -> bool {
+        !matches!(self, Self::Wall)
+    }
+
+    /// The backend's time, in ms since the epoch.
+    pub async fn now_ms(&self) -> Result<i64, ConformanceError> {
+        match self {
+            Self::Wall => Ok(wall_clock_ms()),
+            Self::Memory(clock) => Ok(clock.load(Ordering::SeqCst)),
+            Self::Emulator { .. } => self.control(None).await,
+        }
+    }
+
+    /// Lets `ms` milliseconds pass: moves a manual clock, or waits that long.
+    pub async fn pass(&self, ms: u64) -> Result<(), ConformanceError> {
+        self.pass_and_read(ms).await.map(drop)
+    }
+
+    /// [`BackendClock::pass`], then the time after, in ms (one call on the emulator).
+    pub async fn pass_and_read(&self, ms: u64) -> Result<i64, ConformanceError> {
+        match self {
+            Self::Wall => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(wall_clock_ms())
+            }
+            Self::Memory(clock) => Ok(clock.fetch_add(ms as i64, Ordering::SeqCst) + ms as i64),
+            Self::Emulator { .. } => self.control(Some(ms)).await,
+        }
+    }
+
+    /// `GET` (no `advance_ms`) or `POST` `/_emulator/clock`; the clock's reading after.
+    async fn control(&self, advance_ms: Option<u64>) -> Result<i64, ConformanceError> {
+        let Self::Emulator {
+            url,
+            auth_secret,
+            http,
+        } = self
+        else {
+            unreachable!("only the emulator's clock is moved over HTTP")
+        };
+        let route = format!("{url}/_emulator/clock");
+        let request = match advance_ms {
+            None => http.get(route),
+            Some(ms) => http
+                .post(route)
+                .json(&serde_json::json!({ "advanceMs": ms })),
+        };
+        let fail = |message: String| ConformanceError::Control {
+            route: "/_emulator/clock".to_string(),
+            message,
+        };
+        let reply: serde_json::Value = request
+            .bearer_auth(auth_secret)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| fail(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        reply["nowMs"]
+            .as_i64()
+            .ok_or_else(|| fail(format!("no nowMs in {reply}")))
+    }
+}
+
 /// A running (or reachable) backend.
 pub struct Backend {
     kind: BackendKind,
     endpoint: Option<Endpoint>,
     memory: Option<Arc<InMemoryTaskExecutionsStorage>>,
+    clock: BackendClock,
     /// Keeps the server alive; it is stopped when the backend is dropped.
     _server: Option<Server>,
+}
+
+/// A server a backend started and owns; held only so that dropping the backend stops it.
+#[allow(dead_code)]
+enum Server {
+    /// The emulator, served in this process (the suite checks the functions, not the binary).
+    InProcess(InProcessEmulator),
+    /// The Node reference server.
+    Process(ServerProcess),
 }
 
 impl Backend {
@@ -158,23 +276,27 @@ impl Backend {
             message,
         };
         match kind {
-            BackendKind::Memory => Ok(Self {
-                kind,
-                endpoint: None,
-                memory: Some(Arc::new(InMemoryTaskExecutionsStorage::new())),
-                _server: None,
-            }),
-            BackendKind::Emulator | BackendKind::Reference => {
+            BackendKind::Memory => {
+                let clock = Arc::new(AtomicI64::new(wall_clock_ms()));
+                let reader = clock.clone();
+                let storage = InMemoryTaskExecutionsStorage::with_clock(Arc::new(move || {
+                    reader.load(Ordering::SeqCst)
+                }));
+                Ok(Self {
+                    kind,
+                    endpoint: None,
+                    memory: Some(Arc::new(storage)),
+                    clock: BackendClock::Memory(clock),
+                    _server: None,
+                })
+            }
+            BackendKind::Emulator => Self::start_emulator(&[]),
+            BackendKind::Reference => {
                 let auth_secret = format!("conformance-{:016x}", rand::random::<u64>());
-                let server = if kind == BackendKind::Emulator {
-                    InProcessEmulator::start(&auth_secret, &EmulatorDb::Memory)
-                        .map(Server::InProcess)
-                } else {
-                    ServerProcess::start_reference(&auth_secret).map(Server::Process)
-                }
-                .map_err(|e| fail(format!("{e:#}")))?;
+                let process = ServerProcess::start_reference(&auth_secret)
+                    .map_err(|e| fail(format!("{e:#}")))?;
                 let endpoint = Endpoint {
-                    url: server.url().to_string(),
+                    url: process.url().to_string(),
                     auth_secret,
                     module: DEFAULT_MODULE.to_string(),
                 };
@@ -182,7 +304,8 @@ impl Backend {
                     kind,
                     endpoint: Some(endpoint),
                     memory: None,
-                    _server: Some(server),
+                    clock: BackendClock::Wall,
+                    _server: Some(Server::Process(process)),
                 })
             }
             BackendKind::Deployment => {
@@ -196,15 +319,63 @@ impl Backend {
         }
     }
 
+    /// A fresh emulator on its manual clock, starting at the wall clock's time, with
+    /// `extra_args` as the binary would take them (only `--faults SPEC` is needed here).
+    pub fn start_emulator(extra_args: &[&str]) -> Result<Self, ConformanceError> {
+        let fail = |message: String| ConformanceError::Start {
+            backend: BackendKind::Emulator.name().to_string(),
+            message,
+        };
+        let auth_secret = format!("conformance-{:016x}", rand::random::<u64>());
+        let start_ms = u64::try_from(wall_clock_ms()).unwrap_or_default();
+        let controls = Controls {
+            clock: ClockControl::manual(Some(start_ms)),
+            faults: faults_of(extra_args).map_err(fail)?,
+        };
+        let builder = Emulator::builder()
+            .auth_secret(auth_secret.clone())
+            .controls(controls);
+        let emulator =
+            InProcessEmulator::start_with(builder).map_err(|e| fail(format!("{e:#}")))?;
+        let endpoint = Endpoint {
+            url: emulator.url().to_string(),
+            auth_secret: auth_secret.clone(),
+            module: DEFAULT_MODULE.to_string(),
+        };
+        Ok(Self {
+            kind: BackendKind::Emulator,
+            clock: BackendClock::Emulator {
+                url: endpoint.url.clone(),
+                auth_secret,
+                http: reqwest::Client::new(),
+            },
+            endpoint: Some(endpoint),
+            memory: None,
+            _server: Some(Server::InProcess(emulator)),
+        })
+    }
+
     /// A backend that is already running at `endpoint` (a deployment, or an emulator the
-    /// command-line runner is pointed at).
+    /// command-line runner is pointed at), on the wall clock.
     pub fn connect(endpoint: Endpoint) -> Self {
         Self {
             kind: BackendKind::Deployment,
             endpoint: Some(endpoint),
             memory: None,
+            clock: BackendClock::Wall,
             _server: None,
         }
+    }
+
+    /// The backend's time: a manual clock the checks move, or the wall clock.
+    pub fn clock(&self) -> &BackendClock {
+        &self.clock
+    }
+
+    /// Makes every row written so far stale (`updatedAt < clock`): moves a manual clock by
+    /// [`STALE_AFTER_WRITE_MS`], or waits that long on the wall clock.
+    pub async fn wait_until_stale(&self) -> Result<(), ConformanceError> {
+        self.clock.pass(STALE_AFTER_WRITE_MS).await
     }
 
     /// Which kind this is.
@@ -269,18 +440,13 @@ impl Backend {
     }
 }
 
-/// A server a backend started and owns.
-enum Server {
-    InProcess(InProcessEmulator),
-    Process(ServerProcess),
-}
-
-impl Server {
-    fn url(&self) -> &str {
-        match self {
-            Server::InProcess(emulator) => emulator.url(),
-            Server::Process(process) => process.url(),
-        }
+/// The fault plan of `--faults SPEC` among the emulator flags a check asks for (the only flag
+/// an in-process emulator needs here; any other is refused rather than ignored).
+fn faults_of(args: &[&str]) -> Result<Option<FaultPlan>, String> {
+    match args {
+        [] => Ok(None),
+        ["--faults", spec] => FaultPlan::parse_spec(spec).map(Some),
+        other => Err(format!("unsupported emulator flags {other:?}")),
     }
 }
 

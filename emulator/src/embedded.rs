@@ -22,12 +22,12 @@ use rand::RngCore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, ClockControl};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::snapshot::{self, ImportOptions};
 use crate::store::DbLocation;
-use crate::{Config, Server, DEFAULT_MODULE};
+use crate::{Config, Controls, Server, DEFAULT_MODULE};
 
 /// Bytes of randomness in a secret the builder makes up (hex-encoded, so twice as many chars).
 const RANDOM_SECRET_BYTES: usize = 16;
@@ -40,7 +40,7 @@ pub struct EmulatorBuilder {
     host: String,
     port: u16,
     module: String,
-    clock: Arc<dyn Clock>,
+    controls: Controls,
     snapshot: Option<PathBuf>,
 }
 
@@ -65,7 +65,7 @@ impl Default for EmulatorBuilder {
             host: "127.0.0.1".to_string(),
             port: 0,
             module: DEFAULT_MODULE.to_string(),
-            clock: Arc::new(SystemClock),
+            controls: Controls::system(),
             snapshot: None,
         }
     }
@@ -102,9 +102,16 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The clock every "now" comes from; the system clock by default.
+    /// The clock every "now" comes from; the system clock by default. No route can move it
+    /// (see [`EmulatorBuilder::controls`] for a manual clock that `/_emulator/clock` moves).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.controls.clock = ClockControl::Fixed(clock);
+        self
+    }
+
+    /// The test controls: how time runs and the fault plan (`--clock`, `--faults`).
+    pub fn controls(mut self, controls: Controls) -> Self {
+        self.controls = controls;
         self
     }
 
@@ -126,7 +133,7 @@ impl EmulatorBuilder {
             db: self.db,
             module: self.module,
         };
-        let server = Server::bind(&config, self.clock).await?;
+        let server = Server::bind_with(&config, self.controls).await?;
         let addr = server.local_addr()?;
         let state = server.state().clone();
         if let Some(path) = self.snapshot {

@@ -122,3 +122,19 @@ pub const TRANSACTION_WRITE_BYTES_MAX: u64 = 16 * 1024 * 1024;
 /// read limit is reached first (a result holds only documents the call read); kept so that the
 /// answer is bounded on its own terms too.
 pub const RETURN_VALUE_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// The latest time a manual clock can be set or advanced to, in ms since the epoch: the clock
+/// counts nanoseconds in a `u64`, which ends in the year 2554.
+pub const MANUAL_CLOCK_MS_MAX: u64 = u64::MAX / 1_000_000;
+
+/// Most rules in a fault plan. Every call is checked against every rule under one mutex, so
+/// the list stays short; a workload needs a handful.
+pub const FAULT_RULES_MAX: usize = 64;
+
+/// Longest injected delay, in ms: one minute, the selector lock's expiry. Longer pauses are a
+/// hung deployment, which the client's own request timeout covers.
+pub const FAULT_DELAY_MS_MAX: u64 = 60_000;
+
+/// Entries kept in the log of injected faults (`GET /_emulator/faults`); older ones are
+/// dropped and counted, so a long fuzzing run cannot grow memory without bound.
+pub const FAULT_LOG_ENTRIES_MAX: usize = 10_000;

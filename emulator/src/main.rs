@@ -10,8 +10,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use convex_storage_emulator::clock::{ClockControl, MANUAL_CLOCK_MS_MAX};
+use convex_storage_emulator::faults::FaultPlan;
 use convex_storage_emulator::store::DbLocation;
-use convex_storage_emulator::{Emulator, EmulatorBuilder, DEFAULT_MODULE};
+use convex_storage_emulator::{Controls, Emulator, EmulatorBuilder, DEFAULT_MODULE};
 
 /// Where `serve` keeps its data when no `--db` is given.
 const DEFAULT_DB: &str = "./.convex-storage-emulator/db.sqlite3";
@@ -63,6 +65,26 @@ struct ServeArgs {
     /// Start from this snapshot ZIP: its executions replace what the database holds.
     #[arg(long, value_name = "PATH")]
     snapshot: Option<std::path::PathBuf>,
+    /// How time runs: `system`, or `manual` (moves only through `POST /_emulator/clock`).
+    #[arg(long, value_enum, default_value_t = ClockFlag::System)]
+    clock: ClockFlag,
+    /// Where a manual clock starts, in ms since the Unix epoch (default: now).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=MANUAL_CLOCK_MS_MAX))]
+    clock_start_ms: Option<u64>,
+    /// Enables fault injection with this plan, e.g. `seed=7;insertMany:drop@p=0.2`
+    /// (`seed=1` for an empty one); see README.md for the grammar.
+    #[arg(long, value_parser = parse_fault_spec)]
+    faults: Option<FaultPlan>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ClockFlag {
+    System,
+    Manual,
+}
+
+fn parse_fault_spec(spec: &str) -> Result<FaultPlan, String> {
+    FaultPlan::parse_spec(spec)
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +98,15 @@ struct ExecArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let serve_args = match &cli.command {
+        None => Some(&cli.serve),
+        Some(Command::Serve(args)) => Some(args),
+        Some(Command::Exec(args)) => Some(&args.serve),
+        Some(Command::Export(_) | Command::Import(_)) => None,
+    };
+    if serve_args.is_some_and(|a| a.clock_start_ms.is_some() && a.clock != ClockFlag::Manual) {
+        return usage_error("--clock-start-ms needs --clock manual");
+    }
     let outcome = match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
@@ -112,7 +143,13 @@ impl ServeArgs {
         if let Some(path) = &self.snapshot {
             builder = builder.snapshot(path.clone());
         }
-        builder
+        builder.controls(Controls {
+            clock: match self.clock {
+                ClockFlag::System => ClockControl::system(),
+                ClockFlag::Manual => ClockControl::manual(self.clock_start_ms),
+            },
+            faults: self.faults.clone(),
+        })
     }
 }
 

@@ -92,7 +92,7 @@ async fn sweep_raw(
 ) -> Result<Result<u64, durable_execution_storage_convex::StorageError>, ConformanceError> {
     let mut u = update(updated_at);
     u.close_status = Some(Close::Closed);
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     Ok(ctx
         .storage()?
         .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(

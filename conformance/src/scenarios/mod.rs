@@ -127,6 +127,26 @@ impl Ctx<'_> {
         self.backend.kind() != BackendKind::Deployment
     }
 
+    /// The backend's time in ms: its manual clock, or the wall clock.
+    pub async fn now_ms(&self) -> Result<i64, ConformanceError> {
+        self.backend.clock().now_ms().await
+    }
+
+    /// Whether the backend's time moves only when a check moves it.
+    pub fn has_manual_clock(&self) -> bool {
+        self.backend.clock().is_manual()
+    }
+
+    /// Lets `ms` pass on the backend: moves its manual clock, or waits.
+    pub async fn pass_ms(&self, ms: u64) -> Result<(), ConformanceError> {
+        self.backend.clock().pass(ms).await
+    }
+
+    /// Makes every row written so far stale (`updatedAt < clock`) on the backend.
+    pub async fn wait_until_stale(&self) -> Result<(), ConformanceError> {
+        self.backend.wait_until_stale().await
+    }
+
     /// The backend's auth secret (`None` for the in-memory store).
     pub fn auth_secret(&self) -> Option<String> {
         self.backend.endpoint().map(|e| e.auth_secret.clone())

@@ -146,7 +146,7 @@ impl Function {
         Self::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    /// Whether it is registered as a query, mutation or action (common.md).
+    /// Whether it is registered as a query, mutation or action (docs/SPEC.md section 5).
     pub fn kind(self) -> FunctionKind {
         match self {
             Function::InsertMany | Function::DeleteById => FunctionKind::Mutation,
@@ -159,7 +159,7 @@ impl Function {
 
     /// The validator of the inner `args`; `None` for the eight locked actions, which upstream
     /// leaves unvalidated (`selectors.rs` reads their arguments as its JavaScript does).
-    fn args_validator(self) -> Option<&'static Validator> {
+    pub(crate) fn args_validator(self) -> Option<&'static Validator> {
         Some(match self {
             Function::InsertMany => &inserts::INSERT_MANY_ARGS,
             Function::GetManyById => &by_id::GET_MANY_BY_ID_ARGS,
@@ -331,6 +331,10 @@ impl Functions {
             }
             _ => selectors::lock_key(function, inner.as_ref())?,
         };
+        // A `hold` fault (`crate::faults`): a holder that crashed took this key first.
+        if crate::faults::crashed_holder_first() {
+            self.locks.hold_as_if_crashed(&key);
+        }
         let Some(lock) = self.locks.try_acquire(&key) else {
             return Ok(selectors::busy_default(function));
         };

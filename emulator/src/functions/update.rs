@@ -1,7 +1,7 @@
 //! The time clamps and the update-request semantics shared by every writing function.
 //!
-//! Exactly upstream's `insertOneHelper` / `updateOneHelper` (SPEC.md §3-4, with the choices of
-//! the brief): inside a mutation "now" is the transaction's clock plus
+//! Exactly upstream's `insertOneHelper` / `updateOneHelper` (docs/SPEC.md sections 3 and 4):
+//! inside a mutation "now" is the transaction's clock plus
 //! [`MUTATION_NOW_OFFSET_MS`]. A clamp is written `if (x && x < now)` upstream, so a field
 //! holding exactly `0` (or `-0`, `NaN`) is left alone; only `startAt` at insert and `updatedAt`
 //! in an update are clamped without that guard.

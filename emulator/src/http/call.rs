@@ -22,6 +22,7 @@ use crate::functions::{Function, FunctionError, FunctionKind};
 use crate::http::body::json_body;
 use crate::http::codec::{self, Encode, OutputFormat};
 use crate::http::error::HttpError;
+use crate::http::inject;
 use crate::http::path::UdfPath;
 use crate::http::AppState;
 use crate::value::Value;
@@ -164,6 +165,8 @@ pub async fn query_at_ts(
 enum Failure {
     Message(String),
     Internal(crate::Error),
+    /// An injected fault replaced the reply (see `inject`).
+    Injected(Response),
 }
 
 impl From<FunctionError> for Failure {
@@ -198,6 +201,7 @@ async fn run_call(
         Ok(value) => Ok(success(&value, format)),
         Err(Failure::Message(message)) => Ok(failure(&message)),
         Err(Failure::Internal(e)) => Err(HttpError::Internal(e)),
+        Err(Failure::Injected(reply)) => Ok(reply),
     }
 }
 
@@ -226,10 +230,12 @@ async fn invoke(
             function.kind()
         )));
     }
-    Ok(state
+    let call = state
         .functions
-        .call(function, positional.into_iter().next())
-        .await?)
+        .call(function, positional.into_iter().next());
+    Ok(inject::around(state, function, call)
+        .await
+        .map_err(Failure::Injected)??)
 }
 
 /// `args` as positional arguments: an array as-is, anything else as a one-element array.

@@ -59,14 +59,7 @@ where
     }
 
     fn finish(self: Box<Self>, batch: Result<(), &Error>) {
-        let outcome = match (batch, self.outcome) {
-            (Ok(()), Some(outcome)) => outcome,
-            (Err(e), _) => Err(E::from(Error::BatchAbandoned(e.to_string()))),
-            (Ok(()), None) => Err(E::from(Error::BatchAbandoned(
-                "job did not run".to_string(),
-            ))),
-        };
-        let _ = self.reply.send(outcome);
+        deliver(self.reply, self.outcome, batch);
     }
 }
 
@@ -91,15 +84,25 @@ where
     }
 
     fn finish(self: Box<Self>, batch: Result<(), &Error>) {
-        let outcome = match (batch, self.outcome) {
-            (Ok(()), Some(outcome)) => outcome,
-            (Err(e), _) => Err(E::from(Error::BatchAbandoned(e.to_string()))),
-            (Ok(()), None) => Err(E::from(Error::BatchAbandoned(
-                "job did not run".to_string(),
-            ))),
-        };
-        let _ = self.reply.send(outcome);
+        deliver(self.reply, self.outcome, batch);
     }
+}
+
+/// Sends a job its answer: its own outcome once the batch committed, the batch's failure
+/// otherwise (a job's writes are only real once the commit that carries them is).
+fn deliver<R, E: From<Error>>(
+    reply: oneshot::Sender<Result<R, E>>,
+    outcome: Option<Result<R, E>>,
+    batch: Result<(), &Error>,
+) {
+    let outcome = match (batch, outcome) {
+        (Ok(()), Some(outcome)) => outcome,
+        (Err(e), _) => Err(E::from(Error::BatchAbandoned(e.to_string()))),
+        (Ok(()), None) => Err(E::from(Error::BatchAbandoned(
+            "job did not run".to_string(),
+        ))),
+    };
+    let _ = reply.send(outcome);
 }
 
 /// What the writer thread owns.

@@ -12,7 +12,11 @@
 //! | `GET /_emulator/export` | the store as a snapshot ZIP (`snapshot.rs`, docs/SNAPSHOTS.md) |
 //! | `POST /_emulator/import` | a snapshot ZIP into the store, all or nothing: `{"imported": n}` (`snapshot.rs`) |
 //! | `POST /_emulator/reset` | empties the store in one transaction, frees the selector locks: `{"deleted": n}` (`reset.rs`) |
+//! | `GET`/`POST /_emulator/clock` | read the time; move a manual clock (`clock`) |
+//! | `GET`/`POST`/`DELETE /_emulator/faults` | the fault plan and its log (`faults`) |
 
+mod clock;
+mod faults;
 pub mod reset;
 pub mod snapshot;
 
@@ -41,6 +45,13 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route(
             "/import",
             post(snapshot::import).layer(DefaultBodyLimit::max(SNAPSHOT_BODY_BYTES_MAX)),
+        )
+        .route("/clock", get(clock::get_clock).post(clock::move_clock))
+        .route(
+            "/faults",
+            get(faults::get_faults)
+                .post(faults::set_faults)
+                .delete(faults::clear_faults),
         )
         .route_layer(middleware::from_fn_with_state(state, require_secret));
     Router::new().merge(guarded)
