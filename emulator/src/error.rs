@@ -52,4 +52,7 @@ pub enum Error {
 
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
+
+    #[error("starting from the snapshot {path}: {message}")]
+    Snapshot { path: PathBuf, message: String },
 }

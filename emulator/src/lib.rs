@@ -13,9 +13,11 @@
 //!
 //! Beside them: [`value`] (the data model), [`id`] (Convex document ids), [`clock`] (the only
 //! reader of the system time, and the manual clock tests move), [`faults`] (seeded fault
-//! injection, asked once per call by `http`), [`limits`] (every limit, with units), [`error`].
+//! injection, asked once per call by `http`), [`limits`] (every limit, with units), [`error`],
+//! and [`snapshot`] (Convex's snapshot ZIPs, export and import).
 //!
-//! Use [`app`] to get the router for in-process tests, and [`Server`] to bind and serve.
+//! Use [`Emulator`] to run one on a real socket inside a Rust test (no separate binary), [`app`]
+//! to get the bare router for in-process tests, and [`Server`] to bind and serve.
 //!
 //! # Invariants
 //!
@@ -42,9 +44,12 @@ pub mod functions;
 pub mod http;
 pub mod id;
 pub mod limits;
+pub mod snapshot;
 pub mod store;
 pub mod value;
 mod varint;
+
+mod embedded;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +58,7 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use embedded::{Emulator, EmulatorBuilder};
 pub use error::Error;
 pub use http::AppState;
 

@@ -130,6 +130,15 @@ pub const INSPECTOR_DISTINCT_VALUES_MAX: usize = 1_024;
 
 /// Children listed in an execution's detail; the total is always counted.
 pub const INSPECTOR_CHILDREN_SHOWN_MAX: usize = 200;
+/// Deflate level of snapshot exports (zlib's scale, 1 fastest to 9 smallest). Level 1 keeps an
+/// export of a million executions above 100,000 rows/s on the 2-core machine (BENCHMARKS.md);
+/// the JSON lines compress about tenfold at this level anyway, being the same field names over
+/// and over.
+pub const SNAPSHOT_DEFLATE_LEVEL: i64 = 1;
+
+/// Largest snapshot ZIP `POST /_emulator/import` accepts, in bytes. A deflated export of a
+/// million executions is well under this; the body is held in memory while it is imported.
+pub const SNAPSHOT_BODY_BYTES_MAX: usize = 2 * 1024 * 1024 * 1024;
 
 /// Documents one function execution may read (documents scanned), as a deployment allows. The
 /// 32,001st read fails the call with `Too many documents read in a single function execution`.

@@ -20,10 +20,13 @@
 //! * **Exact index order.** Range indexes are byte keys in Convex's value order (`sort_key`,
 //!   `indexes`), so claims are `O(log n)` index range scans returning rows in Convex's order.
 //! * **Schema** as numbered, append-only migrations (`schema`).
+//! * **Whole-store work** (`bulk`): emptying the store in one statement, reading every row in
+//!   creation order, and restoring rows with their own `_id` and `_creationTime` (snapshots).
 //!
 //! Invariant: the store knows SQL and Convex values, never HTTP or JSON, and never the storage
 //! functions' rules (clamps, filters, locks' meaning): those live in `crate::functions`.
 
+mod bulk;
 mod checkpointer;
 mod codec;
 mod indexes;

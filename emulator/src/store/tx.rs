@@ -226,24 +226,43 @@ impl WriteTx<'_> {
             .write(execution_id_of(&fields), fields_convex_size(&fields))?;
         let id = self.new_id(TASK_EXECUTIONS_TABLE_NUMBER);
         let creation_time = self.take_creation_time();
-        let keys: Vec<Vec<u8>> = Index::ALL
-            .iter()
-            .map(|i| i.key(&fields, creation_time))
-            .collect();
-        let mut stmt = self.read.conn.prepare_cached(
-            "INSERT INTO task_executions (id, creation_time, execution_id, sleeping_task_unique_id,
-                body, k_shard_status_start_at, k_shard_status_ocfp_status_acc_updated_at,
-                k_shard_close_status_updated_at, k_status_is_sleeping_task_expires_at,
-                k_ocfp_expires_at, k_close_expires_at, k_shard_executor_id_npc_updated_at,
-                k_parent_execution_id_is_finished, k_shard_is_finished_close_status_updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )?;
-        stmt.execute(params![
+        let row = self.insert_row(None, &id, creation_time, &fields)?;
+        Ok(Document {
+            row,
             id,
             creation_time,
-            execution_id_of(&fields),
+            fields,
+        })
+    }
+
+    /// Inserts one row with every index key; `row` `None` appends. Returns the row number.
+    pub(crate) fn insert_row(
+        &self,
+        row: Option<i64>,
+        id: &str,
+        creation_time: f64,
+        fields: &Object,
+    ) -> Result<i64, Error> {
+        let keys: Vec<Vec<u8>> = Index::ALL
+            .iter()
+            .map(|i| i.key(fields, creation_time))
+            .collect();
+        let mut stmt = self.read.conn.prepare_cached(
+            "INSERT INTO task_executions (row, id, creation_time, execution_id,
+                sleeping_task_unique_id, body, k_shard_status_start_at,
+                k_shard_status_ocfp_status_acc_updated_at, k_shard_close_status_updated_at,
+                k_status_is_sleeping_task_expires_at, k_ocfp_expires_at, k_close_expires_at,
+                k_shard_executor_id_npc_updated_at, k_parent_execution_id_is_finished,
+                k_shard_is_finished_close_status_updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )?;
+        stmt.execute(params![
+            row,
+            id,
+            creation_time,
+            execution_id_of(fields),
             fields.get("sleepingTaskUniqueId").and_then(Value::as_str),
-            encode_object(&fields),
+            encode_object(fields),
             keys[0],
             keys[1],
             keys[2],
@@ -254,13 +273,7 @@ impl WriteTx<'_> {
             keys[7],
             keys[8],
         ])?;
-        let row = self.read.conn.last_insert_rowid();
-        Ok(Document {
-            row,
-            id,
-            creation_time,
-            fields,
-        })
+        Ok(self.read.conn.last_insert_rowid())
     }
 
     /// Writes `new_fields` over the stored fields of `old`. Only index columns whose key
