@@ -54,6 +54,7 @@ pub mod functions;
 pub mod http;
 pub mod id;
 pub mod limits;
+pub mod serve;
 pub mod store;
 pub mod value;
 
@@ -110,6 +111,8 @@ pub fn open_state(
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
+    timeouts: serve::Timeouts,
+    hosts: http::host::AllowedHosts,
 }
 
 impl Server {
@@ -129,7 +132,26 @@ impl Server {
                 addr: addr.clone(),
                 source,
             })?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            timeouts: serve::Timeouts::default(),
+            hosts: http::host::AllowedHosts::new([config.host.clone()]),
+        })
+    }
+
+    /// Replaces the serving timeouts (tests shorten them).
+    pub fn with_timeouts(mut self, timeouts: serve::Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Serves these `Host` names too, besides the loopback ones and the bound host
+    /// (`--allowed-host`).
+    pub fn allow_hosts(mut self, hosts: impl IntoIterator<Item = String>) -> Self {
+        let bound = self.hosts.clone();
+        self.hosts = bound.with(hosts);
+        self
     }
 
     /// The address actually bound (with the real port when 0 was asked for).
@@ -137,17 +159,18 @@ impl Server {
         self.listener.local_addr().map_err(Error::Serve)
     }
 
-    /// Serves until `shutdown` resolves, finishes the requests in flight, then closes the
-    /// database cleanly.
+    /// Serves until `shutdown` resolves, gives the requests in flight up to the shutdown
+    /// grace to finish (see [`serve`]), then closes the database cleanly.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let app = app(self.state.clone());
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(Error::Serve)?;
+        let hosts = Arc::new(self.hosts);
+        let app = app(self.state.clone()).layer(axum::middleware::from_fn_with_state(
+            hosts,
+            http::host::check,
+        ));
+        serve::serve(self.listener, app, self.timeouts, shutdown).await;
         let state = self.state;
         tokio::task::spawn_blocking(move || {
             if let Ok(state) = Arc::try_unwrap(state) {

@@ -81,3 +81,49 @@ pub const WAL_RESTART_PAGES: i64 = 16 * 1024;
 /// cached pages is cheaper for the file system than growing the file again) and only a spike
 /// (one huge transaction) is given back.
 pub const WAL_SIZE_LIMIT_BYTES: i64 = 2 * WAL_RESTART_PAGES * 4096;
+
+/// Bytes of stored documents an inline read (see `Store::read_inline`) may decode before it is
+/// abandoned and redone on a blocking thread: a few big documents take milliseconds to decode,
+/// which would stall every small call sharing the async worker.
+pub const INLINE_READ_BYTES_MAX: usize = 64 * 1024;
+
+/// How long a client may take to send a request's complete headers, counted from when the
+/// connection is ready for a request (hyper's `header_read_timeout`). Bounds slow-header
+/// ("slowloris") clients; a real client sends its headers in one packet.
+pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+
+/// How long a client may take to send a whole request body once its headers are in. A 16 MiB
+/// body over loopback takes milliseconds; this bounds bodies shorter than their
+/// `Content-Length` and trickled uploads.
+pub const BODY_READ_TIMEOUT_MS: u64 = 30_000;
+
+/// A connection on which nothing moves (no byte read or written, no request being answered)
+/// for this long is closed. Frees silent sockets and idle keep-alive connections; clients
+/// (undici, reqwest, `ConvexHttpClient`) reconnect transparently. Shorter than the header
+/// timeout, so a silent socket goes first and only trickling clients meet the header timeout.
+pub const IDLE_CONNECTION_TIMEOUT_MS: u64 = 5_000;
+
+/// Most connections served at once. Beyond it a new connection gets an immediate 503
+/// `{code, message}` and is closed, so open connections (and the descriptors the store needs)
+/// are unharmed. Lowered at startup to what the file-descriptor limit leaves after
+/// [`FILE_DESCRIPTORS_RESERVED`].
+pub const CONNECTIONS_MAX: usize = 4096;
+
+/// File descriptors kept out of the connection budget: the database, its WAL and shared
+/// memory for the writer, the checkpointer and [`READER_CONNECTIONS_MAX`] readers, the lock
+/// file, the listener, standard streams and the runtime's own, with room to spare.
+pub const FILE_DESCRIPTORS_RESERVED: usize = 64;
+
+/// After the first SIGTERM or Ctrl-C, calls in flight get this long to finish before the
+/// remaining connections are dropped and the process exits. Long enough for any storage call;
+/// short enough for a supervisor's stop timeout (Docker waits 10 s).
+pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
+
+/// How long to pause accepting after `accept` fails (e.g. out of descriptors), so the loop does
+/// not spin while connections close.
+pub const ACCEPT_ERROR_PAUSE_MS: u64 = 50;
+
+/// Deepest nesting of arrays and objects in a request body. Convex values nest at most 64
+/// levels; the envelope (`args`, the positional array, `args` again) adds a few. Checked while
+/// parsing, so a deeply nested hostile body costs no stack or memory.
+pub const JSON_NESTING_DEPTH_MAX: usize = 80;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use convex_storage_emulator::clock::SystemClock;
+use convex_storage_emulator::serve::Timeouts;
 use convex_storage_emulator::store::DbLocation;
 use convex_storage_emulator::{Config, Server, DEFAULT_MODULE};
 
@@ -18,6 +19,14 @@ struct Cli {
     /// The secret every call must send as `authSecret`.
     #[arg(long, env = "CONVEX_STORAGE_AUTH_SECRET", hide_env_values = true)]
     auth_secret: Option<String>,
+    /// Read the secret from this file (one trailing newline is ignored), so it does not show
+    /// in `ps`.
+    #[arg(long, value_name = "PATH", conflicts_with = "auth_secret")]
+    auth_secret_file: Option<std::path::PathBuf>,
+    /// Also answer requests whose `Host` is this name (repeatable); by default only loopback
+    /// names and the `--host` address are answered, against DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -34,9 +43,20 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Some(auth_secret) = cli.auth_secret.clone().filter(|s| !s.is_empty()) else {
+    let secret = match &cli.auth_secret_file {
+        Some(path) => match read_secret_file(path) {
+            Ok(secret) => Some(secret),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        },
+        None => cli.auth_secret.clone(),
+    };
+    let Some(auth_secret) = secret.filter(|s| !s.is_empty()) else {
         eprintln!(
-            "error: no auth secret: pass --auth-secret <SECRET> or set CONVEX_STORAGE_AUTH_SECRET"
+            "error: no auth secret: pass --auth-secret <SECRET>, --auth-secret-file <PATH> \
+             or set CONVEX_STORAGE_AUTH_SECRET"
         );
         return ExitCode::from(2);
     };
@@ -47,7 +67,7 @@ fn main() -> ExitCode {
         db: DbLocation::parse(&cli.db),
         module: cli.module,
     };
-    match run(config) {
+    match run(config, cli.allowed_hosts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -56,13 +76,49 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
+/// The secret in `path`, without one trailing newline (`\n` or `\r\n`). Never echoes it.
+fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "reading the auth secret file {}: {e}; pass a readable UTF-8 file",
+            path.display()
+        )
+    })?;
+    let secret = text
+        .strip_suffix('\n')
+        .map(|s| s.strip_suffix('\r').unwrap_or(s))
+        .unwrap_or(&text);
+    if secret.is_empty() {
+        return Err(format!(
+            "the auth secret file {} is empty; write the secret into it",
+            path.display()
+        ));
+    }
+    Ok(secret.to_string())
+}
+
+/// Test-only: sets every serving timeout and the shutdown grace to this many milliseconds, so
+/// tests of the timeouts take seconds. Not a user setting; undocumented in `--help`.
+const TEST_TIMEOUTS_ENV: &str = "CONVEX_STORAGE_EMULATOR_TEST_TIMEOUTS_MS";
+
+fn timeouts() -> Timeouts {
+    std::env::var(TEST_TIMEOUTS_ENV)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(|ms| Timeouts::all(std::time::Duration::from_millis(ms)))
+        .unwrap_or_default()
+}
+
+fn run(config: Config, allowed_hosts: Vec<String>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         // Install the handlers before announcing the address, so a signal sent right after
         // the `listening` line is a clean shutdown rather than the default "terminate".
         let shutdown = shutdown_signal().context("installing signal handlers")?;
-        let server = Server::bind(&config, Arc::new(SystemClock)).await?;
+        let server = Server::bind(&config, Arc::new(SystemClock))
+            .await?
+            .with_timeouts(timeouts())
+            .allow_hosts(allowed_hosts);
         let addr = server.local_addr()?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on http://{addr}").context("writing to stdout")?;
@@ -73,7 +129,10 @@ fn run(config: Config) -> anyhow::Result<()> {
     })
 }
 
-/// A future that resolves on Ctrl-C or SIGTERM; the handlers are registered immediately.
+/// A future that resolves on the first Ctrl-C or SIGTERM (the handlers are registered
+/// immediately). After it, a second signal exits at once with status 130 (Ctrl-C) or 143
+/// (SIGTERM), without waiting for calls in flight: every acknowledged write is already
+/// committed, and a write not yet acknowledged is either committed whole or not at all.
 fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -83,5 +142,14 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + 
             _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
+        eprintln!("shutting down: finishing the calls in flight; signal again to exit now");
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                _ = interrupt.recv() => 130,
+                _ = terminate.recv() => 143,
+            };
+            eprintln!("second signal: exiting now");
+            std::process::exit(status);
+        });
     })
 }

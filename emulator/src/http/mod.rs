@@ -8,6 +8,7 @@ mod call;
 pub mod codec;
 pub mod control;
 mod error;
+pub mod host;
 mod meta;
 pub mod path;
 

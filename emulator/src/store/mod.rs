@@ -27,6 +27,8 @@
 mod checkpointer;
 mod codec;
 mod indexes;
+mod lock;
+mod preflight;
 mod readers;
 mod schema;
 mod sort_key;
@@ -52,6 +54,7 @@ use crate::limits::{
     SQLITE_BUSY_TIMEOUT_MS, WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB, WRITE_QUEUE_JOBS_MAX,
 };
 use checkpointer::Checkpointer;
+use lock::DbLock;
 use readers::ReaderPool;
 use writer::{Job, ReadJob, WriteJob, WriterState};
 
@@ -85,17 +88,28 @@ pub struct Store {
     last_commit_ns: Arc<AtomicU64>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<Checkpointer>>,
+    /// Held while the store is open; released after the writer has closed the database.
+    lock: Option<DbLock>,
 }
 
 impl Store {
     /// Opens (creating and migrating if needed) the database and starts the writer thread.
+    ///
+    /// A file that cannot be written, is not ours, or is served by another emulator is refused
+    /// before anything is written to it (`preflight`, `lock`).
     pub fn open(location: &DbLocation, clock: Arc<dyn Clock>) -> Result<Self, Error> {
-        let (mut conn, readers) = match location {
-            DbLocation::Memory => (Connection::open_in_memory()?, None),
-            DbLocation::File(path) => (
-                open_file(path)?,
-                Some(Arc::new(ReaderPool::new(path.clone()))),
-            ),
+        let (mut conn, readers, lock) = match location {
+            DbLocation::Memory => (Connection::open_in_memory()?, None, None),
+            DbLocation::File(path) => {
+                create_parent_dir(path)?;
+                preflight::check(path)?;
+                let lock = DbLock::acquire(path)?;
+                (
+                    open_file(path)?,
+                    Some(Arc::new(ReaderPool::new(path.clone()))),
+                    Some(lock),
+                )
+            }
         };
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
@@ -125,6 +139,7 @@ impl Store {
             last_commit_ns,
             writer_thread: Mutex::new(Some(writer_thread)),
             checkpointer: Mutex::new(checkpointer),
+            lock,
         })
     }
 
@@ -230,17 +245,23 @@ impl Store {
         if let Some(thread) = thread {
             let _ = thread.join();
         }
+        drop(self.lock);
     }
 }
 
-/// Opens the writer's connection to a database file in WAL mode.
-fn open_file(path: &Path) -> Result<Connection, Error> {
+/// Creates the database's directory if it is missing.
+fn create_parent_dir(path: &Path) -> Result<(), Error> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
     }
+    Ok(())
+}
+
+/// Opens the writer's connection to a database file in WAL mode.
+fn open_file(path: &Path) -> Result<Connection, Error> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
