@@ -55,6 +55,9 @@ pub enum Error {
     #[error("the write batch was rolled back: {0}")]
     BatchAbandoned(String),
 
+    #[error("a read on an async worker went over its byte budget (it is redone elsewhere)")]
+    InlineReadTooLarge,
+
     #[error("the store's writer thread has stopped")]
     WriterStopped,
 

@@ -87,6 +87,11 @@ pub const WAL_SIZE_LIMIT_BYTES: i64 = 2 * WAL_RESTART_PAGES * 4096;
 /// which would stall every small call sharing the async worker.
 pub const INLINE_READ_BYTES_MAX: usize = 64 * 1024;
 
+/// Answers holding more than about this many bytes are encoded to JSON on a blocking thread:
+/// encoding tens of MiB takes tens of milliseconds, which on an async worker would delay every
+/// small call behind it.
+pub const INLINE_ENCODE_BYTES_MAX: usize = 64 * 1024;
+
 /// How long a client may take to send a request's complete headers, counted from when the
 /// connection is ready for a request (hyper's `header_read_timeout`). Bounds slow-header
 /// ("slowloris") clients; a real client sends its headers in one packet.
@@ -123,7 +128,12 @@ pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
 /// not spin while connections close.
 pub const ACCEPT_ERROR_PAUSE_MS: u64 = 50;
 
-/// Deepest nesting of arrays and objects in a request body. Convex values nest at most 64
-/// levels; the envelope (`args`, the positional array, `args` again) adds a few. Checked while
-/// parsing, so a deeply nested hostile body costs no stack or memory.
-pub const JSON_NESTING_DEPTH_MAX: usize = 80;
+/// Most JSON values (every number, string, array, object... counted once) kept from one
+/// request's `args` while parsing; a body with more is refused with 400 `BadJsonBody`. Arrays
+/// and objects over [`ARRAY_ELEMENTS_MAX`] / [`OBJECT_FIELDS_MAX`] are cut while parsing (the
+/// rest is only counted, for Convex's error message), but many small arrays could still hold
+/// one value per two bytes of body, at 30-60 bytes of memory each. This budget keeps the
+/// parse of a [`BODY_BYTES_MAX`] body to a few times its size, and is far above any real call:
+/// `insertMany` of 8192 executions holds about 300 000 values. Nesting is bounded by
+/// `serde_json` (128 levels), also while parsing.
+pub const JSON_VALUES_MAX: usize = 512 * 1024;

@@ -20,24 +20,26 @@ use serde_json::Value as Json;
 
 use crate::functions::{Function, FunctionError, FunctionKind};
 use crate::http::body::json_body;
+use crate::http::bounded::BoundedJson;
 use crate::http::codec::{self, Encode, OutputFormat};
 use crate::http::error::HttpError;
 use crate::http::path::UdfPath;
 use crate::http::AppState;
+use crate::limits::INLINE_ENCODE_BYTES_MAX;
 use crate::value::Value;
 
 /// Body of `/api/query`, `/api/mutation`, `/api/action`.
 #[derive(Deserialize)]
 struct CallBody {
     path: String,
-    args: Json,
+    args: BoundedJson,
     format: Option<String>,
 }
 
 /// Body of `/api/run/{path}`.
 #[derive(Deserialize)]
 struct RunBody {
-    args: Json,
+    args: BoundedJson,
     format: Option<String>,
 }
 
@@ -45,7 +47,7 @@ struct RunBody {
 #[derive(Deserialize)]
 struct QueryAtTsBody {
     path: String,
-    args: Json,
+    args: BoundedJson,
     ts: String,
     format: Option<String>,
 }
@@ -179,7 +181,7 @@ async fn run_call(
     state: &AppState,
     endpoint: Option<FunctionKind>,
     path: &str,
-    args: Json,
+    args: BoundedJson,
     format: Option<String>,
     default_format: OutputFormat,
 ) -> Result<Response, HttpError> {
@@ -195,7 +197,7 @@ async fn run_call(
             .ok_or_else(|| HttpError::BadFormat(format!("Invalid format: {name}")))?,
     };
     match outcome {
-        Ok(value) => Ok(success(&value, format)),
+        Ok(value) => Ok(success(value, format).await),
         Err(Failure::Message(message)) => Ok(failure(&message)),
         Err(Failure::Internal(e)) => Err(HttpError::Internal(e)),
     }
@@ -205,7 +207,7 @@ async fn invoke(
     state: &AppState,
     endpoint: Option<FunctionKind>,
     udf_path: &UdfPath,
-    args: Json,
+    args: BoundedJson,
 ) -> Result<Value, Failure> {
     let positional = decode_positional_args(args).map_err(|reason| {
         Failure::Message(format!("Invalid arguments for {udf_path}: {reason}"))
@@ -233,8 +235,11 @@ async fn invoke(
 }
 
 /// `args` as positional arguments: an array as-is, anything else as a one-element array.
-fn decode_positional_args(args: Json) -> Result<Vec<Value>, String> {
-    match args {
+fn decode_positional_args(args: BoundedJson) -> Result<Vec<Value>, String> {
+    if let Some(over_limit) = args.over_limit {
+        return Err(over_limit);
+    }
+    match args.json {
         Json::Array(items) => items.into_iter().map(codec::decode).collect(),
         other => Ok(vec![codec::decode(other)?]),
     }
@@ -253,7 +258,43 @@ struct Failed {
     error_message: String,
 }
 
-fn success(value: &Value, format: OutputFormat) -> Response {
+/// Encodes a successful answer; a big one on a blocking thread, so the async workers keep
+/// answering small calls meanwhile.
+async fn success(value: Value, format: OutputFormat) -> Response {
+    if !is_bigger_than(&value, INLINE_ENCODE_BYTES_MAX) {
+        return encode_success(&value, format);
+    }
+    tokio::task::spawn_blocking(move || encode_success(&value, format))
+        .await
+        .unwrap_or_else(|_| HttpError::Internal(crate::Error::WriterStopped).into_response())
+}
+
+/// Whether `value` holds more than about `bytes` of data; stops counting once it does.
+fn is_bigger_than(value: &Value, bytes: usize) -> bool {
+    fn count(value: &Value, left: &mut usize) -> bool {
+        let own = match value {
+            Value::String(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            _ => 8,
+        };
+        let Some(rest) = left.checked_sub(own) else {
+            return true;
+        };
+        *left = rest;
+        match value {
+            Value::Array(items) => items.iter().any(|item| count(item, left)),
+            Value::Object(fields) => fields.iter().any(|(name, field)| {
+                *left = left.saturating_sub(name.len());
+                *left == 0 || count(field, left)
+            }),
+            _ => false,
+        }
+    }
+    let mut left = bytes;
+    count(value, &mut left)
+}
+
+fn encode_success(value: &Value, format: OutputFormat) -> Response {
     axum::Json(Success {
         status: "success",
         value: Encode(value, format),

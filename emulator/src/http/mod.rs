@@ -4,6 +4,7 @@
 //! status codes, paths); `functions` and `store` see [`crate::value::Value`]s.
 
 mod body;
+pub mod bounded;
 mod call;
 pub mod codec;
 pub mod control;

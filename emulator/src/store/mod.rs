@@ -46,12 +46,14 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use codec::CodecError;
 pub use indexes::{Index, IndexRange};
+use tx::InlineBudget;
 pub use tx::{Document, ReadTx, WriteTx};
 
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::limits::{
-    SQLITE_BUSY_TIMEOUT_MS, WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB, WRITE_QUEUE_JOBS_MAX,
+    INLINE_READ_BYTES_MAX, SQLITE_BUSY_TIMEOUT_MS, WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB,
+    WRITE_QUEUE_JOBS_MAX,
 };
 use checkpointer::Checkpointer;
 use lock::DbLock;
@@ -186,16 +188,22 @@ impl Store {
     /// Like [`Store::read`], but runs on the calling task. Only for reads bounded to a few
     /// index lookups: those take microseconds and WAL readers never wait for the writer, so
     /// the hand-off to a blocking thread would cost more than the read itself (it more than
-    /// halves `getManyById` throughput).
+    /// halves `getManyById` throughput). Two things send it to a blocking thread after all, so
+    /// small calls sharing the async worker are never held up: every read connection is busy,
+    /// or the documents read exceed [`INLINE_READ_BYTES_MAX`] (then `f` runs again there).
     pub async fn read_inline<R, E, F>(&self, f: F) -> Result<R, E>
     where
-        F: FnOnce(&ReadTx<'_>) -> Result<R, E> + Send + 'static,
+        F: Fn(&ReadTx<'_>) -> Result<R, E> + Send + Sync + 'static,
         R: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        match &self.readers {
-            Some(readers) => readers.read(f),
-            None => self.read_on_writer(f).await,
+        let Some(readers) = &self.readers else {
+            return self.read_on_writer(f).await;
+        };
+        let budget = InlineBudget::new(INLINE_READ_BYTES_MAX);
+        match readers.try_read(&budget, &f) {
+            Some(result) if !budget.exceeded() => result,
+            _ => self.read(f).await,
         }
     }
 

@@ -5,6 +5,7 @@
 //! its supply of creation times. Both only exist inside [`crate::store::Store::read`] /
 //! [`crate::store::Store::write`], which open and finish the SQL transaction around them.
 
+use std::cell::Cell;
 use std::ops::Deref;
 
 use rand::rngs::StdRng;
@@ -63,9 +64,56 @@ const DOCUMENT_COLUMNS: &str = "row, id, creation_time, body";
 /// Read access inside a transaction.
 pub struct ReadTx<'c> {
     pub(crate) conn: &'c Connection,
+    /// Set for a read on an async worker (`Store::read_inline`): bytes of documents it may
+    /// still decode.
+    pub(crate) budget: Option<&'c InlineBudget>,
+}
+
+/// What an inline read may still decode, and whether it ran out.
+pub(crate) struct InlineBudget {
+    left_bytes: Cell<usize>,
+    exceeded: Cell<bool>,
+}
+
+impl InlineBudget {
+    pub(crate) fn new(bytes: usize) -> Self {
+        Self {
+            left_bytes: Cell::new(bytes),
+            exceeded: Cell::new(false),
+        }
+    }
+
+    /// Whether the read was stopped for going over the budget.
+    pub(crate) fn exceeded(&self) -> bool {
+        self.exceeded.get()
+    }
 }
 
 impl ReadTx<'_> {
+    /// Counts a stored body against the inline budget, failing the read once it is spent.
+    fn charge(&self, raw: &RawDocument) -> Result<(), Error> {
+        let Some(budget) = self.budget else {
+            return Ok(());
+        };
+        let bytes = raw.3.len();
+        match budget.left_bytes.get().checked_sub(bytes) {
+            Some(left) => {
+                budget.left_bytes.set(left);
+                Ok(())
+            }
+            None => {
+                budget.exceeded.set(true);
+                Err(Error::InlineReadTooLarge)
+            }
+        }
+    }
+
+    /// Decodes a row after charging it.
+    fn document(&self, raw: RawDocument) -> Result<Document, Error> {
+        self.charge(&raw)?;
+        decode_document(raw)
+    }
+
     /// The execution with this `executionId` (`by_executionId`, first match).
     pub fn execution_by_execution_id(&self, execution_id: &str) -> Result<Option<Document>, Error> {
         let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM task_executions WHERE execution_id = ?1");
@@ -106,7 +154,7 @@ impl ReadTx<'_> {
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![lower, upper, limit], raw_document)?;
-        rows.map(|raw| decode_document(raw?)).collect()
+        rows.map(|raw| self.document(raw?)).collect()
     }
 
     /// The oldest `limit` executions (`by_creation_time`).
@@ -114,7 +162,7 @@ impl ReadTx<'_> {
         let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM task_executions ORDER BY row LIMIT ?1");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![limit as i64], raw_document)?;
-        rows.map(|raw| decode_document(raw?)).collect()
+        rows.map(|raw| self.document(raw?)).collect()
     }
 
     fn optional_document(
@@ -124,7 +172,7 @@ impl ReadTx<'_> {
     ) -> Result<Option<Document>, Error> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let raw = stmt.query_row(params, raw_document).optional()?;
-        raw.map(decode_document).transpose()
+        raw.map(|raw| self.document(raw)).transpose()
     }
 }
 

@@ -86,7 +86,10 @@ where
 {
     fn run(&mut self, state: &mut WriterState) -> Result<(), Error> {
         let f = self.f.take().expect("a job runs once");
-        self.outcome = Some(f(&ReadTx { conn: &state.conn }));
+        self.outcome = Some(f(&ReadTx {
+            conn: &state.conn,
+            budget: None,
+        }));
         Ok(())
     }
 
@@ -178,7 +181,10 @@ impl WriterState {
         let start = ns_to_ms(now_ns).max(self.creation_time_floor);
         self.execute("SAVEPOINT job")?;
         let mut wtx = WriteTx {
-            read: ReadTx { conn: &self.conn },
+            read: ReadTx {
+                conn: &self.conn,
+                budget: None,
+            },
             now_ns,
             next_creation_time: start,
             inserted: false,
