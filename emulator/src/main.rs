@@ -97,16 +97,30 @@ fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
     Ok(secret.to_string())
 }
 
-/// Test-only: sets every serving timeout and the shutdown grace to this many milliseconds, so
-/// tests of the timeouts take seconds. Not a user setting; undocumented in `--help`.
+/// Test-only: shortens the serving timeouts so tests of them take seconds. Either one number
+/// of milliseconds for all of them, or four, `HEADER,BODY,IDLE,GRACE`. Not a user setting, so
+/// not a flag in `--help`.
 const TEST_TIMEOUTS_ENV: &str = "CONVEX_STORAGE_EMULATOR_TEST_TIMEOUTS_MS";
 
 fn timeouts() -> Timeouts {
-    std::env::var(TEST_TIMEOUTS_ENV)
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map(|ms| Timeouts::all(std::time::Duration::from_millis(ms)))
-        .unwrap_or_default()
+    let Ok(text) = std::env::var(TEST_TIMEOUTS_ENV) else {
+        return Timeouts::default();
+    };
+    let ms: Vec<std::time::Duration> = text
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .map(std::time::Duration::from_millis)
+        .collect();
+    match ms.as_slice() {
+        [all] => Timeouts::all(*all),
+        [header_read, body_read, idle, shutdown_grace] => Timeouts {
+            header_read: *header_read,
+            body_read: *body_read,
+            idle: *idle,
+            shutdown_grace: *shutdown_grace,
+        },
+        _ => Timeouts::default(),
+    }
 }
 
 fn run(config: Config, allowed_hosts: Vec<String>) -> anyhow::Result<()> {

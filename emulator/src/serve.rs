@@ -15,14 +15,15 @@
 //! * **Cap**: beyond [`connection_cap`] open connections, a new one is answered 503 at once
 //!   and closed; the open ones are untouched.
 //! * **Shutdown**: once `shutdown` resolves, the listener closes, idle connections close, and
-//!   requests in flight get [`Timeouts::shutdown_grace`] to finish; what remains is dropped.
+//!   so do connections that never sent a byte, and requests in flight (or half received) get
+//!   [`Timeouts::shutdown_grace`] to finish; what remains is dropped.
 //!   A mutation already handed to the store's writer still commits whole (or not at all),
 //!   acknowledged or not.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -200,6 +201,11 @@ async fn serve_connection(
         tokio::select! {
             _ = connection.as_mut() => return,
             _ = stopped.changed(), if !stopping => {
+                // A connection that never sent a byte (a browser's preconnect) has nothing to
+                // finish; hyper would wait for its first request.
+                if !activity.ever_read.load(Ordering::Relaxed) {
+                    return;
+                }
                 stopping = true;
                 connection.as_mut().graceful_shutdown();
             }
@@ -216,6 +222,7 @@ async fn serve_connection(
 struct Activity {
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
+    ever_read: AtomicBool,
 }
 
 /// The instant activity times count from.
@@ -229,6 +236,7 @@ impl Activity {
         let activity = Self {
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            ever_read: AtomicBool::new(false),
         };
         activity.touch();
         activity
@@ -288,7 +296,11 @@ impl AsyncRead for Tracked {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.ever_read.store(true, Ordering::Relaxed);
+        }
         self.moved(&poll);
         poll
     }
