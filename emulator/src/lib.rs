@@ -11,8 +11,9 @@
 //! * [`store`]: SQLite behind one writer thread and pooled readers; Convex's index order as
 //!   byte keys; numbered migrations.
 //!
-//! Beside them: [`value`] (the data model), [`id`] (Convex document ids), [`clock`] (the only
-//! reader of the system time), [`limits`] (every limit, with units), [`error`].
+//! Beside them: [`serve`] (connections: timeouts, the cap, graceful shutdown), [`value`] (the
+//! data model), [`id`] (Convex document ids), [`clock`] (the only reader of the system time),
+//! [`limits`] (every limit, with units), [`error`].
 //!
 //! Use [`app`] to get the router for in-process tests, and [`Server`] to bind and serve.
 //!
@@ -35,7 +36,8 @@
 //! * Mutations run one at a time, so they never fail with an OCC conflict (no 503).
 //! * `_creationTime` is strictly increasing across the whole store (a deployment may give two
 //!   concurrent transactions equal values), so index keys leave out the `_id` tie-breaker.
-//! * Limits enforced: body size, 8192 array elements, 1024 object fields, the 1 MiB document
+//! * Limits enforced: body size, 8192 array elements, 1024 object fields (both applied while
+//!   parsing), at most `JSON_VALUES_MAX` values in `args` (400 beyond), the 1 MiB document
 //!   size (`Value is too large (… MiB > maximum size 1 MiB)`). Not enforced:
 //!   per-transaction read/write counts (a parent with more than 32 000
 //!   children is listed in full where a deployment would fail the query).

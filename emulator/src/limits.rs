@@ -98,9 +98,9 @@ pub const INLINE_ENCODE_BYTES_MAX: usize = 64 * 1024;
 pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 
 /// How long a client may take to send a whole request body once its headers are in. A 16 MiB
-/// body over loopback takes milliseconds; this bounds bodies shorter than their
-/// `Content-Length` and trickled uploads.
-pub const BODY_READ_TIMEOUT_MS: u64 = 30_000;
+/// body over loopback or a local network takes well under a second; this bounds bodies
+/// shorter than their `Content-Length` and trickled uploads, as fast as the header timeout.
+pub const BODY_READ_TIMEOUT_MS: u64 = 10_000;
 
 /// A connection on which nothing moves (no byte read or written, no request being answered)
 /// for this long is closed. Frees silent sockets and idle keep-alive connections; clients
@@ -134,6 +134,6 @@ pub const ACCEPT_ERROR_PAUSE_MS: u64 = 50;
 /// rest is only counted, for Convex's error message), but many small arrays could still hold
 /// one value per two bytes of body, at 30-60 bytes of memory each. This budget keeps the
 /// parse of a [`BODY_BYTES_MAX`] body to a few times its size, and is far above any real call:
-/// `insertMany` of 8192 executions holds about 300 000 values. Nesting is bounded by
+/// an execution is about 30 values, so `insertMany` of 8192 executions holds about 250 000. Nesting is bounded by
 /// `serde_json` (128 levels), also while parsing.
 pub const JSON_VALUES_MAX: usize = 512 * 1024;
