@@ -402,6 +402,45 @@ async fn sigterm_with_a_stalled_client_exits_zero_and_keeps_acknowledged_writes(
     assert!(docs.iter().all(|d| !d.is_null()), "{got}");
 }
 
+#[tokio::test]
+async fn a_hostile_array_gets_convex_argument_error_with_its_real_length() {
+    let emulator = Emulator::start(":memory:", &[], None);
+    let zeros = 4_000_000;
+    let mut items = "0,".repeat(zeros - 1);
+    items.push('0');
+    let body = format!(
+        "{{\"path\":\"taskExecutionsStorage:insertMany\",\"format\":\"json\",\
+         \"args\":[{{\"authSecret\":\"{SECRET}\",\"args\":{{\"executions\":[{items}]}}}}]}}"
+    );
+    let reply: Json = reqwest::Client::new()
+        .post(format!("{}/api/mutation", emulator.url()))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["status"], "error");
+    let message = reply["errorMessage"].as_str().unwrap();
+    assert!(
+        message.ends_with(&format!(
+            "Array length is too long ({zeros} > maximum length 8192)"
+        )),
+        "{message}"
+    );
+    let count = call(
+        &emulator.url(),
+        SECRET,
+        "query",
+        "getManyById",
+        json!({"requests": []}),
+    )
+    .await;
+    assert_eq!(count["status"], "success", "still serving: {count}");
+}
+
 #[test]
 fn a_second_signal_exits_at_once() {
     let mut emulator = Emulator::start(":memory:", &[], Some("60000,60000,60000,60000"));

@@ -375,6 +375,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_inline_read_over_its_byte_budget_is_redone_whole() {
+        let dir = std::env::temp_dir().join(format!("store-inline-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(
+            &DbLocation::File(dir.join("db.sqlite3")),
+            Arc::new(ManualClock::new(1)),
+        )
+        .unwrap();
+        let big = "x".repeat(INLINE_READ_BYTES_MAX / 2 + 1);
+        for id in ["a", "b", "c"] {
+            let mut doc = fields(id);
+            doc.insert("input".to_string(), Value::from(big.as_str()));
+            store
+                .write(move |tx| tx.insert_execution(doc).map(|_| ()))
+                .await
+                .unwrap();
+        }
+        let found = store
+            .read_inline(|tx| {
+                let mut found = Vec::new();
+                for id in ["a", "b", "c"] {
+                    found.push(tx.execution_by_execution_id(id)?.is_some());
+                }
+                Ok::<_, Error>(found)
+            })
+            .await
+            .unwrap();
+        assert_eq!(found, vec![true, true, true]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
     async fn reads_on_a_file_see_every_acknowledged_write() {
         let dir = std::env::temp_dir().join(format!("store-rw-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
