@@ -14,6 +14,8 @@
 //!   server has closed every stalled one.
 //! * **Hostile body**: a 16 MiB JSON array of zeros as `args`, once and then 8 at once; reports
 //!   the peak RSS (`VmHWM`) it cost.
+//! * **Big reads**: 4 clients each read 64 documents of 900 KiB in one `getManyById`, over and
+//!   over, while one client times small calls (`getManyById` of one small execution).
 //!
 //! Nothing is asserted: the figures go to BENCHMARKS.md.
 
@@ -44,6 +46,14 @@ const STALLED_WAIT_MAX: Duration = Duration::from_secs(120);
 const HOSTILE_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Hostile bodies sent at once in the second round.
 const HOSTILE_AT_ONCE: usize = 8;
+/// Big documents seeded for the big-reads probe, and read together by each big call.
+const BIG_DOCUMENTS: usize = 64;
+/// Size of each big document's `input`, just under Convex's 1 MiB document limit.
+const BIG_DOCUMENT_BYTES: usize = 900 * 1024;
+/// Clients reading all the big documents at once, over and over.
+const BIG_READERS: usize = 4;
+/// How long the big-reads probe runs.
+const BIG_READS_FOR: Duration = Duration::from_secs(10);
 
 /// What `load` measures; see the module docs.
 #[derive(Debug, Clone)]
@@ -134,7 +144,12 @@ pub async fn run(options: &LoadOptions, scratch: &std::path::Path) -> Result<Val
         let server = start(scratch, "stalled")?;
         stalled(&server, options.stalled).await?
     };
-    Ok(json!({ "mix": mix, "stalled": stalled, "hostile_body": hostile }))
+    eprintln!("-- load: big reads beside small calls");
+    let big_reads = {
+        let server = start(scratch, "big")?;
+        big_reads(&server).await?
+    };
+    Ok(json!({ "mix": mix, "stalled": stalled, "hostile_body": hostile, "big_reads": big_reads }))
 }
 
 /// Prints the figures as a short table.
@@ -176,6 +191,125 @@ pub fn print(figures: &Value) {
         "hostile body: {} bytes; peak RSS {} KiB before, {} KiB after one, {} KiB after {HOSTILE_AT_ONCE} at once",
         h["body_bytes"], h["peak_rss_before_kib"], h["peak_rss_after_one_kib"], h["peak_rss_after_eight_kib"]
     );
+    let b = &figures["big_reads"];
+    println!(
+        "big reads: {} big calls ({} errors) beside {} small calls: small p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+        b["big_calls"], b["big_errors"], b["small_calls"], b["small_p50_ms"].as_f64().unwrap_or(0.0),
+        b["small_p99_ms"].as_f64().unwrap_or(0.0), b["small_max_ms"].as_f64().unwrap_or(0.0)
+    );
+}
+
+#[derive(Debug, Serialize)]
+pub struct BigReadFigures {
+    pub big_calls: usize,
+    pub big_errors: usize,
+    pub small_calls: usize,
+    pub small_p50_ms: f64,
+    pub small_p99_ms: f64,
+    pub small_max_ms: f64,
+}
+
+async fn big_reads(server: &ServerProcess) -> Result<BigReadFigures> {
+    let url = server.url().to_string();
+    let seeder = one_connection_client()?;
+    let input = "x".repeat(BIG_DOCUMENT_BYTES);
+    for i in 0..BIG_DOCUMENTS {
+        let mut doc = execution(&format!("big-{i}"));
+        doc["input"] = json!(input);
+        call(
+            &seeder,
+            &url,
+            "mutation",
+            "insertMany",
+            json!({ "executions": [doc] }),
+        )
+        .await?;
+    }
+    call(
+        &seeder,
+        &url,
+        "mutation",
+        "insertMany",
+        json!({ "executions": [execution("small")] }),
+    )
+    .await?;
+    let requests: Vec<Value> = (0..BIG_DOCUMENTS)
+        .map(|i| json!({"executionId": format!("big-{i}")}))
+        .collect();
+    let deadline = Instant::now() + BIG_READS_FOR;
+    let big_errors = Arc::new(AtomicUsize::new(0));
+    let mut readers = Vec::new();
+    for _ in 0..BIG_READERS {
+        let (url, requests, errors) = (url.clone(), requests.clone(), big_errors.clone());
+        readers.push(tokio::spawn(async move {
+            let client = one_connection_client()?;
+            let mut calls = 0;
+            while Instant::now() < deadline {
+                // Only the head of the 57 MiB answer is looked at: parsing it here would
+                // stall this process's own async workers and distort the small calls' timing.
+                let body = json!({
+                    "path": "taskExecutionsStorage:getManyById",
+                    "args": [{"authSecret": SECRET, "args": { "requests": requests }}],
+                });
+                let ok = match client
+                    .post(format!("{url}/api/query"))
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(reply) => reply
+                        .bytes()
+                        .await
+                        .is_ok_and(|b| b.starts_with(br#"{"status":"success""#)),
+                    Err(_) => false,
+                };
+                if !ok {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                calls += 1;
+            }
+            anyhow::Ok(calls)
+        }));
+    }
+    // The small calls run on a thread and runtime of their own, so the big readers' work in
+    // this process cannot delay them: what is measured is the server.
+    let small_url = url.clone();
+    let small = std::thread::spawn(move || -> Result<Vec<Duration>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let client = one_connection_client()?;
+            let mut small = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let args = json!({"requests": [{"executionId": "small"}]});
+                call(&client, &small_url, "query", "getManyById", args).await?;
+                small.push(t.elapsed());
+            }
+            Ok(small)
+        })
+    });
+    let mut small = small
+        .join()
+        .map_err(|_| anyhow::anyhow!("the small-call thread panicked"))??;
+    let mut big_calls = 0;
+    for reader in readers {
+        big_calls += reader.await??;
+    }
+    small.sort();
+    let at = |q: f64| {
+        let rank = ((q * small.len() as f64).ceil() as usize).clamp(1, small.len());
+        small[rank - 1].as_secs_f64() * 1000.0
+    };
+    Ok(BigReadFigures {
+        big_calls,
+        big_errors: big_errors.load(Ordering::Relaxed),
+        small_calls: small.len(),
+        small_p50_ms: at(0.5),
+        small_p99_ms: at(0.99),
+        small_max_ms: small.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    })
 }
 
 fn start(scratch: &std::path::Path, name: &str) -> Result<ServerProcess> {
