@@ -103,6 +103,7 @@ pub struct MixFigures {
     pub before: ProcessSample,
     pub right_after: ProcessSample,
     pub settled: ProcessSample,
+    pub settled_after_second_round: ProcessSample,
 }
 
 #[derive(Debug, Serialize)]
@@ -115,6 +116,7 @@ pub struct StalledFigures {
     pub fresh_max_ms: f64,
     pub all_closed_after_s: Option<f64>,
     pub settled: ProcessSample,
+    pub settled_after_second_round: ProcessSample,
 }
 
 #[derive(Debug, Serialize)]
@@ -165,7 +167,12 @@ pub fn print(figures: &Value) {
         m["max_ms"].as_f64().unwrap_or(0.0),
         m["errors"]
     );
-    for phase in ["before", "right_after", "settled"] {
+    for phase in [
+        "before",
+        "right_after",
+        "settled",
+        "settled_after_second_round",
+    ] {
         println!(
             "  {phase}: RSS {} KiB (peak {} KiB), {} fds",
             m[phase]["rss_kib"], m[phase]["peak_rss_kib"], m[phase]["open_fds"]
@@ -174,7 +181,7 @@ pub fn print(figures: &Value) {
     let s = &figures["stalled"];
     println!(
         "stalled: {} connections, {} fds while stalled, fresh calls {}/{FRESH_CALLS} ok \
-         (p50 {:.2} ms, max {:.2} ms), all closed after {} s; RSS {} -> {} KiB, {} -> {} fds",
+         (p50 {:.2} ms, max {:.2} ms), all closed after {} s; RSS {} -> {} -> {} KiB, {} -> {} -> {} fds (before, after, after a second round)",
         s["stalled"],
         s["fds_while_stalled"],
         s["fresh_calls_ok"],
@@ -183,8 +190,10 @@ pub fn print(figures: &Value) {
         s["all_closed_after_s"],
         s["before"]["rss_kib"],
         s["settled"]["rss_kib"],
+        s["settled_after_second_round"]["rss_kib"],
         s["before"]["open_fds"],
-        s["settled"]["open_fds"]
+        s["settled"]["open_fds"],
+        s["settled_after_second_round"]["open_fds"]
     );
     let h = &figures["hostile_body"];
     println!(
@@ -383,13 +392,50 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
     tokio::time::sleep(SETTLE).await;
     let before = sample(server.pid());
 
-    let deadline = Instant::now() + Duration::from_secs(options.seconds);
-    let errors = Arc::new(AtomicUsize::new(0));
     let inserted = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
+    let (mut samples, errors) = mix_round(&url, options, &inserted).await?;
+    let wall = started.elapsed();
+    let right_after = sample(server.pid());
+    tokio::time::sleep(SETTLE).await;
+    let settled = sample(server.pid());
+    // A second round on the same server: memory and descriptors after it show whether the
+    // first round's growth was a plateau (caches, buffers kept by the allocator) or a leak.
+    mix_round(&url, options, &inserted).await?;
+    tokio::time::sleep(SETTLE).await;
+    let settled_after_second_round = sample(server.pid());
+    samples.sort();
+    let at = |q: f64| {
+        let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+        samples[rank - 1].as_secs_f64() * 1000.0
+    };
+    Ok(MixFigures {
+        connections: options.connections,
+        seconds: wall.as_secs_f64(),
+        calls: samples.len(),
+        calls_per_s: samples.len() as f64 / wall.as_secs_f64(),
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: samples.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        errors,
+        before,
+        right_after,
+        settled,
+        settled_after_second_round,
+    })
+}
+
+/// One run of the mix; returns every call's latency and the number of failed calls.
+async fn mix_round(
+    url: &str,
+    options: &LoadOptions,
+    inserted: &Arc<AtomicU64>,
+) -> Result<(Vec<Duration>, usize)> {
+    let deadline = Instant::now() + Duration::from_secs(options.seconds);
+    let errors = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for worker in 0..options.connections {
-        let (url, errors, inserted) = (url.clone(), errors.clone(), inserted.clone());
+        let (url, errors, inserted) = (url.to_string(), errors.clone(), inserted.clone());
         workers.push(tokio::spawn(async move {
             let client = one_connection_client()?;
             let mut samples = Vec::new();
@@ -429,28 +475,7 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
     for worker in workers {
         samples.extend(worker.await??);
     }
-    let wall = started.elapsed();
-    let right_after = sample(server.pid());
-    tokio::time::sleep(SETTLE).await;
-    let settled = sample(server.pid());
-    samples.sort();
-    let at = |q: f64| {
-        let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
-        samples[rank - 1].as_secs_f64() * 1000.0
-    };
-    Ok(MixFigures {
-        connections: options.connections,
-        seconds: wall.as_secs_f64(),
-        calls: samples.len(),
-        calls_per_s: samples.len() as f64 / wall.as_secs_f64(),
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
-        max_ms: samples.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-        errors: errors.load(Ordering::Relaxed),
-        before,
-        right_after,
-        settled,
-    })
+    Ok((samples, errors.load(Ordering::Relaxed)))
 }
 
 async fn stalled(server: &ServerProcess, count: usize) -> Result<StalledFigures> {
@@ -458,56 +483,72 @@ async fn stalled(server: &ServerProcess, count: usize) -> Result<StalledFigures>
     let addr = url.trim_start_matches("http://").to_string();
     let before = sample(server.pid());
     let opened_at = Instant::now();
-    let mut streams = Vec::with_capacity(count);
-    for i in 0..count {
-        let mut stream = TcpStream::connect(&addr).await?;
-        match i % 3 {
-            0 => {}
-            1 => {
-                stream
-                    .write_all(b"POST /api/query HTTP/1.1\r\nHost: 127.0")
-                    .await?
-            }
-            _ => {
-                stream
-                    .write_all(
-                        b"POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-                          content-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"pa",
-                    )
-                    .await?
-            }
-        }
-        streams.push(stream);
-    }
+    let streams = open_stalled(&addr, count).await?;
     let fds_while_stalled = sample(server.pid()).open_fds;
     let mut fresh = Vec::new();
     let mut fresh_ok = 0;
     for _ in 0..FRESH_CALLS {
         let client = one_connection_client()?;
         let t = Instant::now();
-        let outcome = call(
-            &client,
-            &url,
-            "query",
-            "getManyById",
-            json!({"requests": []}),
-        )
-        .await;
+        let args = json!({"requests": []});
+        let outcome = call(&client, &url, "query", "getManyById", args).await;
         fresh.push(t.elapsed());
         fresh_ok += usize::from(outcome.is_ok());
     }
     fresh.sort();
-    // Wait for the server to close every stalled connection (read returns EOF or an error).
-    let mut all_closed_after = None;
+    let all_closed_after = wait_closed(streams, opened_at).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let settled = sample(server.pid());
+    // A second round, to tell a plateau from a leak.
+    if all_closed_after.is_some() {
+        let streams = open_stalled(&addr, count).await?;
+        wait_closed(streams, Instant::now()).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok(StalledFigures {
+        stalled: count,
+        before,
+        fds_while_stalled,
+        fresh_calls_ok: fresh_ok,
+        fresh_p50_ms: fresh[fresh.len() / 2].as_secs_f64() * 1000.0,
+        fresh_max_ms: fresh.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        all_closed_after_s: all_closed_after,
+        settled,
+        settled_after_second_round: sample(server.pid()),
+    })
+}
+
+/// Opens `count` connections that stall: a third silent, a third stopped inside the headers,
+/// a third with a body shorter than its `Content-Length`.
+async fn open_stalled(addr: &str, count: usize) -> Result<Vec<TcpStream>> {
+    let mut streams = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut stream = TcpStream::connect(addr).await?;
+        let sent: &[u8] = match i % 3 {
+            0 => b"",
+            1 => b"POST /api/query HTTP/1.1\r\nHost: 127.0",
+            _ => {
+                b"POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                   content-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"pa"
+            }
+        };
+        stream.write_all(sent).await?;
+        streams.push(stream);
+    }
+    Ok(streams)
+}
+
+/// Seconds from `since` until the server has closed every stream (a read returns EOF or an
+/// error), or `None` if some are still open after [`STALLED_WAIT_MAX`].
+async fn wait_closed(streams: Vec<TcpStream>, since: Instant) -> Option<f64> {
     let waits: Vec<_> = streams
         .into_iter()
         .map(|mut s| {
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];
-                loop {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        return;
                     }
                 }
             })
@@ -518,20 +559,10 @@ async fn stalled(server: &ServerProcess, count: usize) -> Result<StalledFigures>
             let _ = wait.await;
         }
     };
-    if tokio::time::timeout(STALLED_WAIT_MAX, all).await.is_ok() {
-        all_closed_after = Some(opened_at.elapsed().as_secs_f64());
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    Ok(StalledFigures {
-        stalled: count,
-        before,
-        fds_while_stalled,
-        fresh_calls_ok: fresh_ok,
-        fresh_p50_ms: fresh[fresh.len() / 2].as_secs_f64() * 1000.0,
-        fresh_max_ms: fresh.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-        all_closed_after_s: all_closed_after,
-        settled: sample(server.pid()),
-    })
+    tokio::time::timeout(STALLED_WAIT_MAX, all)
+        .await
+        .ok()
+        .map(|()| since.elapsed().as_secs_f64())
 }
 
 async fn hostile_body(server: &ServerProcess) -> Result<HostileFigures> {

@@ -119,6 +119,12 @@ pub const CONNECTIONS_MAX: usize = 4096;
 /// file, the listener, standard streams and the runtime's own, with room to spare.
 pub const FILE_DESCRIPTORS_RESERVED: usize = 64;
 
+/// Connections served before the allocator's free memory is handed back to the OS, which then
+/// happens once no connection is open. Rare enough that a client opening one connection per
+/// call does not pay for it each time; a burst of this many (a load test, stalled sockets)
+/// leaves tens of MiB of buffers worth returning.
+pub const MEMORY_TRIM_AFTER_CONNECTIONS: usize = 256;
+
 /// After the first SIGTERM or Ctrl-C, calls in flight get this long to finish before the
 /// remaining connections are dropped and the process exits. Long enough for any storage call;
 /// short enough for a supervisor's stop timeout (Docker waits 10 s).

@@ -44,7 +44,8 @@ use tower::ServiceExt;
 
 use crate::limits::{
     ACCEPT_ERROR_PAUSE_MS, BODY_READ_TIMEOUT_MS, CONNECTIONS_MAX, FILE_DESCRIPTORS_RESERVED,
-    HEADER_READ_TIMEOUT_MS, IDLE_CONNECTION_TIMEOUT_MS, SHUTDOWN_GRACE_MS,
+    HEADER_READ_TIMEOUT_MS, IDLE_CONNECTION_TIMEOUT_MS, MEMORY_TRIM_AFTER_CONNECTIONS,
+    SHUTDOWN_GRACE_MS,
 };
 
 /// The serving timeouts; [`Default`] takes them from [`crate::limits`].
@@ -100,14 +101,21 @@ pub async fn serve(
     let cap = connection_cap();
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let mut accepted_since_trim = 0;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            Some(_) = connections.join_next(), if !connections.is_empty() => {
+                if connections.is_empty() && accepted_since_trim >= MEMORY_TRIM_AFTER_CONNECTIONS {
+                    accepted_since_trim = 0;
+                    give_back_freed_memory();
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) if connections.len() >= cap => refuse(stream),
                 Ok((stream, _)) => {
+                    accepted_since_trim += 1;
                     let _ = stream.set_nodelay(true);
                     connections.spawn(serve_connection(
                         stream,
@@ -127,6 +135,20 @@ pub async fn serve(
     let drained = async { while connections.join_next().await.is_some() {} };
     let _ = tokio::time::timeout(timeouts.shutdown_grace, drained).await;
     connections.shutdown().await;
+}
+
+/// Once the last connection has closed after many were served, returns the allocator's free
+/// pages to the OS: after thousands of connections (each with its own buffers) glibc keeps tens
+/// of MiB it no longer uses, so an idle emulator would not shrink back to its starting size.
+/// Runs only when idle, on a blocking thread.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tokio::task::spawn_blocking(|| {
+        // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    });
 }
 
 /// How many connections may be open at once: [`CONNECTIONS_MAX`], or fewer if the process's
