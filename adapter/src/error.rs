@@ -51,7 +51,65 @@ pub enum StorageError {
     },
 }
 
+/// The HTTP status a deployment answers when it refused to run a call for now: overloaded
+/// (`ServiceUnavailable`), or a mutation that kept conflicting
+/// (`OptimisticConcurrencyControlFailure`). The function did not run.
+pub const STATUS_UNAVAILABLE: u16 = 503;
+
+/// The HTTP status of a rate-limited call; the function did not run.
+pub const STATUS_RATE_LIMITED: u16 = 429;
+
+/// What a failed call left behind on the deployment, which decides whether to retry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The function did not run (refused before running, or a local error): nothing changed.
+    NotRun,
+    /// The function ran and threw: nothing changed (a mutation that throws rolls back), and
+    /// running it again throws again unless the state changed meanwhile.
+    RanAndThrew,
+    /// No answer arrived: the call may or may not have committed. Only an idempotent
+    /// operation can be sent again as is; see docs/FAULTS.md for the others.
+    Unknown,
+}
+
 impl StorageError {
+    /// The function path the failed call named (`taskExecutionsStorage:insertMany`), or
+    /// `None` for invalid options.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Self::InvalidOptions(_) => None,
+            Self::Transport { path, .. }
+            | Self::Http { path, .. }
+            | Self::Function { path, .. }
+            | Self::Decode { path, .. } => Some(path),
+        }
+    }
+
+    /// What the failed call left behind (see [`CallOutcome`]).
+    ///
+    /// A [`StorageError::Decode`] counts as [`CallOutcome::Unknown`]: a 2xx answer arrived but
+    /// was not understood, so the call may have run.
+    pub fn outcome(&self) -> CallOutcome {
+        match self {
+            Self::InvalidOptions(_) | Self::Http { .. } => CallOutcome::NotRun,
+            Self::Function { .. } => CallOutcome::RanAndThrew,
+            Self::Transport { .. } | Self::Decode { .. } => CallOutcome::Unknown,
+        }
+    }
+
+    /// Whether the deployment refused the call for now (overloaded, an OCC conflict, rate
+    /// limited): it did not run, and the same call may succeed later.
+    pub fn is_transient_refusal(&self) -> bool {
+        matches!(self, Self::Http { status, .. }
+            if *status == STATUS_UNAVAILABLE || *status == STATUS_RATE_LIMITED)
+    }
+
+    /// Whether this is the deployment's OCC failure: a mutation that conflicted with others on
+    /// every one of the deployment's own retries.
+    pub fn is_occ_conflict(&self) -> bool {
+        matches!(self, Self::Http { code, .. } if code == "OptimisticConcurrencyControlFailure")
+    }
+
     /// For a [`StorageError::Function`], the message the function threw, without Convex's
     /// decoration: no `[Request ID: ...] Server Error` line, no leading `Uncaught Error: `,
     /// first line only (stack frames dropped). `None` for every other kind.
@@ -136,6 +194,33 @@ mod tests {
             error.thrown_message().as_deref(),
             Some("Invalid auth secret")
         );
+    }
+
+    #[test]
+    fn outcomes_say_whether_the_call_may_have_run() {
+        use super::CallOutcome;
+        let http = |status: u16, code: &str| StorageError::Http {
+            path: "m:insertMany".into(),
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        let overloaded = http(503, "ServiceUnavailable");
+        assert_eq!(overloaded.outcome(), CallOutcome::NotRun);
+        assert!(overloaded.is_transient_refusal() && !overloaded.is_occ_conflict());
+        let occ = http(503, "OptimisticConcurrencyControlFailure");
+        assert!(occ.is_transient_refusal() && occ.is_occ_conflict());
+        let bad = http(400, "BadJsonBody");
+        assert!(!bad.is_transient_refusal());
+        assert_eq!(bad.outcome(), CallOutcome::NotRun);
+        let lost = StorageError::Transport {
+            path: "m:insertMany".into(),
+            message: "connection closed".into(),
+        };
+        assert_eq!(lost.outcome(), CallOutcome::Unknown);
+        assert_eq!(lost.path(), Some("m:insertMany"));
+        assert_eq!(function_error("boom").outcome(), CallOutcome::RanAndThrew);
+        assert_eq!(StorageError::InvalidOptions("x".into()).path(), None);
     }
 
     #[test]

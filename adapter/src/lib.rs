@@ -47,7 +47,7 @@ mod stub_server;
 pub use convex::{
     ConvexStorageOptions, ConvexTaskExecutionsStorage, DEFAULT_MODULE, DEFAULT_REQUEST_TIMEOUT_MS,
 };
-pub use error::StorageError;
+pub use error::{CallOutcome, StorageError, STATUS_RATE_LIMITED, STATUS_UNAVAILABLE};
 pub use memory::{
     Clock, InMemoryOptions, InMemoryTaskExecutionsStorage, EXPIRY_CLAMP_OFFSET_MS,
     WRITE_CLOCK_OFFSET_MS,

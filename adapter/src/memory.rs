@@ -21,6 +21,7 @@
 //! could never be found busy; the observable behaviour of a lock (a second concurrent claimer
 //! gets nothing rather than the same rows) is implied by that serialization.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,6 +30,7 @@ use async_trait::async_trait;
 
 use crate::convex::DEFAULT_MODULE;
 use crate::error::StorageError;
+use crate::mapping::encode_insert_value;
 use crate::shards::{choose_shard, resolve_shards, ShardChooser};
 use crate::storage::*;
 use crate::types::{
@@ -162,8 +164,21 @@ impl InMemoryTaskExecutionsStorage {
     ) -> Result<T, StorageError> {
         let mut store = self.lock();
         let mut draft = store.clone();
-        let result = f(&mut draft, Time::at((self.clock)()))?;
+        draft.meter.reset();
+        let result = f(&mut draft, Time::at((self.clock)()));
+        // A limit passed first is the call's failure, whatever happened after it.
+        draft.meter.outcome(DEFAULT_MODULE)?;
+        let result = result?;
         *store = draft;
+        Ok(result)
+    }
+
+    /// Runs a read-only call under the read limits.
+    fn query<T>(&self, f: impl FnOnce(&Store) -> T) -> Result<T, StorageError> {
+        let store = self.lock();
+        store.meter.reset();
+        let result = f(&store);
+        store.meter.outcome(DEFAULT_MODULE)?;
         Ok(result)
     }
 
@@ -199,7 +214,7 @@ impl InMemoryTaskExecutionsStorage {
                     selected.iter().map(|&i| store.docs[i].read()).collect();
                 for i in selected {
                     let update = server_update(&store.docs[i]);
-                    store.docs[i].patch(&update, time.now);
+                    store.patch(i, &update, time.now);
                 }
                 Ok(before)
             })?;
@@ -220,7 +235,7 @@ impl InMemoryTaskExecutionsStorage {
         self.mutate(|store, time| {
             let selected = select(store, time);
             for &i in &selected {
-                store.docs[i].patch(update, time.now);
+                store.patch(i, update, time.now);
             }
             Ok(selected.len() as u64)
         })
@@ -258,6 +273,85 @@ impl Time {
 struct Store {
     docs: Vec<Doc>,
     next_seq: u64,
+    /// What the running call has read, held to Convex's per-call limits.
+    meter: Meter,
+}
+
+/// Convex's per-call read limits, as the model counts them: at most
+/// [`TRANSACTION_READ_RANGES_MAX`] distinct index ranges (each point lookup, each query, and
+/// the read by id that every `db.patch` and `db.get` does), [`TRANSACTION_DOCUMENTS_READ_MAX`]
+/// documents and [`TRANSACTION_READ_BYTES_MAX`] bytes (Convex's size of each document read,
+/// counted at every read). The write limits cannot be reached by these functions before the
+/// range limit (every write follows a lookup), so the model does not count writes.
+///
+/// The first limit passed is remembered and the call fails with it, whatever happened after.
+#[derive(Debug, Clone, Default)]
+struct Meter {
+    ranges: RefCell<HashSet<String>>,
+    documents_read: Cell<u64>,
+    bytes_read: Cell<u64>,
+    exceeded: RefCell<Option<String>>,
+}
+
+/// Index ranges one call may read.
+pub const TRANSACTION_READ_RANGES_MAX: usize = 4096;
+/// Documents one call may read.
+pub const TRANSACTION_DOCUMENTS_READ_MAX: u64 = 32_000;
+/// Bytes one call may read, in Convex's size accounting.
+pub const TRANSACTION_READ_BYTES_MAX: u64 = 16 * 1024 * 1024;
+const OVER_LIMIT_HELP: &str = "Consider using smaller limits in your queries, paginating your \
+    queries, or using indexed queries with a selective index range expressions.";
+
+impl Meter {
+    fn reset(&self) {
+        self.ranges.borrow_mut().clear();
+        self.documents_read.set(0);
+        self.bytes_read.set(0);
+        self.exceeded.borrow_mut().take();
+    }
+
+    fn exceed(&self, message: String) {
+        self.exceeded.borrow_mut().get_or_insert(message);
+    }
+
+    /// One index range, named by what it reads; the same range twice counts once.
+    fn range(&self, name: String) {
+        let mut ranges = self.ranges.borrow_mut();
+        ranges.insert(name);
+        if ranges.len() > TRANSACTION_READ_RANGES_MAX {
+            self.exceed(format!(
+                "Too many reads in a single function execution (limit: \
+                 {TRANSACTION_READ_RANGES_MAX}). {OVER_LIMIT_HELP}"
+            ));
+        }
+    }
+
+    /// One document read.
+    fn read(&self, doc: &Doc) {
+        self.documents_read.set(self.documents_read.get() + 1);
+        self.bytes_read
+            .set(self.bytes_read.get() + doc.convex_size());
+        if self.documents_read.get() > TRANSACTION_DOCUMENTS_READ_MAX {
+            self.exceed(format!(
+                "Too many documents read in a single function execution (limit: \
+                 {TRANSACTION_DOCUMENTS_READ_MAX}). {OVER_LIMIT_HELP}"
+            ));
+        }
+        if self.bytes_read.get() > TRANSACTION_READ_BYTES_MAX {
+            self.exceed(format!(
+                "Too many bytes read in a single function execution (limit: \
+                 {TRANSACTION_READ_BYTES_MAX} bytes). {OVER_LIMIT_HELP}"
+            ));
+        }
+    }
+
+    /// The call's failure, if it passed a limit.
+    fn outcome(&self, function: &str) -> Result<(), StorageError> {
+        match self.exceeded.borrow().as_deref() {
+            Some(message) => Err(rejection(function, message)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// One stored document.
@@ -294,6 +388,18 @@ impl Doc {
         value
     }
 
+    /// Convex's size of the stored document: its fields as the wire carries them (numbers 9
+    /// bytes, strings 2 plus their length, objects and arrays 2 plus their parts), plus
+    /// `parentExecutionDocId`, `_id` and `_creationTime` (ids are 32 characters).
+    fn convex_size(&self) -> u64 {
+        const ID_BYTES: u64 = 2 + 32;
+        let mut size = json_convex_size(&encode_insert_value(&self.value, self.shard));
+        if self.parent_doc.is_some() {
+            size += "parentExecutionDocId".len() as u64 + 1 + ID_BYTES;
+        }
+        size + ("_id".len() as u64 + 1 + ID_BYTES) + ("_creationTime".len() as u64 + 1 + 9)
+    }
+
     /// The server's update of one document: clamp, set, then unset.
     fn patch(&mut self, update: &TaskExecutionStorageUpdate, now: i64) {
         self.value.apply_update(&clamp_update(update, now));
@@ -319,7 +425,7 @@ impl Doc {
 }
 
 /// SPEC.md section 3 for updates, with upstream's `if (x && x < now)` guards: a value of exactly
-/// 0 is never clamped (common.md).
+/// 0 is never clamped (docs/SPEC.md section 3).
 fn clamp_update(update: &TaskExecutionStorageUpdate, now: i64) -> TaskExecutionStorageUpdate {
     let to_now = |t: Option<i64>| t.map(|t| if t != 0 && t < now { now } else { t });
     let expiry = |t: Option<i64>| {
@@ -364,6 +470,23 @@ fn clamp_insert(value: &mut TaskExecutionStorageValue, now: i64) {
     expiry(&mut value.close_expires_at);
 }
 
+/// Convex's size of a JSON value as the wire carries Convex values.
+fn json_convex_size(value: &serde_json::Value) -> u64 {
+    use serde_json::Value as J;
+    match value {
+        J::Null | J::Bool(_) => 1,
+        J::Number(_) => 9,
+        J::String(s) => 2 + s.len() as u64,
+        J::Array(items) => 2 + items.iter().map(json_convex_size).sum::<u64>(),
+        J::Object(fields) => {
+            2 + fields
+                .iter()
+                .map(|(k, v)| k.len() as u64 + 1 + json_convex_size(v))
+                .sum::<u64>()
+        }
+    }
+}
+
 fn rejection(function: &str, message: &str) -> StorageError {
     StorageError::Function {
         path: format!("{DEFAULT_MODULE}:{function}"),
@@ -377,10 +500,38 @@ fn matches_filters(doc: &Doc, filters: Option<&TaskExecutionStorageGetByIdFilter
 }
 
 impl Store {
+    /// `by_executionId`, first match: one range, and the document if there is one.
     fn position_by_execution_id(&self, execution_id: &str) -> Option<usize> {
-        self.docs
+        self.meter.range(format!("by_executionId:{execution_id}"));
+        let found = self
+            .docs
             .iter()
-            .position(|doc| doc.value.execution_id == execution_id)
+            .position(|doc| doc.value.execution_id == execution_id);
+        if let Some(i) = found {
+            self.meter.read(&self.docs[i]);
+        }
+        found
+    }
+
+    /// `by_sleepingTaskUniqueId`, oldest match.
+    fn position_by_sleeping_task_unique_id(&self, unique_id: &str) -> Option<usize> {
+        self.meter
+            .range(format!("by_sleepingTaskUniqueId:{unique_id}"));
+        let found = self
+            .docs
+            .iter()
+            .position(|doc| doc.value.sleeping_task_unique_id.as_deref() == Some(unique_id));
+        if let Some(i) = found {
+            self.meter.read(&self.docs[i]);
+        }
+        found
+    }
+
+    /// `db.patch`: reads the document by id, then writes it.
+    fn patch(&mut self, i: usize, update: &TaskExecutionStorageUpdate, now: i64) {
+        self.meter.range(format!("by_id:{}", self.docs[i].seq));
+        self.meter.read(&self.docs[i]);
+        self.docs[i].patch(update, now);
     }
 
     /// Inserts in order, failing (for the whole call: the caller drops the draft) on the first
@@ -399,9 +550,8 @@ impl Store {
             if let Some(unique_id) = value.sleeping_task_unique_id.as_deref() {
                 let taken = !unique_id.is_empty()
                     && self
-                        .docs
-                        .iter()
-                        .any(|doc| doc.value.sleeping_task_unique_id.as_deref() == Some(unique_id));
+                        .position_by_sleeping_task_unique_id(unique_id)
+                        .is_some();
                 if taken {
                     return Err(rejection(
                         function,
@@ -424,12 +574,16 @@ impl Store {
 
     /// The positions of the documents passing `filter`, in index order (`key`, then
     /// insertion order), at most `limit` of them.
+    ///
+    /// `range` names the index range for the read limits; every selected document is read.
     fn select<K: Ord>(
         &self,
+        range: String,
         filter: impl Fn(&Doc) -> bool,
         key: impl Fn(&Doc) -> K,
         limit: u32,
     ) -> Vec<usize> {
+        self.meter.range(range);
         let mut positions: Vec<usize> = (0..self.docs.len())
             .filter(|&i| filter(&self.docs[i]))
             .collect();
@@ -439,11 +593,20 @@ impl Store {
                 .then(self.docs[a].seq.cmp(&self.docs[b].seq))
         });
         positions.truncate(limit as usize);
+        for &i in &positions {
+            self.meter.read(&self.docs[i]);
+        }
         positions
     }
 
+    /// `db.get(id)`: one range by id, and the document if there is one.
     fn position_by_seq(&self, seq: u64) -> Option<usize> {
-        self.docs.iter().position(|doc| doc.seq == seq)
+        self.meter.range(format!("by_id:{seq}"));
+        let found = self.docs.iter().position(|doc| doc.seq == seq);
+        if let Some(i) = found {
+            self.meter.read(&self.docs[i]);
+        }
+        found
     }
 }
 
@@ -469,35 +632,35 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         &self,
         requests: Vec<GetByIdRequest>,
     ) -> Result<Vec<Option<TaskExecutionStorageValue>>, StorageError> {
-        let store = self.lock();
-        Ok(requests
-            .iter()
-            .map(|request| {
-                store
-                    .position_by_execution_id(&request.execution_id)
-                    .map(|i| &store.docs[i])
-                    .filter(|doc| matches_filters(doc, request.filters.as_ref()))
-                    .map(Doc::read)
-            })
-            .collect())
+        self.query(|store| {
+            requests
+                .iter()
+                .map(|request| {
+                    store
+                        .position_by_execution_id(&request.execution_id)
+                        .map(|i| &store.docs[i])
+                        .filter(|doc| matches_filters(doc, request.filters.as_ref()))
+                        .map(Doc::read)
+                })
+                .collect()
+        })
     }
 
     async fn get_many_by_sleeping_task_unique_id(
         &self,
         sleeping_task_unique_ids: Vec<String>,
     ) -> Result<Vec<Option<TaskExecutionStorageValue>>, StorageError> {
-        let store = self.lock();
-        Ok(sleeping_task_unique_ids
-            .iter()
-            .map(|unique_id| {
-                // Documents are kept in insertion order, so the first match is the oldest.
-                store
-                    .docs
-                    .iter()
-                    .find(|doc| doc.value.sleeping_task_unique_id.as_deref() == Some(unique_id))
-                    .map(Doc::read)
-            })
-            .collect())
+        self.query(|store| {
+            sleeping_task_unique_ids
+                .iter()
+                .map(|unique_id| {
+                    // Documents are kept in insertion order, so the first match is the oldest.
+                    store
+                        .position_by_sleeping_task_unique_id(unique_id)
+                        .map(|i| store.docs[i].read())
+                })
+                .collect()
+        })
     }
 
     async fn update_many_by_id(
@@ -510,7 +673,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
                     continue;
                 };
                 if matches_filters(&store.docs[i], request.filters.as_ref()) {
-                    store.docs[i].patch(&request.update, time.now);
+                    store.patch(i, &request.update, time.now);
                 }
             }
             Ok(())
@@ -540,7 +703,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
                 if !matches_filters(&store.docs[i], filters.as_ref()) {
                     continue;
                 }
-                store.docs[i].patch(&update, time.now);
+                store.patch(i, &update, time.now);
                 let parent_seq = store.docs[i].seq;
                 store.insert_all(
                     "updateManyByIdAndInsertChildrenIfUpdated",
@@ -561,6 +724,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         self.claim_per_shard(
             |store, shard, _time| {
                 store.select(
+                    "selector".to_string(),
                     |doc| {
                         doc.shard == shard
                             && doc.value.status == r.status
@@ -589,6 +753,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         self.claim_per_shard(
             |store, shard, time| {
                 store.select(
+                    "selector".to_string(),
                     |doc| {
                         doc.shard == shard
                             && doc.value.status == r.status
@@ -614,6 +779,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         self.claim_per_shard(
             |store, shard, time| {
                 store.select(
+                    "selector".to_string(),
                     |doc| {
                         doc.shard == shard
                             && doc.value.close_status == r.close_status
@@ -636,6 +802,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         self.sweep(
             |store, _time| {
                 store.select(
+                    "selector".to_string(),
                     |doc| {
                         doc.value.status == r.status
                             && doc.value.is_sleeping_task == r.is_sleeping_task
@@ -657,6 +824,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         self.sweep(
             |store, _time| {
                 store.select(
+                    "selector".to_string(),
                     |doc| {
                         expiry_in_range(
                             doc.value.on_children_finished_processing_expires_at,
@@ -679,6 +847,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         self.sweep(
             |store, _time| {
                 store.select(
+                    "selector".to_string(),
                     |doc| expiry_in_range(doc.value.close_expires_at, r.close_expires_at_less_than),
                     |doc| doc.value.close_expires_at,
                     r.limit,
@@ -696,6 +865,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         self.claim_per_shard(
             |store, shard, time| {
                 store.select(
+                    "selector".to_string(),
                     |doc| {
                         doc.shard == shard
                             && doc.value.executor_id.as_deref() == Some(r.executor_id.as_str())
@@ -715,21 +885,23 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         &self,
         parent_execution_ids: Vec<String>,
     ) -> Result<Vec<Vec<TaskExecutionStorageValue>>, StorageError> {
-        let store = self.lock();
-        Ok(parent_execution_ids
-            .iter()
-            .map(|parent_id| {
-                store
-                    .select(
-                        |doc| doc.parent_execution_id() == Some(parent_id.as_str()),
-                        |doc| doc.value.is_finished,
-                        u32::MAX,
-                    )
-                    .into_iter()
-                    .map(|i| store.docs[i].read())
-                    .collect()
-            })
-            .collect())
+        self.query(|store| {
+            parent_execution_ids
+                .iter()
+                .map(|parent_id| {
+                    store
+                        .select(
+                            format!("by_parentExecutionId:{parent_id}"),
+                            |doc| doc.parent_execution_id() == Some(parent_id.as_str()),
+                            |doc| doc.value.is_finished,
+                            u32::MAX,
+                        )
+                        .into_iter()
+                        .map(|i| store.docs[i].read())
+                        .collect()
+                })
+                .collect()
+        })
     }
 
     async fn update_many_by_parent_execution_id_and_is_finished(
@@ -739,6 +911,10 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         self.mutate(|store, time| {
             for request in &requests {
                 let selected = store.select(
+                    format!(
+                        "by_parentExecutionId_isFinished:{}:{}",
+                        request.parent_execution_id, request.is_finished
+                    ),
                     |doc| {
                         doc.parent_execution_id() == Some(request.parent_execution_id.as_str())
                             && doc.value.is_finished == request.is_finished
@@ -747,7 +923,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
                     u32::MAX,
                 );
                 for i in selected {
-                    store.docs[i].patch(&request.update, time.now);
+                    store.patch(i, &request.update, time.now);
                 }
             }
             Ok(())
@@ -763,6 +939,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
         for &shard in &self.shards {
             total += self.mutate(|store, time| {
                 let selected = store.select(
+                    "selector".to_string(),
                     |doc| {
                         doc.shard == shard
                             && doc.value.is_finished == request.is_finished
@@ -794,17 +971,24 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
                 }
 
                 for &i in &selected {
-                    store.docs[i].patch(&request.update, time.now);
+                    store.patch(i, &request.update, time.now);
                 }
                 // Upstream clamps the request's `updatedAt` in place while updating the
                 // children, so the parents get the clamped value.
                 let updated_at = request.update.updated_at.max(time.now);
                 for parent in only_child_parents {
-                    // A parent that no longer exists is skipped (common.md).
-                    if let Some(p) = store.position_by_seq(parent) {
-                        store.docs[p].value.active_children_count = 0;
-                        store.docs[p].value.updated_at = updated_at;
-                    }
+                    // Upstream patches an only child's parent without reading it first, and
+                    // Convex's patch of a missing document throws: the whole sweep of this
+                    // shard fails and nothing of it is kept. (The grouped decrement below
+                    // reads first and skips a missing parent.)
+                    let Some(p) = store.position_by_seq(parent) else {
+                        return Err(rejection(
+                            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
+                            &format!("Update on nonexistent document ID {parent}"),
+                        ));
+                    };
+                    store.docs[p].value.active_children_count = 0;
+                    store.docs[p].value.updated_at = updated_at;
                 }
                 for (parent, count) in decrements {
                     if let Some(p) = store.position_by_seq(parent) {
@@ -817,7 +1001,7 @@ impl TaskExecutionsStorage for InMemoryTaskExecutionsStorage {
                             updated_at,
                             ..TaskExecutionStorageUpdate::default()
                         };
-                        store.docs[p].patch(&update, time.now);
+                        store.patch(p, &update, time.now);
                     }
                 }
                 Ok(selected.len() as u64)

@@ -1,4 +1,4 @@
-//! Unit tests of the in-memory model against SPEC.md sections 3-5 and common.md's choices,
+//! Unit tests of the in-memory model against docs/SPEC.md sections 3-5 (upstream's behaviour),
 //! with an injected clock so every timestamp is exact.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -963,6 +963,24 @@ async fn decrement_sweep_skips_deleted_parents_and_respects_the_limit() {
     );
     assert_eq!(f.get("p1").await.unwrap().active_children_count, 1);
     f.advance(100);
+    // The only child's parent is gone: upstream's blind patch throws, and nothing of the
+    // sweep is kept (a1 stays `ready`, the new p2 keeps its acc).
+    let err = storage
+        .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(sweep(
+            10,
+        ))
+        .await
+        .unwrap_err();
+    let message = err.thrown_message().unwrap();
+    assert!(
+        message.starts_with("Update on nonexistent document ID "),
+        "{message}"
+    );
+    assert_eq!(f.get("p1").await.unwrap().active_children_count, 1);
+    assert_eq!(f.get("p2").await.unwrap().active_children_count, 9);
+    // Without the only child, the sweep goes through and decrements p1.
+    storage.delete_by_id("only").await.unwrap();
+    f.advance(100);
     assert_eq!(
         storage
             .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
@@ -970,10 +988,64 @@ async fn decrement_sweep_skips_deleted_parents_and_respects_the_limit() {
             )
             .await
             .unwrap(),
-        2
+        1
     );
     assert_eq!(f.get("p1").await.unwrap().active_children_count, 0);
     assert_eq!(f.get("p2").await.unwrap().active_children_count, 9);
+}
+
+/// Convex's read limits, counted by the model as a deployment counts them.
+#[tokio::test]
+async fn reads_are_held_to_convex_limits() {
+    let f = Fixture::new();
+    let big = TaskExecutionStorageValue {
+        input: "x".repeat(900 * 1024),
+        ..minimal_value("big")
+    };
+    f.insert(vec![big]).await;
+    let requests = |n: usize, id: &dyn Fn(usize) -> String| -> Vec<GetByIdRequest> {
+        (0..n)
+            .map(|i| GetByIdRequest {
+                execution_id: id(i),
+                filters: None,
+            })
+            .collect()
+    };
+    let err = f
+        .storage
+        .get_many_by_id(requests(512, &|_| "big".to_string()))
+        .await
+        .unwrap_err();
+    assert!(err.thrown_message().unwrap().starts_with(
+        "Too many bytes read in a single function execution (limit: 16777216 bytes)."
+    ));
+    assert_eq!(
+        f.storage
+            .get_many_by_id(requests(18, &|_| "big".to_string()))
+            .await
+            .unwrap()
+            .len(),
+        18
+    );
+    let err = f
+        .storage
+        .get_many_by_id(requests(4097, &|i| format!("id-{i}")))
+        .await
+        .unwrap_err();
+    assert!(err
+        .thrown_message()
+        .unwrap()
+        .starts_with("Too many reads in a single function execution (limit: 4096)."));
+    let err = f
+        .storage
+        .insert_many((0..4097).map(|i| minimal_value(&format!("n{i}"))).collect())
+        .await
+        .unwrap_err();
+    assert!(err.thrown_message().unwrap().starts_with("Too many reads"));
+    assert!(
+        f.get("n0").await.is_none(),
+        "nothing of the failed insert was kept"
+    );
 }
 
 #[tokio::test]

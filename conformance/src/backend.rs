@@ -6,12 +6,13 @@
 //! | backend | what | store per test group |
 //! |---|---|---|
 //! | `memory` | the adapter's in-memory storage | a new one |
-//! | `emulator` | the emulator binary via testkit, `--db :memory:`, port 0 | a new process |
+//! | `emulator` | the emulator binary via testkit, `--db :memory:`, port 0, `--clock manual` | a new process |
 //! | `reference` | the Node reference server (our `convex/` code under convex-test) | a new process |
 //! | `deployment` | a real Convex deployment from `CONVEX_URL` + `CONVEX_STORAGE_AUTH_SECRET` | shared: emptied with `deleteAll`, never two groups at once |
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use convex_storage_testkit::{EmulatorDb, ServerProcess};
 use durable_execution_storage_convex::{
@@ -20,6 +21,7 @@ use durable_execution_storage_convex::{
 };
 
 use crate::error::ConformanceError;
+use crate::model::pacing::STALE_AFTER_WRITE_MS;
 
 /// The environment variable holding a real deployment's URL.
 pub const DEPLOYMENT_URL_ENV: &str = "CONVEX_URL";
@@ -37,9 +39,9 @@ pub const REQUEST_TIMEOUT_MS: u64 = 60_000;
 /// Which kind of backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendKind {
-    /// The adapter's in-memory storage (the model, with the system clock).
+    /// The adapter's in-memory storage (the model), on a clock the checks move.
     Memory,
-    /// The emulator binary.
+    /// The emulator binary, on its manual clock (`--clock manual`).
     Emulator,
     /// The Node reference server.
     Reference,
@@ -139,11 +141,116 @@ impl ClientOptions {
     }
 }
 
+/// A backend's time, as the checks see it: the wall clock, or a clock they move.
+#[derive(Clone)]
+pub enum BackendClock {
+    /// The wall clock: time passes by waiting.
+    Wall,
+    /// The in-memory store's injected clock, in ms.
+    Memory(Arc<AtomicI64>),
+    /// An emulator started with `--clock manual`, moved through `POST /_emulator/clock`.
+    Emulator {
+        /// Where the emulator listens.
+        url: String,
+        /// Its auth secret, sent as a bearer token.
+        auth_secret: String,
+        /// A client for the control calls.
+        http: reqwest::Client,
+    },
+}
+
+impl std::fmt::Debug for BackendClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Wall => "wall clock",
+            Self::Memory(_) => "manual (in memory)",
+            Self::Emulator { .. } => "manual (emulator)",
+        })
+    }
+}
+
+/// The wall clock in ms since the epoch.
+pub fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl BackendClock {
+    /// Whether time moves only when told (no waiting needed).
+    pub fn is_manual(&self) -> bool {
+        !matches!(self, Self::Wall)
+    }
+
+    /// The backend's time, in ms since the epoch.
+    pub async fn now_ms(&self) -> Result<i64, ConformanceError> {
+        match self {
+            Self::Wall => Ok(wall_clock_ms()),
+            Self::Memory(clock) => Ok(clock.load(Ordering::SeqCst)),
+            Self::Emulator { .. } => self.control(None).await,
+        }
+    }
+
+    /// Lets `ms` milliseconds pass: moves a manual clock, or waits that long.
+    pub async fn pass(&self, ms: u64) -> Result<(), ConformanceError> {
+        self.pass_and_read(ms).await.map(drop)
+    }
+
+    /// [`BackendClock::pass`], then the time after, in ms (one call on the emulator).
+    pub async fn pass_and_read(&self, ms: u64) -> Result<i64, ConformanceError> {
+        match self {
+            Self::Wall => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(wall_clock_ms())
+            }
+            Self::Memory(clock) => Ok(clock.fetch_add(ms as i64, Ordering::SeqCst) + ms as i64),
+            Self::Emulator { .. } => self.control(Some(ms)).await,
+        }
+    }
+
+    /// `GET` (no `advance_ms`) or `POST` `/_emulator/clock`; the clock's reading after.
+    async fn control(&self, advance_ms: Option<u64>) -> Result<i64, ConformanceError> {
+        let Self::Emulator {
+            url,
+            auth_secret,
+            http,
+        } = self
+        else {
+            unreachable!("only the emulator's clock is moved over HTTP")
+        };
+        let route = format!("{url}/_emulator/clock");
+        let request = match advance_ms {
+            None => http.get(route),
+            Some(ms) => http
+                .post(route)
+                .json(&serde_json::json!({ "advanceMs": ms })),
+        };
+        let fail = |message: String| ConformanceError::Control {
+            route: "/_emulator/clock".to_string(),
+            message,
+        };
+        let reply: serde_json::Value = request
+            .bearer_auth(auth_secret)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| fail(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        reply["nowMs"]
+            .as_i64()
+            .ok_or_else(|| fail(format!("no nowMs in {reply}")))
+    }
+}
+
 /// A running (or reachable) backend.
 pub struct Backend {
     kind: BackendKind,
     endpoint: Option<Endpoint>,
     memory: Option<Arc<InMemoryTaskExecutionsStorage>>,
+    clock: BackendClock,
     /// Keeps the server process alive; it is killed when the backend is dropped.
     _process: Option<ServerProcess>,
 }
@@ -157,20 +264,25 @@ impl Backend {
             message,
         };
         match kind {
-            BackendKind::Memory => Ok(Self {
-                kind,
-                endpoint: None,
-                memory: Some(Arc::new(InMemoryTaskExecutionsStorage::new())),
-                _process: None,
-            }),
-            BackendKind::Emulator | BackendKind::Reference => {
+            BackendKind::Memory => {
+                let clock = Arc::new(AtomicI64::new(wall_clock_ms()));
+                let reader = clock.clone();
+                let storage = InMemoryTaskExecutionsStorage::with_clock(Arc::new(move || {
+                    reader.load(Ordering::SeqCst)
+                }));
+                Ok(Self {
+                    kind,
+                    endpoint: None,
+                    memory: Some(Arc::new(storage)),
+                    clock: BackendClock::Memory(clock),
+                    _process: None,
+                })
+            }
+            BackendKind::Emulator => Self::start_emulator(&[]),
+            BackendKind::Reference => {
                 let auth_secret = format!("conformance-{:016x}", rand::random::<u64>());
-                let process = if kind == BackendKind::Emulator {
-                    ServerProcess::start_emulator(&auth_secret, &EmulatorDb::Memory)
-                } else {
-                    ServerProcess::start_reference(&auth_secret)
-                }
-                .map_err(|e| fail(format!("{e:#}")))?;
+                let process = ServerProcess::start_reference(&auth_secret)
+                    .map_err(|e| fail(format!("{e:#}")))?;
                 let endpoint = Endpoint {
                     url: process.url().to_string(),
                     auth_secret,
@@ -180,6 +292,7 @@ impl Backend {
                     kind,
                     endpoint: Some(endpoint),
                     memory: None,
+                    clock: BackendClock::Wall,
                     _process: Some(process),
                 })
             }
@@ -194,15 +307,58 @@ impl Backend {
         }
     }
 
+    /// A fresh emulator on its manual clock, starting at the wall clock's time, with
+    /// `extra_args` (e.g. `--faults seed=1`).
+    pub fn start_emulator(extra_args: &[&str]) -> Result<Self, ConformanceError> {
+        let auth_secret = format!("conformance-{:016x}", rand::random::<u64>());
+        let start_ms = wall_clock_ms().to_string();
+        let mut args = vec!["--clock", "manual", "--clock-start-ms", &start_ms];
+        args.extend_from_slice(extra_args);
+        let process =
+            ServerProcess::start_emulator_with_args(&auth_secret, &EmulatorDb::Memory, &args)
+                .map_err(|e| ConformanceError::Start {
+                    backend: BackendKind::Emulator.name().to_string(),
+                    message: format!("{e:#}"),
+                })?;
+        let endpoint = Endpoint {
+            url: process.url().to_string(),
+            auth_secret: auth_secret.clone(),
+            module: DEFAULT_MODULE.to_string(),
+        };
+        Ok(Self {
+            kind: BackendKind::Emulator,
+            clock: BackendClock::Emulator {
+                url: endpoint.url.clone(),
+                auth_secret,
+                http: reqwest::Client::new(),
+            },
+            endpoint: Some(endpoint),
+            memory: None,
+            _process: Some(process),
+        })
+    }
+
     /// A backend that is already running at `endpoint` (a deployment, or an emulator the
-    /// command-line runner is pointed at).
+    /// command-line runner is pointed at), on the wall clock.
     pub fn connect(endpoint: Endpoint) -> Self {
         Self {
             kind: BackendKind::Deployment,
             endpoint: Some(endpoint),
             memory: None,
+            clock: BackendClock::Wall,
             _process: None,
         }
+    }
+
+    /// The backend's time: a manual clock the checks move, or the wall clock.
+    pub fn clock(&self) -> &BackendClock {
+        &self.clock
+    }
+
+    /// Makes every row written so far stale (`updatedAt < clock`): moves a manual clock by
+    /// [`STALE_AFTER_WRITE_MS`], or waits that long on the wall clock.
+    pub async fn wait_until_stale(&self) -> Result<(), ConformanceError> {
+        self.clock.pass(STALE_AFTER_WRITE_MS).await
     }
 
     /// Which kind this is.

@@ -191,7 +191,7 @@ pub async fn decrements_are_never_lost(
             .collect();
         insert_children(&*placing, p, kids).await?;
     }
-    wait_until_stale().await;
+    backend.wait_until_stale().await?;
 
     let total = config.parents * config.children_per_parent;
     let closed = Arc::new(AtomicUsize::new(0));

@@ -20,6 +20,9 @@ pub enum ConformanceError {
         #[source]
         source: StorageError,
     },
+    /// An emulator control route (`/_emulator/clock`, `/_emulator/faults`) failed.
+    #[error("{route} failed: {message}")]
+    Control { route: String, message: String },
     /// The backend answered, but not as SPEC.md says.
     #[error("{0}")]
     Check(String),

@@ -12,22 +12,27 @@
 //!   regressions replayed in every run.
 //! - [`concurrency`]: exclusive claims, decrements never lost, one winner among duplicate
 //!   inserts.
+//! - [`faults`]: an executor-like workload against an emulator that injects seeded faults, on
+//!   its manual clock, with invariants checked after every call.
 //! - [`suite`]: all of it against one backend, with a per-operation table; used by the
 //!   `convex-storage-conformance` binary.
 //!
 //! # Backends
 //!
-//! [`backend`] starts or reaches them: `memory` (the in-memory storage), `emulator` (the binary,
-//! a fresh process per test group), `reference` (the Node reference server), `deployment` (a
+//! [`backend`] starts or reaches them: `memory` (the in-memory storage, on a manual clock),
+//! `emulator` (the binary, a fresh process per test group, on its manual clock), `reference` (the Node reference server), `deployment` (a
 //! real Convex deployment named by `CONVEX_URL` and `CONVEX_STORAGE_AUTH_SECRET`; cargo tests
 //! against it are ignored unless run with `--ignored`).
 //!
-//! # Determinism with real clocks
+//! # Time
 //!
 //! Stores rewrite timestamps with their own clock: `now` is the clock plus 50 ms in writes,
 //! and four selectors pick rows with `updatedAt < clock`. The model runs on an injected clock
-//! that moves 100 ms before every transition; the real backends run on the wall clock. Four
-//! rules keep the two in agreement, every time:
+//! that moves 100 ms before every transition. The emulator and the in-memory backend run on
+//! manual clocks ([`backend::BackendClock`]) that the harness moves with the model's and the
+//! scenarios move instead of sleeping, so nothing waits on them. The reference server and a
+//! deployment run on the wall clock; four rules keep them in agreement with the model, every
+//! time (rules 3 and 4 apply only when a side is on the wall clock):
 //!
 //! 1. **Two bands of generated time** ([`normalize`]): every timestamp a generator supplies is
 //!    either in the past band (`0` or tiny values; non-zero ones are always clamped to now, `0`
@@ -58,6 +63,7 @@
 pub mod backend;
 pub mod concurrency;
 pub mod error;
+pub mod faults;
 pub mod json_diff;
 pub mod model;
 pub mod normalize;

@@ -208,11 +208,10 @@ pub fn run_suite(
     match crate::backend::model_side_storage(backend) {
         Ok(storages) => {
             let cases = committed_cases();
-            let mut sides: Vec<Box<dyn Side>> = vec![Box::new(BackendSide::new(
-                backend.name(),
-                storages.clone(),
-                runtime.clone(),
-            ))];
+            let mut sides: Vec<Box<dyn Side>> = vec![Box::new(
+                BackendSide::new(backend.name(), storages.clone(), runtime.clone())
+                    .on_clock(backend.clock().clone()),
+            )];
             let mut stats = RunStats::default();
             let failures = replay_cases(&cases, &mut sides, &mut stats);
             report.replayed = cases.len();
@@ -238,11 +237,10 @@ pub fn run_suite(
                 compare: Compare::ModelAgainstSides,
                 shrink_time_max_ms: SHRINK_TIME_MAX_MS,
             };
-            let sides: Vec<Box<dyn Side>> = vec![Box::new(BackendSide::new(
-                backend.name(),
-                storages,
-                runtime.clone(),
-            ))];
+            let sides: Vec<Box<dyn Side>> = vec![Box::new(
+                BackendSide::new(backend.name(), storages, runtime.clone())
+                    .on_clock(backend.clock().clone()),
+            )];
             let result = run_property(&property, sides);
             match &result {
                 Ok(stats) => progress(&format!(

@@ -72,7 +72,10 @@ pub fn scenario_family(kind: BackendKind, family: Family) {
 /// A side of `kind` for the model-based and differential runs.
 fn side(backend: &Backend, runtime: &Arc<tokio::runtime::Runtime>) -> Box<dyn Side> {
     let storages = model_side_storage(backend).unwrap_or_else(|e| panic!("{e}"));
-    Box::new(BackendSide::new(backend.name(), storages, runtime.clone()))
+    Box::new(
+        BackendSide::new(backend.name(), storages, runtime.clone())
+            .on_clock(backend.clock().clone()),
+    )
 }
 
 fn report(stats: &RunStats, what: &str) {

@@ -1,11 +1,13 @@
 //! The suite must be able to fail: each test here wraps a correct store in a mutant that gets
 //! one rule of SPEC.md wrong, runs the model-based property against it, and expects the
-//! property to catch the mutant (and print a shrunk case). The stores are in memory, with the
-//! system clock, driven exactly like a real backend (pauses included).
+//! property to catch the mutant (and print a shrunk case). The stores are in memory, on a
+//! manual clock the harness moves with the model's (no pauses), driven like a real backend.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use convex_storage_conformance::backend::{wall_clock_ms, BackendClock};
 use convex_storage_conformance::model::harness::Compare;
 use convex_storage_conformance::model::runner::{run_property, PropertyConfig};
 use convex_storage_conformance::model::side::{BackendSide, Side};
@@ -40,11 +42,12 @@ struct Mutant {
 }
 
 impl Mutant {
-    fn new(mutation: Mutation) -> Self {
+    /// A mutant on `clock` (ms), which the harness moves.
+    fn new(mutation: Mutation, clock: Arc<AtomicI64>) -> Self {
         let inner = InMemoryTaskExecutionsStorage::with_options(InMemoryOptions {
             total_shards: 2,
             shards: None,
-            clock: None,
+            clock: Some(Arc::new(move || clock.load(Ordering::SeqCst))),
             shard_for: Some(Arc::new(|_: &str| 0)),
         })
         .expect("valid options");
@@ -200,11 +203,15 @@ fn expect_caught(mutation: Mutation) {
             .build()
             .unwrap(),
     );
-    let side: Box<dyn Side> = Box::new(BackendSide::new(
-        "mutant",
-        Arc::new(Mutant::new(mutation)),
-        runtime,
-    ));
+    let clock = Arc::new(AtomicI64::new(wall_clock_ms()));
+    let side: Box<dyn Side> = Box::new(
+        BackendSide::new(
+            "mutant",
+            Arc::new(Mutant::new(mutation, clock.clone())),
+            runtime,
+        )
+        .on_clock(BackendClock::Memory(clock)),
+    );
     let config = PropertyConfig {
         cases: CASES,
         steps_max: STEPS_MAX,

@@ -19,6 +19,7 @@ macro_rules! families {
         #[test] $(#[$attr])? fn shards() { scenario_family($kind, Family::Shards) }
         #[test] $(#[$attr])? fn clock() { scenario_family($kind, Family::Clock) }
         #[test] $(#[$attr])? fn auth() { scenario_family($kind, Family::Auth) }
+        #[test] $(#[$attr])? fn limits() { scenario_family($kind, Family::Limits) }
     };
 }
 

@@ -1,26 +1,37 @@
 /**
- * The public API: 17 functions, each taking `{authSecret, args}` (SPEC.md section 5).
+ * The public API: 17 functions, each taking `{authSecret, args}` (docs/SPEC.md section 5).
+ * Kinds, locks and busy answers come from the one operation list, shared/operations.ts.
  *
- * Every function does the same three things in the same order:
- * 1. checks `authSecret` against the deployment env var `CONVEX_STORAGE_AUTH_SECRET`
+ * The nine unlocked functions:
+ * 1. check `authSecret` against the deployment env var `CONVEX_STORAGE_AUTH_SECRET`
  *    (missing, non-string, empty or different fails with `Invalid auth secret`; when the
  *    variable is unset or empty, *every* call fails that way);
- * 2. checks the inner `args` strictly against the component's argument validator
- *    (`ArgumentValidationError`), before any lock is taken;
- * 3. calls the component: queries and mutations call their one component function; the
- *    eight locked selectors take a lock (a mutation), run their one component mutation and
- *    release the lock (a mutation), returning `[]` or `0` at once when the lock is busy.
+ * 2. check the inner `args`: absent counts as `{}`, a non-object fails as Convex's own
+ *    nested call refuses it, then strictly against the component's argument validator
+ *    (`ArgumentValidationError`), which upstream's component declares too;
+ * 3. call their one component query, mutation or action.
  *
- * The functions declare no Convex `args` validators on purpose: the secret must be checked
- * before anything else, and extra envelope fields are ignored.
+ * The eight locked selectors do what upstream's public actions do, in this order:
+ * 1. build the lock key from the inner `args` (absent or null inner args throw a TypeError
+ *    here, before anything else, whatever the secret);
+ * 2. take the lock (a component mutation); when it is busy, answer `[]` or `0` at once,
+ *    whatever the secret;
+ * 3. inside the lock: check the secret, run the component mutation with the inner `args`
+ *    unchecked, and release the lock (a component mutation) in `finally`, also when the
+ *    secret or the mutation failed. A failed release fails the action, even after the
+ *    mutation committed.
+ *
+ * The functions declare no Convex `args` validators: the secret must be checked before the
+ * inner args, extra envelope fields are ignored, and upstream's locked selectors have none.
  */
-import type { FunctionReference, FunctionReturnType } from 'convex/server'
+import type { FunctionReference } from 'convex/server'
 import type { ObjectType, PropertyValidators } from 'convex/values'
 
 import { components } from './_generated/api'
 import { action, mutation, query, type ActionCtx } from './_generated/server'
 import * as inner from '../shared/args'
-import { checkArgs } from '../shared/argumentValidation'
+import { checkArgs, functionArgs } from '../shared/argumentValidation'
+import { OPERATIONS, type LockedOperationName, type UncheckedArgs } from '../shared/operations'
 
 /** The deployment environment variable holding the shared secret. */
 export const AUTH_SECRET_ENV = 'CONVEX_STORAGE_AUTH_SECRET'
@@ -32,6 +43,12 @@ const storage = components.taskExecutionsStorage.lib
 
 /** What a caller sends; its shape is checked by `open`, not by Convex. */
 type Envelope = Record<string, unknown>
+
+/**
+ * What a caller of a locked selector sends. Nothing checks `args`: it is read as it comes,
+ * so reading a field of absent inner args throws a TypeError, as in upstream's client.
+ */
+type LockedEnvelope = { authSecret?: unknown; args: UncheckedArgs }
 
 export const insertMany = mutation(async (ctx, envelope: Envelope) => {
   return await ctx.runMutation(storage.insertMany, open(envelope, inner.insertManyArgs))
@@ -57,63 +74,40 @@ export const updateManyByIdAndInsertChildrenIfUpdated = action(
   },
 )
 
-export const updateByStatusAndStartAtLessThanAndReturn = action(
-  async (ctx, envelope: Envelope) => {
-    const args = open(envelope, inner.updateByStatusAndStartAtLessThanAndReturnArgs)
-    const key = `updateByStatusAndStartAtLessThanAndReturn_${args.shard}_${args.status}`
-    return await withLock(ctx, key, [], storage.updateByStatusAndStartAtLessThanAndReturn, args)
-  },
+export const updateByStatusAndStartAtLessThanAndReturn = lockedSelector(
+  'updateByStatusAndStartAtLessThanAndReturn',
+  storage.updateByStatusAndStartAtLessThanAndReturn,
 )
 
-export const updateByStatusAndOCFPStatusAndACCZeroAndReturn = action(
-  async (ctx, envelope: Envelope) => {
-    const args = open(envelope, inner.updateByStatusAndOCFPStatusAndACCZeroAndReturnArgs)
-    const key = `updateByStatusAndOCFPStatusAndACCZeroAndReturn_${args.shard}_${args.status}_${args.ocfpStatus}`
-    return await withLock(
-      ctx,
-      key,
-      [],
-      storage.updateByStatusAndOCFPStatusAndACCZeroAndReturn,
-      args,
-    )
-  },
+export const updateByStatusAndOCFPStatusAndACCZeroAndReturn = lockedSelector(
+  'updateByStatusAndOCFPStatusAndACCZeroAndReturn',
+  storage.updateByStatusAndOCFPStatusAndACCZeroAndReturn,
 )
 
-export const updateByCloseStatusAndReturn = action(async (ctx, envelope: Envelope) => {
-  const args = open(envelope, inner.updateByCloseStatusAndReturnArgs)
-  const key = `updateByCloseStatusAndReturn_${args.shard}_${args.closeStatus}`
-  return await withLock(ctx, key, [], storage.updateByCloseStatusAndReturn, args)
-})
-
-export const updateByStatusAndIsSleepingTaskAndExpiresAtLessThan = action(
-  async (ctx, envelope: Envelope) => {
-    const args = open(envelope, inner.updateByStatusAndIsSleepingTaskAndExpiresAtLessThanArgs)
-    const key = `updateByStatusAndIsSleepingTaskAndExpiresAtLessThan_${args.status}_${args.isSleepingTask}`
-    return await withLock(
-      ctx,
-      key,
-      0,
-      storage.updateByStatusAndIsSleepingTaskAndExpiresAtLessThan,
-      args,
-    )
-  },
+export const updateByCloseStatusAndReturn = lockedSelector(
+  'updateByCloseStatusAndReturn',
+  storage.updateByCloseStatusAndReturn,
 )
 
-export const updateByOCFPExpiresAt = action(async (ctx, envelope: Envelope) => {
-  const args = open(envelope, inner.updateByOCFPExpiresAtArgs)
-  return await withLock(ctx, 'updateByOCFPExpiresAt', 0, storage.updateByOCFPExpiresAt, args)
-})
+export const updateByStatusAndIsSleepingTaskAndExpiresAtLessThan = lockedSelector(
+  'updateByStatusAndIsSleepingTaskAndExpiresAtLessThan',
+  storage.updateByStatusAndIsSleepingTaskAndExpiresAtLessThan,
+)
 
-export const updateByCloseExpiresAt = action(async (ctx, envelope: Envelope) => {
-  const args = open(envelope, inner.updateByCloseExpiresAtArgs)
-  return await withLock(ctx, 'updateByCloseExpiresAt', 0, storage.updateByCloseExpiresAt, args)
-})
+export const updateByOCFPExpiresAt = lockedSelector(
+  'updateByOCFPExpiresAt',
+  storage.updateByOCFPExpiresAt,
+)
 
-export const updateByExecutorIdAndNPCAndReturn = action(async (ctx, envelope: Envelope) => {
-  const args = open(envelope, inner.updateByExecutorIdAndNPCAndReturnArgs)
-  const key = `updateByExecutorIdAndNPCAndReturn_${args.shard}_${args.executorId}_${args.npc}`
-  return await withLock(ctx, key, [], storage.updateByExecutorIdAndNPCAndReturn, args)
-})
+export const updateByCloseExpiresAt = lockedSelector(
+  'updateByCloseExpiresAt',
+  storage.updateByCloseExpiresAt,
+)
+
+export const updateByExecutorIdAndNPCAndReturn = lockedSelector(
+  'updateByExecutorIdAndNPCAndReturn',
+  storage.updateByExecutorIdAndNPCAndReturn,
+)
 
 export const getManyByParentExecutionId = query(async (ctx, envelope: Envelope) => {
   const args = open(envelope, inner.getManyByParentExecutionIdArgs)
@@ -127,18 +121,9 @@ export const updateManyByParentExecutionIdAndIsFinished = action(
   },
 )
 
-export const updateAndDecrementParentACCByIsFinishedAndCloseStatus = action(
-  async (ctx, envelope: Envelope) => {
-    const args = open(envelope, inner.updateAndDecrementParentACCByIsFinishedAndCloseStatusArgs)
-    const key = `updateAndDecrementParentACCByIsFinishedAndCloseStatus_${args.shard}_${args.isFinished}_${args.closeStatus}`
-    return await withLock(
-      ctx,
-      key,
-      0,
-      storage.updateAndDecrementParentACCByIsFinishedAndCloseStatus,
-      args,
-    )
-  },
+export const updateAndDecrementParentACCByIsFinishedAndCloseStatus = lockedSelector(
+  'updateAndDecrementParentACCByIsFinishedAndCloseStatus',
+  storage.updateAndDecrementParentACCByIsFinishedAndCloseStatus,
 )
 
 export const deleteById = mutation(async (ctx, envelope: Envelope) => {
@@ -152,39 +137,64 @@ export const deleteAll = action(async (ctx, envelope: Envelope) => {
 
 /**
  * Checks the secret, then the inner arguments; returns the arguments typed by `fields`.
- *
- * The secret is read at call time, so changing the env var takes effect without a deploy.
  */
 function open<Fields extends PropertyValidators>(
   envelope: Envelope,
   fields: Fields,
 ): ObjectType<Fields> {
+  checkSecret(envelope)
+  const args = functionArgs(envelope.args)
+  checkArgs(fields, args)
+  return args as ObjectType<Fields>
+}
+
+/**
+ * Throws `Invalid auth secret` unless the envelope carries the deployment's secret. The
+ * secret is read at call time, so changing the env var takes effect without a deploy.
+ */
+function checkSecret(envelope: Envelope | LockedEnvelope): void {
   const expected = process.env[AUTH_SECRET_ENV]
   const given = envelope?.authSecret
   if (!expected || typeof given !== 'string' || given === '' || given !== expected) {
     throw new Error(INVALID_AUTH_SECRET)
   }
-  checkArgs(fields, envelope.args)
-  return (envelope.args ?? {}) as ObjectType<Fields>
 }
 
 /**
- * Runs one component mutation under the lock named `key`, or returns `idle` at once when
- * someone holds that lock. The lock is released even when the mutation throws.
+ * The public action of a locked selector: key from the inner args, lock, then (inside the
+ * lock) the secret and the one component mutation with the inner args as they came.
  */
-async function withLock<Mutation extends FunctionReference<'mutation', 'public'>>(
+function lockedSelector<Name extends LockedOperationName>(
+  name: Name,
+  selector: FunctionReference<'mutation', 'public'>,
+) {
+  const lock = OPERATIONS[name].lock
+  return action(async (ctx, envelope: LockedEnvelope): Promise<unknown> => {
+    const key = lock.key(envelope.args)
+    return await withLock(ctx, key, lock.whenBusy, async () => {
+      checkSecret(envelope)
+      return await ctx.runMutation(selector, envelope.args as never)
+    })
+  })
+}
+
+/**
+ * Runs `body` under the lock named `key`, or answers `whenBusy` at once when that lock is
+ * held. The lock is released in `finally`, also when `body` throws; a release that throws
+ * replaces whatever `body` threw or returned.
+ */
+async function withLock<T>(
   ctx: ActionCtx,
   key: string,
-  idle: FunctionReturnType<Mutation>,
-  fn: Mutation,
-  args: Mutation['_args'],
-): Promise<FunctionReturnType<Mutation>> {
+  whenBusy: T,
+  body: () => Promise<T>,
+): Promise<T> {
   const lockId = await ctx.runMutation(storage.acquireLock, { key })
   if (lockId === null) {
-    return idle
+    return whenBusy
   }
   try {
-    return await ctx.runMutation(fn, args)
+    return await body()
   } finally {
     await ctx.runMutation(storage.releaseLock, { id: lockId })
   }

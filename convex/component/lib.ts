@@ -1,9 +1,11 @@
 /**
- * The storage functions of the component (`lib:*`), SPEC.md section 5.
+ * The storage functions of the component (`lib:*`), docs/SPEC.md section 5.
  *
- * Each function here is one Convex transaction. The app's public API wraps them: it checks
- * the auth secret and the arguments, and for the eight locked selectors it brackets the one
- * mutation with `acquireLock` / `releaseLock` (three separate transactions, as in upstream).
+ * Each function here is one Convex transaction, written to behave as upstream's component
+ * (durable-execution-storage-convex 0.32.0), warts included. The app's public API wraps
+ * them: the nine unlocked functions check the secret and the arguments; the eight locked
+ * selectors bracket their one mutation with `acquireLock` / `releaseLock` (three separate
+ * transactions, as in upstream) and check nothing but the secret.
  *
  * Reading order: locks, then the by-id functions, then the selectors (indexed range + update
  * of the first `limit` rows), then the parent/children functions, then deletes.
@@ -29,20 +31,26 @@ import {
   getManyByParentExecutionIdArgs,
   getManyBySleepingTaskUniqueIdArgs,
   insertManyArgs,
-  updateAndDecrementParentACCByIsFinishedAndCloseStatusArgs,
-  updateByCloseExpiresAtArgs,
-  updateByCloseStatusAndReturnArgs,
-  updateByExecutorIdAndNPCAndReturnArgs,
-  updateByOCFPExpiresAtArgs,
-  updateByStatusAndIsSleepingTaskAndExpiresAtLessThanArgs,
-  updateByStatusAndOCFPStatusAndACCZeroAndReturnArgs,
-  updateByStatusAndStartAtLessThanAndReturnArgs,
   updateManyByIdAndInsertChildrenIfUpdatedArgs,
   updateManyByIdArgs,
   updateManyByParentExecutionIdAndIsFinishedArgs,
+  type CloseExpirySelectorArgs,
+  type CloseStatusSelectorArgs,
+  type ExecutorSelectorArgs,
+  type ExpirySelectorArgs,
+  type OcfpExpirySelectorArgs,
+  type OcfpSelectorArgs,
+  type StartAtSelectorArgs,
+  type SweepArgs,
 } from '../shared/args'
 import { vExecutionDoc, type ByIdFilters, type Update } from '../shared/validators'
-import { clampUpdate, insertExecution, patchFromUpdate, updateExecution, writeNow } from './writes'
+import {
+  deleteExistingLock,
+  insertExecution,
+  patchExisting,
+  updateExecution,
+  writeNow,
+} from './writes'
 
 /** How long a selector lock blocks its key if its holder never releases it (a crash). */
 export const LOCK_EXPIRY_MS = 60_000
@@ -58,8 +66,9 @@ const vExecutionDocs = v.array(vExecutionDoc)
 // Locks
 
 /**
- * Takes the lock named `key`: creates it, or takes over an expired one. Returns the lock's
- * id, or null when someone else holds it (the caller then does nothing).
+ * Takes the lock named `key`: inserts its row, or takes over an expired row by patching its
+ * `expiresAt` (the row keeps its id). Returns the row's id, or null when the lock is held
+ * (the caller then does nothing).
  *
  * Lock expiry compares with the plain clock (no write lead): a lock row is expired when
  * `expiresAt <= now`.
@@ -84,14 +93,18 @@ export const acquireLock = mutation({
   },
 })
 
-/** Releases a lock taken by `acquireLock`; releasing a lock that is gone is a no-op. */
+/**
+ * Releases a lock by the id `acquireLock` returned. It deletes that row whoever holds it now:
+ * a holder whose lock expired and was taken over (the same row, patched) deletes the new
+ * holder's lock. A row that is already gone fails the release with
+ * `Delete on nonexistent document ID <id>`, and with it the public action, although that
+ * action's storage mutation has committed. Both as upstream.
+ */
 export const releaseLock = mutation({
   args: { id: v.id('locks') },
   returns: v.null(),
   handler: async (ctx, { id }) => {
-    if ((await ctx.db.get(id)) !== null) {
-      await ctx.db.delete(id)
-    }
+    await deleteExistingLock(ctx.db, id)
     return null
   },
 })
@@ -185,134 +198,127 @@ export const updateManyByIdAndInsertChildrenIfUpdated = mutation({
 
 // ---------------------------------------------------------------------------------------
 // Selectors: an index range, ascending, the first `limit` rows, each updated.
+//
+// These eight run under a lock taken by the public action, and, as upstream, declare no
+// argument validators: they receive whatever inner args the caller sent. A missing or
+// wrongly typed field then matches nothing (an index equality on `undefined` or on a value of
+// another type), fails in Convex's own `take()` check (`limit`), or fails the write on the
+// schema (an `update` the schema refuses). convex/README.md lists what each case answers.
 // Those that select "stale" rows compare `updatedAt` with the plain clock (no write lead).
 
 /** Ready-to-run executions whose `startAt` has come; each also gets its new `expiresAt`. */
-export const updateByStatusAndStartAtLessThanAndReturn = mutation({
-  args: updateByStatusAndStartAtLessThanAndReturnArgs,
-  returns: vExecutionDocs,
-  handler: async (ctx, args) => {
+export const updateByStatusAndStartAtLessThanAndReturn = mutation(
+  async (ctx, args: StartAtSelectorArgs): Promise<Execution[]> => {
+    const { shard, status, startAtLessThan, update, updateExpiresAtWithStartedAt, limit } = args
     const now = writeNow()
     const executions = await ctx.db
       .query('taskExecutions')
       .withIndex('by_shard_status_startAt', (q) =>
-        q.eq('shard', args.shard).eq('status', args.status).lt('startAt', args.startAtLessThan),
+        q.eq('shard', shard).eq('status', status).lt('startAt', startAtLessThan),
       )
-      .take(args.limit)
+      .take(limit)
     for (const execution of executions) {
-      const expiresAt = args.updateExpiresAtWithStartedAt + execution.timeoutMs
-      await updateExecution(ctx, execution, { ...args.update, expiresAt }, now)
+      // A fresh request per row: `update` itself is never clamped here.
+      const expiresAt = updateExpiresAtWithStartedAt + execution.timeoutMs
+      await updateExecution(ctx, execution, { ...update, expiresAt }, now)
     }
     return executions
   },
-})
+)
 
-export const updateByStatusAndOCFPStatusAndACCZeroAndReturn = mutation({
-  args: updateByStatusAndOCFPStatusAndACCZeroAndReturnArgs,
-  returns: vExecutionDocs,
-  handler: async (ctx, args) => {
-    const clock = Date.now()
+export const updateByStatusAndOCFPStatusAndACCZeroAndReturn = mutation(
+  async (ctx, args: OcfpSelectorArgs): Promise<Execution[]> => {
+    const { shard, status, ocfpStatus, update, limit } = args
     const executions = await ctx.db
       .query('taskExecutions')
       .withIndex('by_shard_status_ocfpStatus_acc_updatedAt', (q) =>
         q
-          .eq('shard', args.shard)
-          .eq('status', args.status)
-          .eq('ocfpStatus', args.ocfpStatus)
+          .eq('shard', shard)
+          .eq('status', status)
+          .eq('ocfpStatus', ocfpStatus)
           .eq('acc', 0)
-          .lt('updatedAt', clock),
+          .lt('updatedAt', Date.now()),
       )
-      .take(args.limit)
-    await updateAll(ctx, executions, args.update)
+      .take(limit)
+    await updateAll(ctx, executions, update)
     return executions
   },
-})
+)
 
-export const updateByCloseStatusAndReturn = mutation({
-  args: updateByCloseStatusAndReturnArgs,
-  returns: vExecutionDocs,
-  handler: async (ctx, args) => {
-    const clock = Date.now()
+export const updateByCloseStatusAndReturn = mutation(
+  async (ctx, args: CloseStatusSelectorArgs): Promise<Execution[]> => {
+    const { shard, closeStatus, update, limit } = args
     const executions = await ctx.db
       .query('taskExecutions')
       .withIndex('by_shard_closeStatus_updatedAt', (q) =>
-        q.eq('shard', args.shard).eq('closeStatus', args.closeStatus).lt('updatedAt', clock),
+        q.eq('shard', shard).eq('closeStatus', closeStatus).lt('updatedAt', Date.now()),
       )
-      .take(args.limit)
-    await updateAll(ctx, executions, args.update)
+      .take(limit)
+    await updateAll(ctx, executions, update)
     return executions
   },
-})
+)
 
 /** Expired executions; `gte(0)` skips rows without an `expiresAt`. Returns the count. */
-export const updateByStatusAndIsSleepingTaskAndExpiresAtLessThan = mutation({
-  args: updateByStatusAndIsSleepingTaskAndExpiresAtLessThanArgs,
-  returns: v.number(),
-  handler: async (ctx, args) => {
+export const updateByStatusAndIsSleepingTaskAndExpiresAtLessThan = mutation(
+  async (ctx, args: ExpirySelectorArgs): Promise<number> => {
+    const { status, isSleepingTask, expiresAtLessThan, update, limit } = args
     const executions = await ctx.db
       .query('taskExecutions')
       .withIndex('by_status_isSleepingTask_expiresAt', (q) =>
         q
-          .eq('status', args.status)
-          .eq('isSleepingTask', args.isSleepingTask)
+          .eq('status', status)
+          .eq('isSleepingTask', isSleepingTask)
           .gte('expiresAt', 0)
-          .lt('expiresAt', args.expiresAtLessThan),
+          .lt('expiresAt', expiresAtLessThan),
       )
-      .take(args.limit)
-    await updateAll(ctx, executions, args.update)
+      .take(limit)
+    await updateAll(ctx, executions, update)
     return executions.length
   },
-})
+)
 
-export const updateByOCFPExpiresAt = mutation({
-  args: updateByOCFPExpiresAtArgs,
-  returns: v.number(),
-  handler: async (ctx, args) => {
+export const updateByOCFPExpiresAt = mutation(
+  async (ctx, args: OcfpExpirySelectorArgs): Promise<number> => {
+    const { ocfpExpiresAtLessThan, update, limit } = args
     const executions = await ctx.db
       .query('taskExecutions')
       .withIndex('by_ocfpExpiresAt', (q) =>
-        q.gte('ocfpExpiresAt', 0).lt('ocfpExpiresAt', args.ocfpExpiresAtLessThan),
+        q.gte('ocfpExpiresAt', 0).lt('ocfpExpiresAt', ocfpExpiresAtLessThan),
       )
-      .take(args.limit)
-    await updateAll(ctx, executions, args.update)
+      .take(limit)
+    await updateAll(ctx, executions, update)
     return executions.length
   },
-})
+)
 
-export const updateByCloseExpiresAt = mutation({
-  args: updateByCloseExpiresAtArgs,
-  returns: v.number(),
-  handler: async (ctx, args) => {
+export const updateByCloseExpiresAt = mutation(
+  async (ctx, args: CloseExpirySelectorArgs): Promise<number> => {
+    const { closeExpiresAtLessThan, update, limit } = args
     const executions = await ctx.db
       .query('taskExecutions')
       .withIndex('by_closeExpiresAt', (q) =>
-        q.gte('closeExpiresAt', 0).lt('closeExpiresAt', args.closeExpiresAtLessThan),
+        q.gte('closeExpiresAt', 0).lt('closeExpiresAt', closeExpiresAtLessThan),
       )
-      .take(args.limit)
-    await updateAll(ctx, executions, args.update)
+      .take(limit)
+    await updateAll(ctx, executions, update)
     return executions.length
   },
-})
+)
 
-export const updateByExecutorIdAndNPCAndReturn = mutation({
-  args: updateByExecutorIdAndNPCAndReturnArgs,
-  returns: vExecutionDocs,
-  handler: async (ctx, args) => {
-    const clock = Date.now()
+export const updateByExecutorIdAndNPCAndReturn = mutation(
+  async (ctx, args: ExecutorSelectorArgs): Promise<Execution[]> => {
+    const { shard, executorId, npc, update, limit } = args
     const executions = await ctx.db
       .query('taskExecutions')
       .withIndex('by_shard_executorId_npc_updatedAt', (q) =>
-        q
-          .eq('shard', args.shard)
-          .eq('executorId', args.executorId)
-          .eq('npc', args.npc)
-          .lt('updatedAt', clock),
+        q.eq('shard', shard).eq('executorId', executorId).eq('npc', npc).lt('updatedAt', Date.now()),
       )
-      .take(args.limit)
-    await updateAll(ctx, executions, args.update)
+      .take(limit)
+    await updateAll(ctx, executions, update)
     return executions
   },
-})
+)
 
 // ---------------------------------------------------------------------------------------
 // Parents and children
@@ -357,68 +363,64 @@ export const updateManyByParentExecutionIdAndIsFinished = mutation({
 /**
  * Closes finished children and tells their parents, atomically.
  *
- * Selects stale rows by (shard, isFinished, closeStatus), updates them, then for each
- * selected child that has a parent document and is not the parent's finalize execution:
- * an only child sets its parent's `acc` to 0; other children decrement their parent's `acc`
- * by how many of them were selected. Only-child parents are written first, then the
- * decremented parents in ascending document-id order; a parent that no longer exists is
- * skipped (upstream's patch would throw there). Both kinds of parent write carry the clamped
- * `update.updatedAt`. Returns how many children were selected.
+ * Selects stale rows by (shard, isFinished, closeStatus) and applies `update` to each (which
+ * clamps `update` in place). Then, for each selected child that has a parent document and is
+ * not the parent's finalize execution: an only child (`isOnlyChildOfParent`) sets its
+ * parent's `acc` to 0 and `updatedAt` to the clamped `update.updatedAt`, by a plain patch,
+ * parents in the order their children were selected; other children decrement their parent's
+ * `acc` by how many of them were selected, parents in ascending document-id order (string
+ * sort), each read first and written as an update request.
+ *
+ * A missing parent: the only-child patch throws `Update on nonexistent document ID <id>`,
+ * which fails the whole mutation (the children's updates too); the decrement branch skips it.
+ * Both as upstream. Returns how many children were selected.
  */
-export const updateAndDecrementParentACCByIsFinishedAndCloseStatus = mutation({
-  args: updateAndDecrementParentACCByIsFinishedAndCloseStatusArgs,
-  returns: v.number(),
-  handler: async (ctx, args) => {
-    const now = writeNow()
-    const clock = Date.now()
+export const updateAndDecrementParentACCByIsFinishedAndCloseStatus = mutation(
+  async (ctx, args: SweepArgs): Promise<number> => {
+    const { shard, isFinished, closeStatus, update, limit } = args
     const children = await ctx.db
       .query('taskExecutions')
       .withIndex('by_shard_isFinished_closeStatus_updatedAt', (q) =>
         q
-          .eq('shard', args.shard)
-          .eq('isFinished', args.isFinished)
-          .eq('closeStatus', args.closeStatus)
-          .lt('updatedAt', clock),
+          .eq('shard', shard)
+          .eq('isFinished', isFinished)
+          .eq('closeStatus', closeStatus)
+          .lt('updatedAt', Date.now()),
       )
-      .take(args.limit)
+      .take(limit)
     if (children.length === 0) {
       return 0
     }
-
-    const update = clampUpdate(args.update, now)
-    for (const child of children) {
-      await ctx.db.patch(child._id, patchFromUpdate(update))
-    }
+    await updateAll(ctx, children, update)
 
     const onlyChildParents = new Set<Id<'taskExecutions'>>()
     const decrements = new Map<Id<'taskExecutions'>, number>()
     for (const child of children) {
       const parentId = child.parentExecutionDocId
-      if (parentId === undefined || child.isFinalizeOfParent === true) {
+      if (parentId == null || child.isFinalizeOfParent) {
         continue
       }
-      if (child.isOnlyChildOfParent === true) {
+      if (child.isOnlyChildOfParent) {
         onlyChildParents.add(parentId)
       } else {
         decrements.set(parentId, (decrements.get(parentId) ?? 0) + 1)
       }
     }
 
-    for (const parentId of [...onlyChildParents].sort()) {
-      if ((await ctx.db.get(parentId)) !== null) {
-        await ctx.db.patch(parentId, { acc: 0, updatedAt: update.updatedAt })
-      }
+    for (const parentId of onlyChildParents) {
+      await patchExisting(ctx.db, parentId, { acc: 0, updatedAt: update.updatedAt })
     }
+    const now = writeNow()
     for (const parentId of [...decrements.keys()].sort()) {
       const parent = await ctx.db.get(parentId)
       if (parent !== null) {
-        const acc = parent.acc - decrements.get(parentId)!
+        const acc = parent.acc - (decrements.get(parentId) ?? 0)
         await updateExecution(ctx, parent, { acc, updatedAt: update.updatedAt }, now)
       }
     }
     return children.length
   },
-})
+)
 
 // ---------------------------------------------------------------------------------------
 // Deletes
@@ -486,7 +488,11 @@ function matchesFilters(execution: Execution, filters: ByIdFilters | undefined):
   )
 }
 
-/** Applies the same update request to every execution, with one write clock. */
+/**
+ * Applies the same update request to every execution, with one write clock. The request is
+ * clamped in place by the first write; the later ones see it clamped (no change: the clamps
+ * are idempotent for one clock).
+ */
 async function updateAll(
   ctx: MutationCtx,
   executions: ReadonlyArray<Execution>,

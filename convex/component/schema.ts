@@ -1,5 +1,5 @@
 /**
- * The component's two tables (SPEC.md section 2).
+ * The component's two tables (docs/SPEC.md section 2).
  *
  * Every index below serves exactly one storage function; field order matters because each
  * query fixes a prefix with equalities and ranges over the next field. Convex appends

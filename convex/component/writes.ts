@@ -1,5 +1,5 @@
 /**
- * How the component writes an execution: the server clock, the clamping rules of SPEC.md
+ * How the component writes an execution: the server clock, the clamping rules of docs/SPEC.md
  * section 3, and turning an update request into a patch (section 4).
  *
  * The pure functions (`clampInsert`, `clampUpdate`, `patchFromUpdate`) hold every rule and
@@ -8,10 +8,10 @@
  *
  * Upstream writes its clamps as `if (x && x < now)`, so a timestamp of exactly 0 is *not*
  * clamped, while insert's `startAt` (and `updatedAt` everywhere) are clamped unconditionally.
- * We follow upstream there (common.md).
+ * We follow upstream there, and in the order of the checks.
  */
 import type { Doc, Id } from './_generated/dataModel'
-import type { MutationCtx } from './_generated/server'
+import type { DatabaseWriter, MutationCtx } from './_generated/server'
 import type { ExecutionInsert, Update } from '../shared/validators'
 
 /**
@@ -49,20 +49,38 @@ export function clampInsert(value: ExecutionInsert, now: number): ExecutionInser
   }
 }
 
-/** An update request with the server's timestamps applied. */
+/** An update request with the server's timestamps applied (a clamped copy). */
 export function clampUpdate(update: Update, now: number): Update {
-  return {
-    ...update,
-    updatedAt: update.updatedAt < now ? now : update.updatedAt,
-    startAt: clampInstant(update.startAt, now),
-    startedAt: clampInstant(update.startedAt, now),
-    finishedAt: clampInstant(update.finishedAt, now),
-    ocfpFinishedAt: clampInstant(update.ocfpFinishedAt, now),
-    closedAt: clampInstant(update.closedAt, now),
-    expiresAt: clampExpiry(update.expiresAt, now),
-    ocfpExpiresAt: clampExpiry(update.ocfpExpiresAt, now),
-    closeExpiresAt: clampExpiry(update.closeExpiresAt, now),
+  const copy = { ...update }
+  clampUpdateInPlace(copy, now)
+  return copy
+}
+
+/**
+ * Clamps an update request's timestamps in place. The component calls this on the request
+ * it was given, as upstream does, so when one request is applied to several documents the
+ * later ones (and the decrement sweep's parent writes, which reuse `update.updatedAt`) see
+ * the clamped values.
+ *
+ * The checks run in upstream's order and with its truthiness: `updatedAt` always, the others
+ * only when truthy (0, absent and NaN stay). The locked selectors do not validate their
+ * arguments, so `update` may be anything: a null `update` throws a TypeError at the first
+ * read, and a non-numeric `updatedAt` is left alone because `x < now` is false for it.
+ */
+export function clampUpdateInPlace(update: Update, now: number): void {
+  if (update.updatedAt < now) update.updatedAt = now
+  if (update.startAt && update.startAt < now) update.startAt = now
+  if (update.startedAt && update.startedAt < now) update.startedAt = now
+  if (update.expiresAt && update.expiresAt < now) update.expiresAt = now + PAST_EXPIRY_GRACE_MS
+  if (update.finishedAt && update.finishedAt < now) update.finishedAt = now
+  if (update.ocfpExpiresAt && update.ocfpExpiresAt < now) {
+    update.ocfpExpiresAt = now + PAST_EXPIRY_GRACE_MS
   }
+  if (update.ocfpFinishedAt && update.ocfpFinishedAt < now) update.ocfpFinishedAt = now
+  if (update.closeExpiresAt && update.closeExpiresAt < now) {
+    update.closeExpiresAt = now + PAST_EXPIRY_GRACE_MS
+  }
+  if (update.closedAt && update.closedAt < now) update.closedAt = now
 }
 
 /**
@@ -79,7 +97,7 @@ export function patchFromUpdate(update: Update): Partial<ExecutionInsert> {
     }
   }
   for (const [name, flag] of Object.entries(unset ?? {})) {
-    if (flag === true) {
+    if (flag) {
       ;(patch as Record<string, unknown>)[name] = undefined
     }
   }
@@ -115,24 +133,48 @@ export async function insertExecution(
   return await ctx.db.insert('taskExecutions', withoutUndefined(clampInsert(value, now)))
 }
 
-/** Applies one update request to one stored execution. */
+/** Applies one update request to one stored execution, clamping `update` in place first. */
 export async function updateExecution(
   ctx: MutationCtx,
   doc: Doc<'taskExecutions'>,
   update: Update,
   now: number,
 ): Promise<void> {
-  await ctx.db.patch(doc._id, patchFromUpdate(clampUpdate(update, now)))
+  clampUpdateInPlace(update, now)
+  await ctx.db.patch(doc._id, patchFromUpdate(update))
 }
 
-/** A past instant (`startedAt`, `finishedAt`, ...) becomes `now`; 0 and absent stay. */
-function clampInstant(value: number | undefined, now: number): number | undefined {
-  return value !== undefined && value !== 0 && value < now ? now : value
+/**
+ * `db.patch` of a document that must exist. A deployment's `db.patch` of a missing document
+ * throws `Update on nonexistent document ID <id>`, failing the whole mutation; convex-test
+ * throws with other words, so we look first and throw the deployment's text ourselves. On a
+ * deployment the outcome is the same (one extra read of the same document).
+ */
+export async function patchExisting(
+  db: DatabaseWriter,
+  id: Id<'taskExecutions'>,
+  patch: Partial<ExecutionInsert>,
+): Promise<void> {
+  if ((await db.get(id)) === null) {
+    throw new Error(`Update on nonexistent document ID ${id}`)
+  }
+  await db.patch(id, patch)
+}
+
+/**
+ * `db.delete` of a lock row that must exist, with the deployment's
+ * `Delete on nonexistent document ID <id>` (convex-test says `Delete on non-existent doc`).
+ */
+export async function deleteExistingLock(db: DatabaseWriter, id: Id<'locks'>): Promise<void> {
+  if ((await db.get(id)) === null) {
+    throw new Error(`Delete on nonexistent document ID ${id}`)
+  }
+  await db.delete(id)
 }
 
 /** A past expiry becomes `now + PAST_EXPIRY_GRACE_MS`; 0 and absent stay. */
 function clampExpiry(value: number | undefined, now: number): number | undefined {
-  return value !== undefined && value !== 0 && value < now ? now + PAST_EXPIRY_GRACE_MS : value
+  return value && value < now ? now + PAST_EXPIRY_GRACE_MS : value
 }
 
 /** Drops `undefined` fields so that an optional field is absent, never present-but-undefined. */

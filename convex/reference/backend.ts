@@ -57,11 +57,7 @@ export class ReferenceBackend {
    * process environment, where the public functions read it as a deployment would.
    */
   static create(authSecret: string): ReferenceBackend {
-    process.env[AUTH_SECRET_ENV] = authSecret
-    setIdTableResolver(convexTestIdTable)
-    const t = convexTest({ modules: APP_MODULES })
-    t.registerComponent(COMPONENT_NAME, componentSchema, COMPONENT_MODULES)
-    return new ReferenceBackend(t)
+    return new ReferenceBackend(referenceConvexTest(authSecret))
   }
 
   /**
@@ -102,6 +98,20 @@ export class ReferenceBackend {
     const t = this.t as unknown as Record<FunctionKind, (ref: unknown, args: Value) => Promise<Value>>
     return await t[kind](reference, args)
   }
+}
+
+/**
+ * A fresh convex-test instance of the app with the component mounted, whose public functions
+ * accept `authSecret` (set in the process environment, where they read it as a deployment
+ * would). Per-call transaction limits stay off (`transactionLimits` is convex-test's opt-in,
+ * off by default; see README "Transaction limits").
+ */
+export function referenceConvexTest(authSecret: string): ReturnType<typeof convexTest> {
+  process.env[AUTH_SECRET_ENV] = authSecret
+  setIdTableResolver(convexTestIdTable)
+  const t = convexTest({ modules: APP_MODULES })
+  t.registerComponent(COMPONENT_NAME, componentSchema, COMPONENT_MODULES)
+  return t
 }
 
 /** The kind of a public function, or null when no public function has that path. */

@@ -1,5 +1,5 @@
 /**
- * The text of a failed function call, as a Convex deployment phrases it (common.md):
+ * The text of a failed function call, as a Convex deployment phrases it (docs/PROTOCOL.md):
  *
  *   [Request ID: <16 hex>] Server Error
  *   Uncaught Error: <thrown message>            (an error the function threw; its class

@@ -1,5 +1,5 @@
 /**
- * Parsing of Convex function paths (PROTOCOL.md section 1.3), with the backend's rules and
+ * Parsing of Convex function paths (docs/PROTOCOL.md section 1.3), with the backend's rules and
  * messages: split at the last `:` (no `:` names the `default` export); the module may carry a
  * `.js` suffix; `..`, a leading `./` or `/`, other extensions and odd characters are refused
  * with `<path> is not a valid path to a Convex function. <reason>`.

@@ -1,5 +1,5 @@
 /**
- * The Convex HTTP function-call API (PROTOCOL.md section 1) in front of a `ReferenceBackend`.
+ * The Convex HTTP function-call API (docs/PROTOCOL.md section 1) in front of a `ReferenceBackend`.
  *
  * Routes:
  *

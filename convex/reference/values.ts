@@ -1,5 +1,5 @@
 /**
- * Convex values on the wire (PROTOCOL.md section 2): arguments are always decoded as
+ * Convex values on the wire (docs/PROTOCOL.md section 2): arguments are always decoded as
  * convex-encoded JSON; results are written in the requested output `format`.
  */
 import { Base64, convexToJson, jsonToConvex, type JSONValue, type Value } from 'convex/values'

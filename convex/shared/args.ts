@@ -1,21 +1,24 @@
 /**
- * The inner arguments of the 17 storage functions (SPEC.md section 5).
+ * The inner arguments of the 17 storage functions (docs/SPEC.md section 5).
  *
- * The component uses these as its functions' `args` validators, and the app checks the
- * `args` of every public `{authSecret, args}` envelope against the same objects *after* the
- * auth secret and *before* taking any lock. Upstream leaves the eight locked selectors
- * unvalidated; we validate them too (common.md), so a malformed selector call fails with an
- * `ArgumentValidationError` instead of running with `undefined` fields.
+ * For the nine functions that validate, the component uses these as its functions' `args`
+ * validators, and the app checks the inner `args` of the public `{authSecret, args}`
+ * envelope against the same objects right after the auth secret.
+ *
+ * The eight locked selectors validate nothing, as upstream (neither the public action nor
+ * the component mutation declares validators). For them this module only gives TypeScript
+ * types: what a well-behaved caller sends, not what the functions can rely on.
  */
 import { v, type PropertyValidators } from 'convex/values'
 
 import {
   vByIdFilters,
-  vCloseStatus,
   vExecutionInsert,
-  vOcfpStatus,
-  vStatus,
   vUpdate,
+  type CloseStatus,
+  type OcfpStatus,
+  type Status,
+  type Update,
 } from './validators'
 
 export const insertManyArgs = {
@@ -47,58 +50,6 @@ export const updateManyByIdAndInsertChildrenIfUpdatedArgs = {
   ),
 } satisfies PropertyValidators
 
-export const updateByStatusAndStartAtLessThanAndReturnArgs = {
-  shard: v.number(),
-  status: vStatus,
-  startAtLessThan: v.number(),
-  update: vUpdate,
-  updateExpiresAtWithStartedAt: v.number(),
-  limit: v.number(),
-} satisfies PropertyValidators
-
-export const updateByStatusAndOCFPStatusAndACCZeroAndReturnArgs = {
-  shard: v.number(),
-  status: vStatus,
-  ocfpStatus: vOcfpStatus,
-  update: vUpdate,
-  limit: v.number(),
-} satisfies PropertyValidators
-
-export const updateByCloseStatusAndReturnArgs = {
-  shard: v.number(),
-  closeStatus: vCloseStatus,
-  update: vUpdate,
-  limit: v.number(),
-} satisfies PropertyValidators
-
-export const updateByStatusAndIsSleepingTaskAndExpiresAtLessThanArgs = {
-  status: vStatus,
-  isSleepingTask: v.boolean(),
-  expiresAtLessThan: v.number(),
-  update: vUpdate,
-  limit: v.number(),
-} satisfies PropertyValidators
-
-export const updateByOCFPExpiresAtArgs = {
-  ocfpExpiresAtLessThan: v.number(),
-  update: vUpdate,
-  limit: v.number(),
-} satisfies PropertyValidators
-
-export const updateByCloseExpiresAtArgs = {
-  closeExpiresAtLessThan: v.number(),
-  update: vUpdate,
-  limit: v.number(),
-} satisfies PropertyValidators
-
-export const updateByExecutorIdAndNPCAndReturnArgs = {
-  shard: v.number(),
-  executorId: v.string(),
-  npc: v.boolean(),
-  update: vUpdate,
-  limit: v.number(),
-} satisfies PropertyValidators
-
 export const getManyByParentExecutionIdArgs = {
   requests: v.array(v.object({ parentExecutionId: v.string() })),
 } satisfies PropertyValidators
@@ -109,16 +60,71 @@ export const updateManyByParentExecutionIdAndIsFinishedArgs = {
   ),
 } satisfies PropertyValidators
 
-export const updateAndDecrementParentACCByIsFinishedAndCloseStatusArgs = {
-  shard: v.number(),
-  isFinished: v.boolean(),
-  closeStatus: vCloseStatus,
-  update: vUpdate,
-  limit: v.number(),
-} satisfies PropertyValidators
-
 export const deleteByIdArgs = {
   executionId: v.string(),
 } satisfies PropertyValidators
 
 export const deleteAllArgs = {} satisfies PropertyValidators
+
+// ---------------------------------------------------------------------------------------
+// The locked selectors' inner args: types only, never checked.
+
+export type StartAtSelectorArgs = {
+  shard: number
+  status: Status
+  startAtLessThan: number
+  update: Update
+  updateExpiresAtWithStartedAt: number
+  limit: number
+}
+
+export type OcfpSelectorArgs = {
+  shard: number
+  status: Status
+  ocfpStatus: OcfpStatus
+  update: Update
+  limit: number
+}
+
+export type CloseStatusSelectorArgs = {
+  shard: number
+  closeStatus: CloseStatus
+  update: Update
+  limit: number
+}
+
+export type ExpirySelectorArgs = {
+  status: Status
+  isSleepingTask: boolean
+  expiresAtLessThan: number
+  update: Update
+  limit: number
+}
+
+export type OcfpExpirySelectorArgs = {
+  ocfpExpiresAtLessThan: number
+  update: Update
+  limit: number
+}
+
+export type CloseExpirySelectorArgs = {
+  closeExpiresAtLessThan: number
+  update: Update
+  limit: number
+}
+
+export type ExecutorSelectorArgs = {
+  shard: number
+  executorId: string
+  npc: boolean
+  update: Update
+  limit: number
+}
+
+export type SweepArgs = {
+  shard: number
+  isFinished: boolean
+  closeStatus: CloseStatus
+  update: Update
+  limit: number
+}

@@ -12,8 +12,10 @@
  * - messages are the backend's `ValidationError` texts, with their `Path:`, `Object:`/`Value:`
  *   and `Validator:` lines, values rendered as the backend renders them (Rust `Debug` floats
  *   such as `5.0`, quoted strings, `{a: 1.0}` objects with sorted keys);
- * - inner args that are present but not an object fail as `ctx.runMutation` would with an
- *   object-only argument: `Expected to receive an object as the function's argument. ...`.
+ * - a value that is not an object fails as the backend fails a top-level call with such
+ *   arguments: `Expected to receive an object as the function's argument. ...` (the public
+ *   functions never get here with one: `functionArgs` refuses it first, as upstream's
+ *   nested call does).
  *
  * Invariant: this module knows validators and values, never auth, locks or the database.
  */
@@ -25,6 +27,31 @@ import type { GenericValidator, PropertyValidators } from 'convex/values'
  */
 export class ArgumentValidationError extends Error {
   override name = 'ArgumentValidationError'
+}
+
+/**
+ * What Convex's own `ctx.runQuery` / `ctx.runMutation` / `ctx.runAction` do with their
+ * argument before anything is sent: `undefined` becomes `{}`, a plain object passes, and
+ * anything else fails in the calling function, with the library's words. Its prototype test
+ * throws a TypeError for null (`Cannot convert undefined or null to object`), and other
+ * values print as a template literal prints them (`Received: 5`, `Received: 1,2` for an array).
+ * Upstream's public functions hand the inner args to such a call, so ours check here first,
+ * to fail the same way under convex-test and on a deployment.
+ */
+export function functionArgs(value: unknown): Record<string, unknown> {
+  if (value === undefined) {
+    return {}
+  }
+  const prototype: unknown = Object.getPrototypeOf(value)
+  const plain =
+    typeof value === 'object' &&
+    (prototype === null ||
+      prototype === Object.prototype ||
+      (prototype as { constructor?: { name?: string } } | undefined)?.constructor?.name === 'Object')
+  if (!plain) {
+    throw new Error(`The arguments to a Convex function must be an object. Received: ${String(value)}`)
+  }
+  return value as Record<string, unknown>
 }
 
 /**

@@ -4,7 +4,7 @@
  * One module holds them so that the component's schema, the component's function arguments
  * and the app's pre-validation of the public `{authSecret, args}` envelope can never drift
  * apart: a field added here is added to all three at once. Field names are the stored
- * (database) names of SPEC.md section 2; the client renames them.
+ * (database) names of docs/SPEC.md section 2; the client renames them.
  */
 import { v, type Infer } from 'convex/values'
 
@@ -66,7 +66,7 @@ export const vRetryOptions = v.object({
  * Every field of a stored execution; also what `insertMany` accepts.
  *
  * `createdAt` and `updatedAt` are required on insert even though the server overwrites them
- * with its own clock: the public contract (SPEC.md section 3) keeps them in the value.
+ * with its own clock: the public contract (docs/SPEC.md section 3) keeps them in the value.
  */
 export const executionFields = {
   shard: v.number(),
@@ -144,7 +144,7 @@ export const vUpdateUnset = v.object({
 })
 export type UpdateUnset = Infer<typeof vUpdateUnset>
 
-/** An update request (SPEC.md section 4): any subset of the mutable fields, `updatedAt` required. */
+/** An update request (docs/SPEC.md section 4): any subset of the mutable fields, `updatedAt` required. */
 export const vUpdate = v.object({
   executorId: v.optional(v.string()),
   status: v.optional(vStatus),

@@ -3,10 +3,19 @@
  * through the official `ConvexHttpClient` with the `{authSecret, args}` envelope.
  *
  * The suite talks to servers only through these string function references, exactly as an
- * outside client would; it never imports the code it tests.
+ * outside client would. Of our code it imports only the operation list (shared/operations.ts:
+ * names, kinds, lock keys, busy answers), which test/operations.test.ts checks against the
+ * component and the public module.
  */
 import { ConvexHttpClient } from 'convex/browser'
 import { makeFunctionReference } from 'convex/server'
+
+import {
+  OPERATION_NAMES,
+  OPERATIONS,
+  type FunctionKind,
+  type OperationName,
+} from '../shared/operations'
 
 /** A stored execution as the public API returns it (loosely typed: it is what we check). */
 export type Doc = Record<string, unknown> & {
@@ -21,28 +30,12 @@ export type Doc = Record<string, unknown> & {
   startAt: number
 }
 
-export type Kind = 'query' | 'mutation' | 'action'
+export type Kind = FunctionKind
 
-/** The kind of every public function (common.md). */
-export const FUNCTION_KINDS: Record<string, Kind> = {
-  insertMany: 'mutation',
-  getManyById: 'query',
-  getManyBySleepingTaskUniqueId: 'query',
-  updateManyById: 'action',
-  updateManyByIdAndInsertChildrenIfUpdated: 'action',
-  updateByStatusAndStartAtLessThanAndReturn: 'action',
-  updateByStatusAndOCFPStatusAndACCZeroAndReturn: 'action',
-  updateByCloseStatusAndReturn: 'action',
-  updateByStatusAndIsSleepingTaskAndExpiresAtLessThan: 'action',
-  updateByOCFPExpiresAt: 'action',
-  updateByCloseExpiresAt: 'action',
-  updateByExecutorIdAndNPCAndReturn: 'action',
-  getManyByParentExecutionId: 'query',
-  updateManyByParentExecutionIdAndIsFinished: 'action',
-  updateAndDecrementParentACCByIsFinishedAndCloseStatus: 'action',
-  deleteById: 'mutation',
-  deleteAll: 'action',
-}
+/** The kind of every public function, from the one operation list. */
+export const FUNCTION_KINDS = Object.fromEntries(
+  OPERATION_NAMES.map((name) => [name, OPERATIONS[name].kind]),
+) as Record<OperationName, Kind>
 
 /** The public module's name. */
 export const MODULE = 'taskExecutionsStorage'

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test'
 
 import { v } from 'convex/values'
 
-import { clampInsert, clampUpdate, patchFromUpdate } from '../component/writes'
+import { clampInsert, clampUpdate, clampUpdateInPlace, patchFromUpdate } from '../component/writes'
 import { BadFunctionPath, parseFunctionPath, strippedPath } from '../reference/functionPath'
 import { serdeJsonNumber, stringifyJson } from '../reference/values'
 import { insertManyArgs } from '../shared/args'
@@ -19,7 +19,7 @@ import {
   rustDebugString,
   setIdTableResolver,
 } from '../shared/argumentValidation'
-import type { ExecutionInsert } from '../shared/validators'
+import type { ExecutionInsert, Update } from '../shared/validators'
 import { execution } from './fixtures'
 
 const NOW = 1_000_000
@@ -60,7 +60,30 @@ describe('clampUpdate', () => {
   })
 })
 
+describe('clampUpdateInPlace', () => {
+  it('clamps the request it is given, so a second write of it sees the clamped values', () => {
+    const update: Update = { updatedAt: 0, startedAt: 1, ocfpExpiresAt: 2, finishedAt: NaN }
+    clampUpdateInPlace(update, NOW)
+    assert.deepEqual(update, { updatedAt: NOW, startedAt: NOW, ocfpExpiresAt: NOW + 1000, finishedAt: NaN })
+    clampUpdateInPlace(update, NOW)
+    assert.equal(update.ocfpExpiresAt, NOW + 1000, 'idempotent for one clock')
+  })
+
+  it('throws the TypeError of the first read for a null update, as upstream', () => {
+    assert.throws(() => clampUpdateInPlace(null as unknown as Update, NOW), {
+      name: 'TypeError',
+      message: "Cannot read properties of null (reading 'updatedAt')",
+    })
+  })
+})
+
 describe('patchFromUpdate', () => {
+  it('counts truthy unset flags, as upstream', () => {
+    const patch = patchFromUpdate({ updatedAt: 7, unset: { expiresAt: 1 as unknown as boolean, startedAt: 0 as unknown as boolean } })
+    assert.deepEqual(Object.keys(patch).sort(), ['expiresAt', 'updatedAt'])
+    assert.equal(patch.expiresAt, undefined)
+  })
+
   it('sets given fields and removes unset ones, unset winning', () => {
     const patch = patchFromUpdate({
       updatedAt: 7,

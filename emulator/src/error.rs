@@ -67,6 +67,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A transaction passed one of Convex's per-call limits; the text is the backend's. Not a
+    /// machinery failure: the function fails with it as a deployment's would.
+    #[error("{0}")]
+    TransactionLimit(String),
+
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
 }

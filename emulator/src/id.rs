@@ -108,29 +108,15 @@ impl DocumentId {
     }
 }
 
-fn write_vint(out: &mut Vec<u8>, mut n: u32) {
-    loop {
-        let low = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(low);
-            return;
-        }
-        out.push(low | 0x80);
-    }
+fn write_vint(out: &mut Vec<u8>, n: u32) {
+    crate::varint::write(out, u64::from(n));
 }
 
 fn read_vint(bytes: &[u8]) -> Result<(u32, usize), IdError> {
-    let mut n: u64 = 0;
-    for (i, &b) in bytes.iter().enumerate().take(VINT_BYTES_MAX) {
-        n |= ((b & 0x7f) as u64) << (7 * i);
-        if b & 0x80 == 0 {
-            return u32::try_from(n)
-                .map(|n| (n, i + 1))
-                .map_err(|_| IdError::TableNumber);
-        }
-    }
-    Err(IdError::TableNumber)
+    let (n, len) = crate::varint::read(bytes, VINT_BYTES_MAX).ok_or(IdError::TableNumber)?;
+    u32::try_from(n)
+        .map(|n| (n, len))
+        .map_err(|_| IdError::TableNumber)
 }
 
 /// Fletcher-16 with both sums modulo 256, as the backend computes it.

@@ -12,8 +12,9 @@
 //!   byte keys; numbered migrations.
 //!
 //! Beside them: [`serve`] (connections: timeouts, the cap, graceful shutdown), [`value`] (the
-//! data model), [`id`] (Convex document ids), [`clock`] (the only reader of the system time),
-//! [`limits`] (every limit, with units), [`error`].
+//! data model), [`id`] (Convex document ids), [`clock`] (the only reader of the system time,
+//! and the manual clock tests move), [`faults`] (seeded fault injection, asked once per call by
+//! `http`), [`limits`] (every limit, with units), [`error`].
 //!
 //! Use [`app`] to get the router for in-process tests, and [`Server`] to bind and serve.
 //!
@@ -28,30 +29,16 @@
 //!
 //! # Differences from a real deployment
 //!
-//! * Serves only the 17 functions of one module. No WebSocket sync, no `/api/function`,
-//!   `/api/query_batch`, `GET /api/query`, `/echo`; `Authorization` headers are ignored.
-//! * `/api/query_at_ts` answers from the latest state (there is no history to read from).
-//! * No `logLines`; error messages carry no stack frames; request ids are random (a
-//!   `Convex-Request-Id` header is not echoed).
-//! * Mutations run one at a time, so they never fail with an OCC conflict (no 503).
-//! * `_creationTime` is strictly increasing across the whole store (a deployment may give two
-//!   concurrent transactions equal values), so index keys leave out the `_id` tie-breaker.
-//! * Limits enforced: body size, 8192 array elements, 1024 object fields (both applied while
-//!   parsing), at most `JSON_VALUES_MAX` values in `args` (400 beyond), the 1 MiB document
-//!   size (`Value is too large (… MiB > maximum size 1 MiB)`). Not enforced:
-//!   per-transaction read/write counts (a parent with more than 32 000
-//!   children is listed in full where a deployment would fail the query).
-//! * The selector locks live in memory, not in a `locks` table: a restart frees every key
-//!   (a deployment keeps a crashed holder's key blocked for up to 60 s), and a holder whose
-//!   lock expired and was taken over does not release the new holder's lock on its way out
-//!   (upstream's `releaseLock` deletes the shared row).
-//! * The locked selectors validate their arguments (upstream does not) before taking the
-//!   lock; the decrement sweep skips parents that no longer exist (upstream's patch throws).
-//! * Inner `args` that are not an object are an `ArgumentValidationError`; a deployment running
-//!   upstream's code throws "The arguments to a Convex function must be an object" instead.
+//! The rules are upstream's, warts included (docs/SPEC.md). What differs is listed, with the
+//! reason, in the README's "Differences from a real deployment": the surface (17 functions over
+//! HTTP), no history for `/api/query_at_ts`, error text without stack frames or `logLines`,
+//! the random part of ids and strictly increasing `_creationTime`, no OCC conflicts (one
+//! writer; a fault plan, `--faults`, can inject one), lock rows in memory (a restart frees
+//! them), and `synchronous = NORMAL`.
 
 pub mod clock;
 pub mod error;
+pub mod faults;
 pub mod functions;
 pub mod http;
 pub mod id;
@@ -59,6 +46,7 @@ pub mod limits;
 pub mod serve;
 pub mod store;
 pub mod value;
+mod varint;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -70,7 +58,8 @@ use tokio::net::TcpListener;
 pub use error::Error;
 pub use http::AppState;
 
-use clock::Clock;
+use clock::{Clock, ClockControl};
+use faults::{FaultPlan, Faults};
 use functions::Functions;
 use store::{DbLocation, Store};
 
@@ -97,16 +86,56 @@ pub fn app(state: Arc<AppState>) -> Router {
     http::router(state)
 }
 
-/// Opens the store and builds the shared state.
+/// The test controls a deployment runs with: how its time runs and, when enabled, its fault
+/// plan (`--clock`, `--clock-start-ms`, `--faults`).
+#[derive(Debug, Clone)]
+pub struct Controls {
+    pub clock: ClockControl,
+    /// `None`: fault injection is off and `/_emulator/faults` answers 404.
+    pub faults: Option<FaultPlan>,
+}
+
+impl Controls {
+    /// The system clock, no faults: a deployment as in production.
+    pub fn system() -> Self {
+        Self {
+            clock: ClockControl::system(),
+            faults: None,
+        }
+    }
+}
+
+/// Opens the store and builds the shared state, on `clock` (no route can move it) and without
+/// fault injection.
 pub fn open_state(
     db: &DbLocation,
     auth_secret: String,
     module: String,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<AppState>, Error> {
+    let controls = Controls {
+        clock: ClockControl::Fixed(clock),
+        faults: None,
+    };
+    open_state_with(db, auth_secret, module, controls)
+}
+
+/// Opens the store and builds the shared state with the given test controls.
+pub fn open_state_with(
+    db: &DbLocation,
+    auth_secret: String,
+    module: String,
+    controls: Controls,
+) -> Result<Arc<AppState>, Error> {
+    let clock = controls.clock.clock();
     let store = Arc::new(Store::open(db, clock.clone())?);
     let functions = Functions::new(store, auth_secret, clock);
-    Ok(Arc::new(AppState { functions, module }))
+    Ok(Arc::new(AppState {
+        functions,
+        module,
+        clock: controls.clock,
+        faults: controls.faults.map(|plan| Arc::new(Faults::new(plan))),
+    }))
 }
 
 /// A bound, not yet serving, emulator.
@@ -121,11 +150,20 @@ impl Server {
     /// Opens the database and binds the socket; connections are accepted once this returns
     /// (the kernel queues them until [`Server::run`] picks them up).
     pub async fn bind(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, Error> {
-        let state = open_state(
+        let controls = Controls {
+            clock: ClockControl::Fixed(clock),
+            faults: None,
+        };
+        Self::bind_with(config, controls).await
+    }
+
+    /// [`Server::bind`] with test controls: a manual clock, a fault plan.
+    pub async fn bind_with(config: &Config, controls: Controls) -> Result<Self, Error> {
+        let state = open_state_with(
             &config.db,
             config.auth_secret.clone(),
             config.module.clone(),
-            clock,
+            controls,
         )?;
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
@@ -154,6 +192,11 @@ impl Server {
         let bound = self.hosts.clone();
         self.hosts = bound.with(hosts);
         self
+    }
+
+    /// The shared state (its clock control and fault injector included).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
     }
 
     /// The address actually bound (with the real port when 0 was asked for).

@@ -6,6 +6,14 @@
 //! [`WRITE_BATCH_JOBS_MAX`] such transactions share one commit. Clamps inside a mutation use
 //! `clock + MUTATION_NOW_OFFSET_MS`; expiry clamps push a stale deadline to
 //! `that + EXPIRY_CLAMP_OFFSET_MS`; a lock taken at `clock` lasts until `clock + LOCK_EXPIRY_MS`.
+//!
+//! Each function's transaction is metered as a deployment meters it (docs.convex.dev,
+//! production/state/limits): at most [`TRANSACTION_DOCUMENTS_READ_MAX`] documents and
+//! [`TRANSACTION_READ_BYTES_MAX`] bytes read over at most [`TRANSACTION_READ_RANGES_MAX`] index
+//! ranges, at most [`TRANSACTION_DOCUMENTS_WRITTEN_MAX`] documents and
+//! [`TRANSACTION_WRITE_BYTES_MAX`] bytes written, and a result of at most
+//! [`RETURN_VALUE_BYTES_MAX`]. Reads are counted as they happen, so a call over a limit fails
+//! after reading one document too many, never after building an oversized answer.
 
 /// Largest request body accepted: Convex's `MAX_BACKEND_PUBLIC_API_REQUEST_SIZE`, 16 MiB plus
 /// 2000 bytes of envelope. Larger bodies get 400 `BadJsonBody`, as from a deployment.
@@ -143,3 +151,41 @@ pub const ACCEPT_ERROR_PAUSE_MS: u64 = 50;
 /// an execution is about 30 values, so `insertMany` of 8192 executions holds about 250 000. Nesting is bounded by
 /// `serde_json` (128 levels), also while parsing.
 pub const JSON_VALUES_MAX: usize = 512 * 1024;
+/// Documents one function execution may read (documents scanned), as a deployment allows. The
+/// 32,001st read fails the call with `Too many documents read in a single function execution`.
+pub const TRANSACTION_DOCUMENTS_READ_MAX: u64 = 32_000;
+
+/// Bytes (Convex's size accounting) one function execution may read. Counted per read, so
+/// reading the same 900 KiB document 20 times is 18 MiB and fails, as on Convex.
+pub const TRANSACTION_READ_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// Index ranges one function execution may read: each `db.get` and each `db.query` is one,
+/// and reading the same range again is not counted twice (the backend merges its read set).
+pub const TRANSACTION_READ_RANGES_MAX: usize = 4096;
+
+/// Documents one function execution may write (each insert, patch and delete counts).
+pub const TRANSACTION_DOCUMENTS_WRITTEN_MAX: u64 = 16_000;
+
+/// Bytes (Convex's size accounting of the written documents) one function execution may write.
+pub const TRANSACTION_WRITE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// Largest value a function may return, in Convex's size accounting. With these functions the
+/// read limit is reached first (a result holds only documents the call read); kept so that the
+/// answer is bounded on its own terms too.
+pub const RETURN_VALUE_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// The latest time a manual clock can be set or advanced to, in ms since the epoch: the clock
+/// counts nanoseconds in a `u64`, which ends in the year 2554.
+pub const MANUAL_CLOCK_MS_MAX: u64 = u64::MAX / 1_000_000;
+
+/// Most rules in a fault plan. Every call is checked against every rule under one mutex, so
+/// the list stays short; a workload needs a handful.
+pub const FAULT_RULES_MAX: usize = 64;
+
+/// Longest injected delay, in ms: one minute, the selector lock's expiry. Longer pauses are a
+/// hung deployment, which the client's own request timeout covers.
+pub const FAULT_DELAY_MS_MAX: u64 = 60_000;
+
+/// Entries kept in the log of injected faults (`GET /_emulator/faults`); older ones are
+/// dropped and counted, so a long fuzzing run cannot grow memory without bound.
+pub const FAULT_LOG_ENTRIES_MAX: usize = 10_000;

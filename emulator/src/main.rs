@@ -3,14 +3,14 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use convex_storage_emulator::clock::SystemClock;
+use convex_storage_emulator::clock::{ClockControl, MANUAL_CLOCK_MS_MAX};
+use convex_storage_emulator::faults::FaultPlan;
 use convex_storage_emulator::serve::Timeouts;
 use convex_storage_emulator::store::DbLocation;
-use convex_storage_emulator::{Config, Server, DEFAULT_MODULE};
+use convex_storage_emulator::{Config, Controls, Server, DEFAULT_MODULE};
 
 /// A local Convex deployment serving durable-execution's storage functions, on SQLite.
 #[derive(Debug, Parser)]
@@ -39,6 +39,26 @@ struct Cli {
     /// Module name the functions are exported from.
     #[arg(long, default_value = DEFAULT_MODULE)]
     module: String,
+    /// How time runs: `system`, or `manual` (moves only through `POST /_emulator/clock`).
+    #[arg(long, value_enum, default_value_t = ClockFlag::System)]
+    clock: ClockFlag,
+    /// Where a manual clock starts, in ms since the Unix epoch (default: now).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=MANUAL_CLOCK_MS_MAX))]
+    clock_start_ms: Option<u64>,
+    /// Enables fault injection with this plan, e.g. `seed=7;insertMany:drop@p=0.2`
+    /// (`seed=1` for an empty one); see README.md for the grammar.
+    #[arg(long, value_parser = parse_fault_spec)]
+    faults: Option<FaultPlan>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ClockFlag {
+    System,
+    Manual,
+}
+
+fn parse_fault_spec(spec: &str) -> Result<FaultPlan, String> {
+    FaultPlan::parse_spec(spec)
 }
 
 fn main() -> ExitCode {
@@ -60,6 +80,17 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    if cli.clock_start_ms.is_some() && cli.clock != ClockFlag::Manual {
+        eprintln!("error: --clock-start-ms needs --clock manual");
+        return ExitCode::from(2);
+    }
+    let controls = Controls {
+        clock: match cli.clock {
+            ClockFlag::System => ClockControl::system(),
+            ClockFlag::Manual => ClockControl::manual(cli.clock_start_ms),
+        },
+        faults: cli.faults,
+    };
     let config = Config {
         auth_secret,
         host: cli.host,
@@ -67,7 +98,7 @@ fn main() -> ExitCode {
         db: DbLocation::parse(&cli.db),
         module: cli.module,
     };
-    match run(config, cli.allowed_hosts) {
+    match run(config, controls, cli.allowed_hosts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -123,13 +154,13 @@ fn timeouts() -> Timeouts {
     }
 }
 
-fn run(config: Config, allowed_hosts: Vec<String>) -> anyhow::Result<()> {
+fn run(config: Config, controls: Controls, allowed_hosts: Vec<String>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         // Install the handlers before announcing the address, so a signal sent right after
         // the `listening` line is a clean shutdown rather than the default "terminate".
         let shutdown = shutdown_signal().context("installing signal handlers")?;
-        let server = Server::bind(&config, Arc::new(SystemClock))
+        let server = Server::bind_with(&config, controls)
             .await?
             .with_timeouts(timeouts())
             .allow_hosts(allowed_hosts);

@@ -13,6 +13,14 @@ use std::fmt;
 /// An object: field name to value, iterated in byte order of the names as Convex does.
 pub type Object = BTreeMap<String, Value>;
 
+/// Convex's size of an object's fields (see [`Value::convex_size`]).
+pub fn object_convex_size(fields: &Object) -> usize {
+    2 + fields
+        .iter()
+        .map(|(key, value)| key.len() + 1 + value.convex_size())
+        .sum::<usize>()
+}
+
 /// One Convex value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -48,6 +56,21 @@ impl Value {
         match self {
             Value::Boolean(b) => Some(*b),
             _ => None,
+        }
+    }
+
+    /// Convex's size of this value (`getConvexSize` in the JavaScript client, `Size` in the
+    /// backend): null and booleans 1, numbers 9, strings and bytes 2 plus their length,
+    /// arrays 2 plus their elements, objects 2 plus each key, a separator and its value. Every
+    /// size limit (documents, transactions, return values) is counted in these bytes.
+    pub fn convex_size(&self) -> usize {
+        match self {
+            Value::Null | Value::Boolean(_) => 1,
+            Value::Int64(_) | Value::Float64(_) => 9,
+            Value::String(s) => 2 + s.len(),
+            Value::Bytes(b) => 2 + b.len(),
+            Value::Array(items) => 2 + items.iter().map(Value::convex_size).sum::<usize>(),
+            Value::Object(fields) => object_convex_size(fields),
         }
     }
 

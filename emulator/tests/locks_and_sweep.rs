@@ -275,28 +275,19 @@ async fn sweep_decrements_parents_and_zeroes_parents_of_only_children() {
 }
 
 #[tokio::test]
-async fn sweep_skips_parents_that_no_longer_exist() {
+async fn sweep_skips_a_missing_parent_of_several_children() {
     let d = Deployment::new();
     d.insert(vec![
-        execution("gone"),
         execution("gone-too"),
         execution_with("kept", json!({"acc": 2})),
     ])
     .await;
-    let (gone, gone_too, kept) = (
-        id_of(&d, "gone").await,
-        id_of(&d, "gone-too").await,
-        id_of(&d, "kept").await,
-    );
+    let (gone_too, kept) = (id_of(&d, "gone-too").await, id_of(&d, "kept").await);
     d.insert(vec![
-        finished_child("a", &gone, json!({"isOnlyChildOfParent": true})),
         finished_child("b", &gone_too, json!({})),
         finished_child("c", &kept, json!({})),
     ])
     .await;
-    d.call("mutation", "deleteById", json!({"executionId": "gone"}))
-        .await
-        .unwrap();
     d.call("mutation", "deleteById", json!({"executionId": "gone-too"}))
         .await
         .unwrap();
@@ -309,12 +300,60 @@ async fn sweep_skips_parents_that_no_longer_exist() {
         )
         .await
         .unwrap();
-    assert_eq!(count, json!(3.0));
-    let docs = d.get(&["kept", "gone", "a", "b"]).await;
+    assert_eq!(count, json!(2.0));
+    let docs = d.get(&["kept", "gone-too", "b", "c"]).await;
     assert_eq!(docs[0]["acc"], json!(1.0));
     assert_eq!(docs[1], Json::Null, "not re-created");
     assert_eq!(docs[2]["closeStatus"], "closed");
     assert_eq!(docs[3]["closeStatus"], "closed");
+}
+
+/// Upstream patches an only child's parent blindly: Convex's `db.patch` of a missing document
+/// throws, the whole mutation rolls back (the children's updates and the other parents'
+/// decrements too), and the lock is released.
+#[tokio::test]
+async fn sweep_fails_whole_on_a_missing_parent_of_an_only_child() {
+    let d = Deployment::new();
+    d.insert(vec![
+        execution("gone"),
+        execution_with("kept", json!({"acc": 2})),
+    ])
+    .await;
+    let (gone, kept) = (id_of(&d, "gone").await, id_of(&d, "kept").await);
+    d.insert(vec![
+        finished_child("a", &gone, json!({"isOnlyChildOfParent": true})),
+        finished_child("c", &kept, json!({})),
+    ])
+    .await;
+    d.call("mutation", "deleteById", json!({"executionId": "gone"}))
+        .await
+        .unwrap();
+    d.clock.advance_ms(1_000);
+    let before = d.get(&["kept", "a", "c"]).await;
+    let err = d
+        .call(
+            "action",
+            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
+            sweep(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        format!("Uncaught Error: Update on nonexistent document ID {gone}")
+    );
+    assert_eq!(
+        d.get(&["kept", "a", "c"]).await,
+        before,
+        "nothing of the sweep was kept"
+    );
+    assert!(
+        !d.state
+            .functions
+            .locks()
+            .is_held("updateAndDecrementParentACCByIsFinishedAndCloseStatus_0_true_ready"),
+        "the lock was released"
+    );
 }
 
 #[tokio::test]

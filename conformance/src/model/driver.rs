@@ -14,11 +14,21 @@ use serde_json::{json, Value};
 
 use super::transition::{requests, Transition};
 
-/// The text a side rejected a call with: the thrown message for function errors.
+/// The text a side rejected a call with: the thrown message for function errors. A document
+/// id in Convex's `... on nonexistent document ID <id>` is masked, since every backend makes
+/// its own ids.
 pub fn error_answer(error: &StorageError) -> Value {
     match error.thrown_message() {
-        Some(message) => json!({ "error": message }),
+        Some(message) => json!({ "error": mask_document_id(&message) }),
         None => json!({ "failure": error.to_string() }),
+    }
+}
+
+fn mask_document_id(message: &str) -> String {
+    const MISSING: &str = "on nonexistent document ID ";
+    match message.find(MISSING) {
+        Some(at) => format!("{}<id>", &message[..at + MISSING.len()]),
+        None => message.to_string(),
     }
 }
 

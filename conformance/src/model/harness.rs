@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::driver::answer_of;
 use super::pacing::Pacing;
 use super::pools::EXECUTION_IDS;
-use super::reference::{ModelMachine, ModelState};
+use super::reference::{ModelMachine, ModelState, MODEL_STEP_MS};
 use super::side::Side;
 use super::transition::Transition;
 use crate::json_diff::{diff, render};
@@ -142,7 +142,19 @@ pub fn run_case(
             seen.fetch_add(1, Ordering::SeqCst);
         }
         stats.steps += 1;
-        pacing.before(transition);
+        // Manual clocks move with the model's, one step at a time; only wall clocks are
+        // waited for.
+        if !sides.iter().all(|s| s.has_manual_clock()) {
+            pacing.before(transition);
+        }
+        for side in sides.iter_mut() {
+            side.advance_clock(MODEL_STEP_MS as u64)
+                .map_err(|e| CaseFailure {
+                    transitions: transitions[..=index].to_vec(),
+                    what: "could not move the clock".to_string(),
+                    table: e,
+                })?;
+        }
         model = ModelMachine::apply(model, transition);
 
         let mut answers: Vec<(String, Value)> = Vec::new();

@@ -1,5 +1,9 @@
 //! Pauses that make a real backend's clock agree with the model's stepped clock.
 //!
+//! Only for sides on the wall clock (the reference server, a deployment): a side on a manual
+//! clock (the emulator, the in-memory store) is moved by the harness with the model's clock
+//! instead, and a run whose sides are all manual never pauses.
+//!
 //! Two rules, both about the wall clock that real backends read:
 //!
 //! 1. **Stale before a staleness selector.** A row written by a call whose answer arrived at

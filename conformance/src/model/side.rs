@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::driver::perform;
 use super::harness::read_pool;
 use super::transition::Transition;
+use crate::backend::BackendClock;
 
 /// A backend the harness drives step by step; it compares each side's answers and rows.
 pub trait Side {
@@ -20,6 +21,15 @@ pub trait Side {
     fn apply(&mut self, transition: &Transition) -> (Value, Instant, Duration);
     /// Every pool id read back with `getManyById`.
     fn rows(&mut self) -> Value;
+    /// Whether this side's time moves only when [`Side::advance_clock`] moves it; the harness
+    /// then never waits for its clock (see `super::pacing`).
+    fn has_manual_clock(&self) -> bool {
+        false
+    }
+    /// Moves a manual clock by `ms`; nothing on the wall clock.
+    fn advance_clock(&mut self, _ms: u64) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A Convex-backed side: the adapter's Convex client against a URL.
@@ -27,6 +37,7 @@ pub struct BackendSide {
     name: String,
     storage: Arc<dyn TaskExecutionsStorage>,
     runtime: Arc<tokio::runtime::Runtime>,
+    clock: BackendClock,
 }
 
 impl BackendSide {
@@ -40,7 +51,14 @@ impl BackendSide {
             name: name.into(),
             storage,
             runtime,
+            clock: BackendClock::Wall,
         }
+    }
+
+    /// The same side on `clock` (a manual one is moved by the harness instead of waited for).
+    pub fn on_clock(mut self, clock: BackendClock) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -64,5 +82,18 @@ impl Side for BackendSide {
 
     fn rows(&mut self) -> Value {
         self.runtime.block_on(read_pool(&self.storage))
+    }
+
+    fn has_manual_clock(&self) -> bool {
+        self.clock.is_manual()
+    }
+
+    fn advance_clock(&mut self, ms: u64) -> Result<(), String> {
+        if !self.clock.is_manual() {
+            return Ok(());
+        }
+        self.runtime
+            .block_on(self.clock.pass(ms))
+            .map_err(|e| format!("{}: moving the clock failed: {e}", self.name))
     }
 }

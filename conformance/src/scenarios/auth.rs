@@ -150,7 +150,7 @@ async fn every_operation_rejects_a_wrong_secret(ctx: &Ctx<'_>) -> Result<(), Con
     }
     let s = ctx.storage()?;
     s.insert_many(vec![row_a()]).await.during("insertMany")?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     let before = read(&*s, &["a", "b", "c"]).await?;
     let wrong = ctx.client(&ClientOptions {
         auth_secret: Some("not-the-secret".into()),

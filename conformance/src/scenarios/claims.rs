@@ -232,9 +232,9 @@ async fn children_finished_claim_selects_stale_parents_with_zero_acc(
     .await
     .during("insertMany")?;
     update_one(&*s, "p5", update(F0)).await?; // updatedAt in the future: never stale
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     update_one(&*s, "p1", update(PAST)).await?; // now the newest row
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     let mut u = update(PAST);
     u.on_children_finished_processing_status = Some(Ocfp::Processing);
     let claimed = s
@@ -248,7 +248,7 @@ async fn children_finished_claim_selects_stale_parents_with_zero_acc(
         &vec!["p6", "p1"],
         &ids(&claimed),
     )?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     let again = s
         .update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
             requests::ocfp_acc_zero(Status::WaitingForChildren, Ocfp::Idle, &u, 10),
@@ -272,9 +272,9 @@ async fn close_status_claim_selects_stale_rows_oldest_first(
     .await
     .during("insertMany")?;
     update_one(&*s, "c4", update(F0)).await?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     update_one(&*s, "c1", update(PAST)).await?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     let mut u = update(PAST);
     u.close_status = Some(Close::Closing);
     let first = s
@@ -282,7 +282,7 @@ async fn close_status_claim_selects_stale_rows_oldest_first(
         .await
         .during("close-status claim, limit 1")?;
     ensure_eq("first claim", &vec!["c2"], &ids(&first))?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     let second = s
         .update_by_close_status_and_return(requests::close_status(Close::Ready, &u, 10))
         .await
@@ -313,9 +313,9 @@ async fn executor_claim_selects_stale_rows_of_one_executor(
     ])
     .await
     .during("insertMany")?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     update_one(&*s, "e1", update(PAST)).await?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     let mut u = update(PAST);
     u.needs_promise_cancellation = Some(false);
     let claimed = s
@@ -371,7 +371,7 @@ async fn claims_with_limit_zero_select_nothing(ctx: &Ctx<'_>) -> Result<(), Conf
     )
     .await?;
     let before = read(&*s, &["a", "p", "c"]).await?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     let u = &update(F0);
     let lists = vec![
         s.update_by_status_and_start_at_less_than_and_return(requests::start_at(Status::Running, 2 * F0, u, F0, 0)).await,
@@ -434,7 +434,7 @@ async fn claims_answer_rows_with_the_update_applied_by_the_client(
     })])
     .await
     .during("insertMany")?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     let u = TaskExecutionStorageUpdate {
         close_status: Some(Close::Closing),
         run_output: Some("ro".into()),

@@ -1,6 +1,7 @@
 //! `updateAndDecrementParentACCByIsFinishedAndCloseStatus`: several children, an only child, a
-//! finalize child, children without a parent document id, missing parents, several parents in
-//! one sweep, and the parent's clamped `updatedAt`.
+//! finalize child, children without a parent document id, a missing parent in each branch
+//! (an only child's fails the whole sweep, a grouped one is skipped), several parents in one
+//! sweep, and the parent's clamped `updatedAt`.
 
 use durable_execution_storage_convex::{
     TaskExecutionCloseStatus as Close, TaskExecutionStorageValue,
@@ -36,7 +37,12 @@ pub fn scenarios() -> Vec<Scenario> {
         ),
         scenario!(
             f,
-            missing_parents_are_skipped,
+            a_missing_parent_of_several_children_is_skipped,
+            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
+        ),
+        scenario!(
+            f,
+            a_missing_parent_of_an_only_child_fails_the_whole_sweep,
             [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
         ),
         scenario!(
@@ -73,15 +79,26 @@ fn parent(id: &str, acc: i64) -> TaskExecutionStorageValue {
 }
 
 async fn sweep(ctx: &Ctx<'_>, updated_at: i64, limit: u32) -> Result<u64, ConformanceError> {
+    sweep_raw(ctx, updated_at, limit)
+        .await?
+        .during("decrement sweep")
+}
+
+/// The sweep's own answer, for the cases where it must fail.
+async fn sweep_raw(
+    ctx: &Ctx<'_>,
+    updated_at: i64,
+    limit: u32,
+) -> Result<Result<u64, durable_execution_storage_convex::StorageError>, ConformanceError> {
     let mut u = update(updated_at);
     u.close_status = Some(Close::Closed);
-    wait_until_stale().await;
-    ctx.storage()?
+    ctx.wait_until_stale().await?;
+    Ok(ctx
+        .storage()?
         .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
             requests::decrement(true, Close::Ready, &u, limit),
         )
-        .await
-        .during("decrement sweep")
+        .await)
 }
 
 async fn acc(ctx: &Ctx<'_>, id: &str) -> Result<i64, ConformanceError> {
@@ -199,7 +216,35 @@ async fn a_child_without_parent_document_leaves_the_parent_alone(
     )
 }
 
-async fn missing_parents_are_skipped(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
+async fn a_missing_parent_of_several_children_is_skipped(
+    ctx: &Ctx<'_>,
+) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    s.insert_many(vec![parent("q", 2)])
+        .await
+        .during("insertMany")?;
+    insert_children(&*s, "q", vec![closable("c2", "q", 0, false, false)]).await?;
+    s.delete_by_id("q").await.during("deleteById(q)")?;
+    ensure_eq(
+        "count with the parent gone",
+        &1,
+        &sweep(ctx, PAST, 10).await?,
+    )?;
+    let got = read(&*s, &["q", "c2"]).await?;
+    ensure(got[0].is_none(), "the deleted parent came back")?;
+    ensure(
+        got[1]
+            .as_ref()
+            .is_some_and(|c| c.close_status == Close::Closed),
+        "the child is closed",
+    )
+}
+
+/// Upstream patches an only child's parent without reading it: Convex's patch of a missing
+/// document throws, and the whole sweep rolls back, the children's updates too.
+async fn a_missing_parent_of_an_only_child_fails_the_whole_sweep(
+    ctx: &Ctx<'_>,
+) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     s.insert_many(vec![parent("p", 1), parent("q", 2)])
         .await
@@ -207,22 +252,22 @@ async fn missing_parents_are_skipped(ctx: &Ctx<'_>) -> Result<(), ConformanceErr
     insert_children(&*s, "p", vec![closable("c1", "p", 0, true, false)]).await?;
     insert_children(&*s, "q", vec![closable("c2", "q", 0, false, false)]).await?;
     s.delete_by_id("p").await.during("deleteById(p)")?;
-    s.delete_by_id("q").await.during("deleteById(q)")?;
+    let before = read(&*s, &["q", "c1", "c2"]).await?;
+    match sweep_raw(ctx, PAST, 10).await? {
+        Err(error)
+            if error
+                .thrown_message()
+                .is_some_and(|m| m.starts_with("Update on nonexistent document ID ")) => {}
+        other => {
+            return Err(ConformanceError::check(format!(
+                "expected `Update on nonexistent document ID <id>`, got {other:?}"
+            )))
+        }
+    }
     ensure_eq(
-        "count with both parents gone",
-        &2,
-        &sweep(ctx, PAST, 10).await?,
-    )?;
-    let got = read(&*s, &["p", "q", "c1", "c2"]).await?;
-    ensure(
-        got[0].is_none() && got[1].is_none(),
-        "deleted parents came back",
-    )?;
-    ensure(
-        got[2..]
-            .iter()
-            .all(|c| c.as_ref().is_some_and(|c| c.close_status == Close::Closed)),
-        "children are closed",
+        "q, c1 and c2 after the failed sweep (nothing kept)",
+        &before,
+        &read(&*s, &["q", "c1", "c2"]).await?,
     )
 }
 

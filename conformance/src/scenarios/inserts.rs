@@ -110,11 +110,11 @@ async fn insert_round_trips_every_field(ctx: &Ctx<'_>) -> Result<(), Conformance
     let s = ctx.storage()?;
     let value = full_value("a");
     let plain = execution("b");
-    let before = now_ms();
+    let before = ctx.now_ms().await?;
     s.insert_many(vec![value.clone(), plain.clone()])
         .await
         .during("insertMany")?;
-    let after = now_ms();
+    let after = ctx.now_ms().await?;
     let got = read(&*s, &["a", "b"]).await?;
     let a = got[0]
         .clone()

@@ -30,6 +30,7 @@ mod decrement;
 mod deletes;
 mod expiries;
 mod inserts;
+mod limits;
 mod reads;
 mod shards;
 mod updates;
@@ -51,11 +52,12 @@ pub enum Family {
     Shards,
     Clock,
     Auth,
+    Limits,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 11] = [
+    pub const ALL: [Family; 12] = [
         Self::Inserts,
         Self::Reads,
         Self::Updates,
@@ -67,6 +69,7 @@ impl Family {
         Self::Shards,
         Self::Clock,
         Self::Auth,
+        Self::Limits,
     ];
 
     /// A short name for reports.
@@ -83,6 +86,7 @@ impl Family {
             Self::Shards => "shards",
             Self::Clock => "clock",
             Self::Auth => "auth",
+            Self::Limits => "limits",
         }
     }
 }
@@ -123,9 +127,35 @@ impl Ctx<'_> {
         self.backend.kind() != BackendKind::Deployment
     }
 
+    /// The backend's time in ms: its manual clock, or the wall clock.
+    pub async fn now_ms(&self) -> Result<i64, ConformanceError> {
+        self.backend.clock().now_ms().await
+    }
+
+    /// Whether the backend's time moves only when a check moves it.
+    pub fn has_manual_clock(&self) -> bool {
+        self.backend.clock().is_manual()
+    }
+
+    /// Lets `ms` pass on the backend: moves its manual clock, or waits.
+    pub async fn pass_ms(&self, ms: u64) -> Result<(), ConformanceError> {
+        self.backend.clock().pass(ms).await
+    }
+
+    /// Makes every row written so far stale (`updatedAt < clock`) on the backend.
+    pub async fn wait_until_stale(&self) -> Result<(), ConformanceError> {
+        self.backend.wait_until_stale().await
+    }
+
     /// The backend's auth secret (`None` for the in-memory store).
     pub fn auth_secret(&self) -> Option<String> {
         self.backend.endpoint().map(|e| e.auth_secret.clone())
+    }
+
+    /// Whether the backend is the reference server (`convex-test`, which enforces no
+    /// transaction limits).
+    pub fn is_reference(&self) -> bool {
+        self.backend.kind() == BackendKind::Reference
     }
 
     /// Whether the backend is the in-memory store.
@@ -166,6 +196,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(shards::scenarios());
     all.extend(clock::scenarios());
     all.extend(auth::scenarios());
+    all.extend(limits::scenarios());
     all
 }
 

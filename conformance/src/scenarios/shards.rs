@@ -138,7 +138,7 @@ async fn claims_fan_out_over_every_configured_shard(ctx: &Ctx<'_>) -> Result<(),
         &rows.iter().cloned().collect::<BTreeSet<_>>(),
         &claimed,
     )?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     let mut u = update(PAST);
     u.close_status = Some(Close::Closing);
     let closing = three
@@ -170,7 +170,7 @@ async fn the_decrement_sweep_divides_its_limit_by_the_shard_count(
         })
         .collect();
     insert_children(&*placing, "p", kids).await?;
-    wait_until_stale().await;
+    ctx.wait_until_stale().await?;
     let mut u = update(PAST);
     u.close_status = Some(Close::Closed);
     let count = two

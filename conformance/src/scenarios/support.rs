@@ -1,7 +1,5 @@
 //! Builders and checks shared by the scenarios.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use durable_execution_storage_convex::{
     GetByIdRequest, NewTaskExecution, ParentTaskExecutionSummary, StorageError,
     TaskExecutionStorageUpdate, TaskExecutionStorageValue, TaskExecutionsStorage,
@@ -11,7 +9,6 @@ use serde::Serialize;
 
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::json_diff::{diff, render};
-use crate::model::pacing::STALE_AFTER_WRITE_MS;
 use crate::normalize::{tokenize_clock_values, FUTURE_BAND_START_MS};
 
 /// A future-band timestamp: never clamped, never stale.
@@ -61,19 +58,6 @@ pub fn update(updated_at: i64) -> TaskExecutionStorageUpdate {
         updated_at,
         ..TaskExecutionStorageUpdate::default()
     }
-}
-
-/// The system clock in milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as i64
-}
-
-/// Waits until every row written so far is stale (`updatedAt < clock`) on any backend.
-pub async fn wait_until_stale() {
-    tokio::time::sleep(Duration::from_millis(STALE_AFTER_WRITE_MS)).await;
 }
 
 /// Reads executions by id, `None` where absent.

@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use crate::functions::args;
-use crate::functions::js::number_to_string as js;
-use crate::functions::locks::{with_lock, Locks};
-use crate::functions::schema::{boolean, close_status, number, string, update_request};
-use crate::functions::update::{update_one, UpdateRequest};
+use crate::functions::schema::{boolean, string, update_request};
+use crate::functions::untyped::check_against_schema;
+use crate::functions::update::{raw_update_one, update_one, UpdateRequest};
 use crate::functions::validator::{array, object, required, Validator};
 use crate::functions::{Args, FunctionError};
 use crate::store::{Document, Index, IndexRange, Store, WriteTx};
@@ -32,17 +31,6 @@ pub static UPDATE_CHILDREN_ARGS: LazyLock<Validator> = LazyLock::new(|| {
             required("update", update_request()),
         ])),
     )])
-});
-
-/// `{shard, isFinished, closeStatus, update, limit}`.
-pub static DECREMENT_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([
-        required("shard", number()),
-        required("isFinished", boolean()),
-        required("closeStatus", close_status()),
-        required("update", update_request()),
-        required("limit", number()),
-    ])
 });
 
 /// Every child of each parent, unfinished first, then oldest first.
@@ -98,51 +86,18 @@ pub async fn update_many_by_parent_and_is_finished(
         .await
 }
 
-/// `updateAndDecrementParentACCByIsFinishedAndCloseStatus`, locked: select up to `limit`
-/// children by (shard, isFinished, closeStatus, updatedAt < clock), update each, then fix their
-/// parents' `acc` (see [`decrement_parents`]). Returns how many were selected.
-pub async fn update_and_decrement_parent_acc(
-    store: &Store,
-    locks: &Locks,
-    args: Args,
-) -> Result<Value, FunctionError> {
-    let shard = args::number(&args, "shard");
-    let is_finished = args::boolean(&args, "isFinished");
-    let close_status = args::string(&args, "closeStatus").to_string();
-    let key = format!(
-        "updateAndDecrementParentACCByIsFinishedAndCloseStatus_{}_{is_finished}_{close_status}",
-        js(shard)
-    );
-    let mut update = UpdateRequest::from_validated(&args["update"]);
-    let limit = args::limit(&args);
-    with_lock(store, locks, key, Value::Float64(0.0), move |tx| {
-        let limit = limit?;
-        let range = IndexRange {
-            index: Index::ShardIsFinishedCloseStatusUpdatedAt,
-            eq: vec![shard.into(), is_finished.into(), close_status.into()],
-            gte: None,
-            lt: Some(Value::Float64(tx.now_ms() as f64)),
-        };
-        let docs = tx.executions_in_range(&range, Some(limit))?;
-        for doc in &docs {
-            // Clamps `update` in place, as upstream's helper does; its clamped `updatedAt`
-            // is what the parents get below.
-            update_one(tx, doc, &mut update)?;
-        }
-        decrement_parents(tx, &docs, update.updated_at())?;
-        Ok(Value::Float64(docs.len() as f64))
-    })
-    .await
-}
-
 /// For the selected children that have a parent and are not its finalize child: a parent of
 /// an only child gets `acc = 0` (and `updatedAt`), set first in order of appearance; every
 /// other parent gets `acc - (its number of such children)` as a clamped update, in ascending
-/// order of the parent's `_id`. Parents that no longer exist are skipped.
-fn decrement_parents(
+/// order of the parent's `_id`.
+///
+/// A parent that no longer exists fails the whole mutation when it is an only child's (upstream
+/// patches it blindly, and Convex's `db.patch` throws `Update on nonexistent document ID`), and
+/// is skipped in the grouped decrement (upstream reads it with `db.get` first).
+pub(crate) fn decrement_parents(
     tx: &WriteTx<'_>,
     children: &[Document],
-    updated_at: Value,
+    updated_at: Option<Value>,
 ) -> Result<(), FunctionError> {
     let mut only_child_parents: Vec<&str> = Vec::new();
     let mut decrements: BTreeMap<&str, f64> = BTreeMap::new();
@@ -162,21 +117,43 @@ fn decrement_parents(
         }
     }
     for parent_id in only_child_parents {
-        if let Some(parent) = tx.execution_by_id(parent_id)? {
-            let mut fields = parent.fields.clone();
-            fields.insert("acc".to_string(), Value::Float64(0.0));
-            fields.insert("updatedAt".to_string(), updated_at.clone());
-            tx.replace_execution(&parent, &fields)?;
+        let Some(parent) = tx.execution_by_id(parent_id)? else {
+            return Err(FunctionError::Thrown(format!(
+                "Update on nonexistent document ID {parent_id}"
+            )));
+        };
+        // A plain `db.patch(id, {acc: 0, updatedAt})`: an `updatedAt` of `undefined` removes
+        // the field, which the schema check then refuses.
+        let mut fields = parent.fields.clone();
+        fields.insert("acc".to_string(), Value::Float64(0.0));
+        match &updated_at {
+            Some(t) => fields.insert("updatedAt".to_string(), t.clone()),
+            None => fields.remove("updatedAt"),
+        };
+        if !matches!(updated_at, Some(Value::Float64(_))) {
+            check_against_schema(&fields)?;
         }
+        tx.replace_execution(&parent, &fields)?;
     }
     for (parent_id, count) in decrements {
         if let Some(parent) = tx.execution_by_id(parent_id)? {
-            let acc = parent.f64("acc").unwrap_or(f64::NAN) - count;
-            let mut update = UpdateRequest::setting(value::object([
-                ("acc", Value::Float64(acc)),
-                ("updatedAt", updated_at.clone()),
-            ]));
-            update_one(tx, &parent, &mut update)?;
+            let acc = Value::Float64(parent.f64("acc").unwrap_or(f64::NAN) - count);
+            match &updated_at {
+                Some(t @ Value::Float64(_)) => {
+                    let mut update = UpdateRequest::setting(value::object([
+                        ("acc", acc),
+                        ("updatedAt", t.clone()),
+                    ]));
+                    update_one(tx, &parent, &mut update)?;
+                }
+                other => {
+                    let mut request = value::object([("acc", acc)]);
+                    if let Some(t) = other {
+                        request.insert("updatedAt".to_string(), t.clone());
+                    }
+                    raw_update_one(tx, &parent, &mut Some(Value::Object(request)))?;
+                }
+            }
         }
     }
     Ok(())

@@ -7,7 +7,8 @@
 
 use super::FunctionError;
 use crate::limits::{CREATION_TIME_FIELD_BYTES, DOCUMENT_BYTES_MAX, DOCUMENT_ID_FIELD_BYTES};
-use crate::value::{Object, Value};
+use crate::value::object_convex_size as object_size;
+use crate::value::Object;
 
 /// Fails like a deployment when a document with these user fields would be too large.
 pub fn check_document_size(fields: &Object) -> Result<(), FunctionError> {
@@ -21,30 +22,14 @@ pub fn check_document_size(fields: &Object) -> Result<(), FunctionError> {
     Ok(())
 }
 
-/// The Convex size of a value: null and booleans 1, numbers 9, strings and bytes 2 plus their
-/// length, arrays 2 plus their elements, objects 2 plus each key, a separator and its value.
-fn value_size(value: &Value) -> usize {
-    match value {
-        Value::Null | Value::Boolean(_) => 1,
-        Value::Int64(_) | Value::Float64(_) => 9,
-        Value::String(s) => 2 + s.len(),
-        Value::Bytes(b) => 2 + b.len(),
-        Value::Array(items) => 2 + items.iter().map(value_size).sum::<usize>(),
-        Value::Object(fields) => object_size(fields),
-    }
-}
-
-fn object_size(fields: &Object) -> usize {
-    2 + fields
-        .iter()
-        .map(|(key, value)| key.len() + 1 + value_size(value))
-        .sum::<usize>()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::object;
+    use crate::value::{object, Value};
+
+    fn value_size(value: &Value) -> usize {
+        value.convex_size()
+    }
 
     #[test]
     fn sizes_follow_convex_accounting() {

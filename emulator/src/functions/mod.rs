@@ -27,6 +27,7 @@ pub mod js;
 pub mod locks;
 pub mod schema;
 mod selectors;
+mod untyped;
 pub mod update;
 pub mod validator;
 
@@ -34,7 +35,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::store::Store;
+use crate::limits::RETURN_VALUE_BYTES_MAX;
+use crate::store::{Store, Usage, UsageScope};
 use crate::value::{Object, Value};
 use locks::Locks;
 use validator::{ValidationError, Validator};
@@ -144,7 +146,7 @@ impl Function {
         Self::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    /// Whether it is registered as a query, mutation or action (common.md).
+    /// Whether it is registered as a query, mutation or action (docs/SPEC.md section 5).
     pub fn kind(self) -> FunctionKind {
         match self {
             Function::InsertMany | Function::DeleteById => FunctionKind::Mutation,
@@ -155,9 +157,10 @@ impl Function {
         }
     }
 
-    /// The validator of the inner `args`.
-    fn args_validator(self) -> &'static Validator {
-        match self {
+    /// The validator of the inner `args`; `None` for the eight locked actions, which upstream
+    /// leaves unvalidated (`selectors.rs` reads their arguments as its JavaScript does).
+    pub(crate) fn args_validator(self) -> Option<&'static Validator> {
+        Some(match self {
             Function::InsertMany => &inserts::INSERT_MANY_ARGS,
             Function::GetManyById => &by_id::GET_MANY_BY_ID_ARGS,
             Function::GetManyBySleepingTaskUniqueId => &by_id::GET_MANY_BY_SLEEPING_ID_ARGS,
@@ -165,25 +168,19 @@ impl Function {
             Function::UpdateManyByIdAndInsertChildrenIfUpdated => {
                 &by_id::UPDATE_AND_INSERT_CHILDREN_ARGS
             }
-            Function::UpdateByStatusAndStartAtLessThanAndReturn => &selectors::START_AT_ARGS,
-            Function::UpdateByStatusAndOcfpStatusAndAccZeroAndReturn => {
-                &selectors::OCFP_ACC_ZERO_ARGS
-            }
-            Function::UpdateByCloseStatusAndReturn => &selectors::CLOSE_STATUS_ARGS,
-            Function::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan => {
-                &selectors::EXPIRES_AT_ARGS
-            }
-            Function::UpdateByOcfpExpiresAt => &selectors::OCFP_EXPIRES_AT_ARGS,
-            Function::UpdateByCloseExpiresAt => &selectors::CLOSE_EXPIRES_AT_ARGS,
-            Function::UpdateByExecutorIdAndNpcAndReturn => &selectors::EXECUTOR_NPC_ARGS,
             Function::GetManyByParentExecutionId => &children::GET_CHILDREN_ARGS,
             Function::UpdateManyByParentExecutionIdAndIsFinished => &children::UPDATE_CHILDREN_ARGS,
-            Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus => {
-                &children::DECREMENT_ARGS
-            }
             Function::DeleteById => &deletes::DELETE_BY_ID_ARGS,
             Function::DeleteAll => &deletes::DELETE_ALL_ARGS,
-        }
+            Function::UpdateByStatusAndStartAtLessThanAndReturn
+            | Function::UpdateByStatusAndOcfpStatusAndAccZeroAndReturn
+            | Function::UpdateByCloseStatusAndReturn
+            | Function::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan
+            | Function::UpdateByOcfpExpiresAt
+            | Function::UpdateByCloseExpiresAt
+            | Function::UpdateByExecutorIdAndNpcAndReturn
+            | Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus => return None,
+        })
     }
 }
 
@@ -214,8 +211,21 @@ impl FunctionError {
 
 impl From<crate::Error> for FunctionError {
     fn from(e: crate::Error) -> Self {
-        FunctionError::Internal(e)
+        match e {
+            // Over a transaction limit, a deployment's function throws with the backend's text.
+            crate::Error::TransactionLimit(message) => FunctionError::Thrown(message),
+            e => FunctionError::Internal(e),
+        }
     }
+}
+
+/// A call's outcome together with what it read and wrote, for the request log.
+#[derive(Debug)]
+pub struct Observed {
+    /// What the caller is answered.
+    pub result: Result<Value, FunctionError>,
+    /// The totals of every transaction the call ran (also of a call that failed).
+    pub usage: Usage,
 }
 
 impl From<ValidationError> for FunctionError {
@@ -262,19 +272,89 @@ impl Functions {
         self.store
     }
 
+    /// [`Functions::call`], also reporting the documents and bytes the call read and wrote and
+    /// the executions it changed.
+    pub async fn call_observed(&self, function: Function, envelope: Option<Value>) -> Observed {
+        let (result, usage) = UsageScope::run(self.call(function, envelope)).await;
+        Observed { result, usage }
+    }
+
     /// Calls `function` with its first positional argument (`None` when none was sent).
+    ///
+    /// The nine plain functions do what upstream's public functions do: check the secret, then
+    /// `ctx.runQuery`/`runMutation` the component function with the inner `args` (which must
+    /// be an object), whose validator checks them. The eight locked actions go through
+    /// [`Functions::call_locked`].
     pub async fn call(
         &self,
         function: Function,
         envelope: Option<Value>,
     ) -> Result<Value, FunctionError> {
+        let Some(validator) = function.args_validator() else {
+            return self.call_locked(function, envelope).await;
+        };
         let inner = auth::open_envelope(envelope, &self.auth_secret)?;
-        let args = Value::Object(args::inner_args_object(inner)?);
-        function.args_validator().check(&args)?;
+        let args = untyped::mutation_args(inner)?;
+        let args = Value::Object(args);
+        validator.check(&args)?;
         let Value::Object(args) = args else {
             unreachable!("built as an object just above")
         };
-        let (store, locks) = (&self.store, &self.locks);
+        let value = self.call_plain(function, args).await?;
+        check_return_value_size(&value)?;
+        Ok(value)
+    }
+
+    /// Upstream's `actionWithLock`, in its order: build the lock key from the inner `args`
+    /// (a TypeError when they are missing), take the lock (busy: the default at once, whatever
+    /// the secret), and only then check the secret; run the one mutation; release the lock in
+    /// `finally`, whose failure (the row already deleted) replaces the call's outcome.
+    async fn call_locked(
+        &self,
+        function: Function,
+        envelope: Option<Value>,
+    ) -> Result<Value, FunctionError> {
+        // `args.args`: reading `args` of no envelope or of `null` is a TypeError too, but only
+        // for the keys that read the inner args at all.
+        let inner = match &envelope {
+            Some(Value::Object(fields)) => fields.get("args").cloned(),
+            _ => None,
+        };
+        let key = match &envelope {
+            None | Some(Value::Null) if selectors::key_reads_args(function) => {
+                let what = if envelope.is_none() {
+                    "undefined"
+                } else {
+                    "null"
+                };
+                return Err(untyped::cannot_read(what, "args"));
+            }
+            _ => selectors::lock_key(function, inner.as_ref())?,
+        };
+        // A `hold` fault (`crate::faults`): a holder that crashed took this key first.
+        if crate::faults::crashed_holder_first() {
+            self.locks.hold_as_if_crashed(&key);
+        }
+        let Some(lock) = self.locks.try_acquire(&key) else {
+            return Ok(selectors::busy_default(function));
+        };
+        let outcome = async {
+            auth::open_envelope(envelope, &self.auth_secret)?;
+            let args = untyped::mutation_args(inner)?;
+            let value = self
+                .store
+                .write(move |tx| selectors::run(tx, function, &args))
+                .await?;
+            check_return_value_size(&value)?;
+            Ok(value)
+        }
+        .await;
+        lock.release()?;
+        outcome
+    }
+
+    async fn call_plain(&self, function: Function, args: Args) -> Result<Value, FunctionError> {
+        let store = &self.store;
         match function {
             Function::InsertMany => inserts::insert_many(store, args).await,
             Function::GetManyById => by_id::get_many_by_id(store, args).await,
@@ -285,36 +365,28 @@ impl Functions {
             Function::UpdateManyByIdAndInsertChildrenIfUpdated => {
                 by_id::update_many_by_id_and_insert_children(store, args).await
             }
-            Function::UpdateByStatusAndStartAtLessThanAndReturn => {
-                selectors::by_status_and_start_at(store, locks, args).await
-            }
-            Function::UpdateByStatusAndOcfpStatusAndAccZeroAndReturn => {
-                selectors::by_status_and_ocfp_status_and_acc_zero(store, locks, args).await
-            }
-            Function::UpdateByCloseStatusAndReturn => {
-                selectors::by_close_status(store, locks, args).await
-            }
-            Function::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan => {
-                selectors::by_status_and_is_sleeping_task_and_expires_at(store, locks, args).await
-            }
-            Function::UpdateByOcfpExpiresAt => {
-                selectors::by_ocfp_expires_at(store, locks, args).await
-            }
-            Function::UpdateByCloseExpiresAt => {
-                selectors::by_close_expires_at(store, locks, args).await
-            }
-            Function::UpdateByExecutorIdAndNpcAndReturn => {
-                selectors::by_executor_id_and_npc(store, locks, args).await
-            }
             Function::GetManyByParentExecutionId => children::get_many_by_parent(store, args).await,
             Function::UpdateManyByParentExecutionIdAndIsFinished => {
                 children::update_many_by_parent_and_is_finished(store, args).await
             }
-            Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus => {
-                children::update_and_decrement_parent_acc(store, locks, args).await
-            }
             Function::DeleteById => deletes::delete_by_id(store, args).await,
             Function::DeleteAll => deletes::delete_all(store).await,
+            locked => Err(FunctionError::Internal(crate::Error::BatchAbandoned(
+                format!("{} is a locked function", locked.name()),
+            ))),
         }
     }
+}
+
+/// Convex refuses to return a value larger than [`RETURN_VALUE_BYTES_MAX`]. With these
+/// functions the read limit trips first (a result holds only documents the call read), so
+/// this is the answer's own bound rather than a path a caller can reach.
+fn check_return_value_size(value: &Value) -> Result<(), FunctionError> {
+    let size = value.convex_size();
+    if size > RETURN_VALUE_BYTES_MAX {
+        return Err(FunctionError::Thrown(format!(
+            "Function return value is too large (actual: {size}, limit: {RETURN_VALUE_BYTES_MAX})"
+        )));
+    }
+    Ok(())
 }

@@ -1,350 +1,239 @@
-//! The locked selectors: pick up to `limit` executions from one index range, update each, and
-//! return them (as read before the update) or their count.
+//! The eight locked actions: pick up to `limit` executions from one index range, update each,
+//! and return them (as read before the update) or their count. The decrement sweep is one of
+//! them; its parent bookkeeping lives in `children.rs`.
 //!
-//! Each runs under its lock (`locks`), and its selection, updates and result are one
+//! Upstream declares no argument validators for these (neither the public actions nor the
+//! component mutations), so their arguments are read as its JavaScript reads them
+//! (`untyped.rs`): the lock key is a template string of whatever was sent, the index range
+//! takes the values as they are, `take(limit)` checks its argument, and an update that does not
+//! fit the table fails the schema check on write.
+//!
+//! Each runs under its lock (`locks.rs`), and its selection, updates and result are one
 //! transaction, so two callers never select the same execution. Ranges on `updatedAt` compare
 //! with the transaction's plain clock (no +50 ms): a row written moments ago is not picked
 //! again for about 50 ms.
 
-use std::sync::LazyLock;
-
-use crate::functions::args;
-use crate::functions::js::number_to_string as js;
-use crate::functions::locks::{with_lock, Locks};
-use crate::functions::schema::{
-    boolean, close_status, number, ocfp_status, status, string, update_request,
-};
-use crate::functions::update::{update_one, UpdateRequest};
-use crate::functions::validator::{object, required, Validator};
-use crate::functions::{Args, FunctionError};
-use crate::store::{Document, Index, IndexRange, Store, WriteTx};
+use crate::functions::children::decrement_parents;
+use crate::functions::untyped::{js_add_number, key_field, take_limit, to_js_string};
+use crate::functions::update::SelectorUpdate;
+use crate::functions::{Args, Function, FunctionError};
+use crate::store::{Document, Index, IndexRange, WriteTx};
 use crate::value::Value;
 
-/// `{shard, status, startAtLessThan, update, updateExpiresAtWithStartedAt, limit}`.
-pub static START_AT_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([
-        required("shard", number()),
-        required("status", status()),
-        required("startAtLessThan", number()),
-        required("update", update_request()),
-        required("updateExpiresAtWithStartedAt", number()),
-        required("limit", number()),
-    ])
-});
-
-/// `{shard, status, ocfpStatus, update, limit}`.
-pub static OCFP_ACC_ZERO_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([
-        required("shard", number()),
-        required("status", status()),
-        required("ocfpStatus", ocfp_status()),
-        required("update", update_request()),
-        required("limit", number()),
-    ])
-});
-
-/// `{shard, closeStatus, update, limit}`.
-pub static CLOSE_STATUS_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([
-        required("shard", number()),
-        required("closeStatus", close_status()),
-        required("update", update_request()),
-        required("limit", number()),
-    ])
-});
-
-/// `{status, isSleepingTask, expiresAtLessThan, update, limit}`.
-pub static EXPIRES_AT_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([
-        required("status", status()),
-        required("isSleepingTask", boolean()),
-        required("expiresAtLessThan", number()),
-        required("update", update_request()),
-        required("limit", number()),
-    ])
-});
-
-/// `{ocfpExpiresAtLessThan, update, limit}`.
-pub static OCFP_EXPIRES_AT_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([
-        required("ocfpExpiresAtLessThan", number()),
-        required("update", update_request()),
-        required("limit", number()),
-    ])
-});
-
-/// `{closeExpiresAtLessThan, update, limit}`.
-pub static CLOSE_EXPIRES_AT_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([
-        required("closeExpiresAtLessThan", number()),
-        required("update", update_request()),
-        required("limit", number()),
-    ])
-});
-
-/// `{shard, executorId, npc, update, limit}`.
-pub static EXECUTOR_NPC_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([
-        required("shard", number()),
-        required("executorId", string()),
-        required("npc", boolean()),
-        required("update", update_request()),
-        required("limit", number()),
-    ])
-});
-
-/// What a selector answers.
-#[derive(Clone, Copy)]
-enum Returns {
+/// What a locked action answers when its lock is busy, and what it counts or returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Returns {
     /// The selected documents as read before the update (`[]` when the lock is busy).
     Documents,
     /// How many were selected (`0` when the lock is busy).
     Count,
 }
 
-/// Where a selector looks; `updated_before_now` appends `lt(updatedAt, Date.now())`.
-struct Selection {
-    index: Index,
-    eq: Vec<Value>,
-    from_zero: bool,
-    lt: Option<f64>,
-    updated_before_now: bool,
-}
-
-impl Selection {
-    fn range(self, tx: &WriteTx<'_>) -> IndexRange {
-        let lt = if self.updated_before_now {
-            Some(tx.now_ms() as f64)
-        } else {
-            self.lt
-        };
-        IndexRange {
-            index: self.index,
-            eq: self.eq,
-            gte: self.from_zero.then_some(Value::Float64(0.0)),
-            lt: lt.map(Value::Float64),
+impl Returns {
+    /// The answer of a call that found its lock busy.
+    pub fn busy_default(self) -> Value {
+        match self {
+            Returns::Documents => Value::Array(Vec::new()),
+            Returns::Count => Value::Float64(0.0),
         }
     }
 }
 
-/// Takes the lock, then selects and updates in one transaction.
-async fn run(
-    store: &Store,
-    locks: &Locks,
-    key: String,
+/// Where a locked action looks and how it names its lock.
+struct Selector {
+    /// The argument fields upstream puts in the lock key, after the function's name.
+    key_fields: &'static [&'static str],
+    index: Index,
+    /// Argument fields compared for equality, in index order.
+    eq_fields: &'static [&'static str],
+    /// `gte(field, 0)` on the next index field (the expiry sweeps skip a missing field).
+    from_zero: bool,
+    /// The bound `lt(field, x)` on the next index field.
+    upper: Upper,
     returns: Returns,
-    selection: Selection,
-    args: &Args,
-    per_document: impl Fn(&Document, &UpdateRequest) -> UpdateRequest + Send + 'static,
-) -> Result<Value, FunctionError> {
-    let update = UpdateRequest::from_validated(&args["update"]);
-    let limit = args::limit(args);
-    let default = match returns {
-        Returns::Documents => Value::Array(Vec::new()),
-        Returns::Count => Value::Float64(0.0),
+}
+
+/// The upper bound of a selection.
+enum Upper {
+    /// `lt(field, args[name])`.
+    Argument(&'static str),
+    /// `lt('updatedAt', Date.now())`, the plain clock: the "stale rows" selectors.
+    Now,
+    /// `eq('acc', 0)` then `lt('updatedAt', Date.now())`.
+    AccZeroThenNow,
+}
+
+/// The selector of a locked function; `None` for the other nine.
+fn selector(function: Function) -> Option<Selector> {
+    use Function as F;
+    let s = |key_fields, index, eq_fields, from_zero, upper, returns| Selector {
+        key_fields,
+        index,
+        eq_fields,
+        from_zero,
+        upper,
+        returns,
     };
-    with_lock(store, locks, key, default, move |tx| {
-        let limit = limit?;
-        let range = selection.range(tx);
-        let docs = tx.executions_in_range(&range, Some(limit))?;
-        for doc in &docs {
-            let mut update = per_document(doc, &update);
-            update_one(tx, doc, &mut update)?;
-        }
-        Ok(match returns {
-            Returns::Documents => {
-                Value::Array(docs.into_iter().map(Document::into_value).collect())
-            }
-            Returns::Count => Value::Float64(docs.len() as f64),
-        })
+    Some(match function {
+        F::UpdateByStatusAndStartAtLessThanAndReturn => s(
+            &["shard", "status"],
+            Index::ShardStatusStartAt,
+            &["shard", "status"],
+            false,
+            Upper::Argument("startAtLessThan"),
+            Returns::Documents,
+        ),
+        F::UpdateByStatusAndOcfpStatusAndAccZeroAndReturn => s(
+            &["shard", "status", "ocfpStatus"],
+            Index::ShardStatusOcfpStatusAccUpdatedAt,
+            &["shard", "status", "ocfpStatus"],
+            false,
+            Upper::AccZeroThenNow,
+            Returns::Documents,
+        ),
+        F::UpdateByCloseStatusAndReturn => s(
+            &["shard", "closeStatus"],
+            Index::ShardCloseStatusUpdatedAt,
+            &["shard", "closeStatus"],
+            false,
+            Upper::Now,
+            Returns::Documents,
+        ),
+        F::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan => s(
+            &["status", "isSleepingTask"],
+            Index::StatusIsSleepingTaskExpiresAt,
+            &["status", "isSleepingTask"],
+            true,
+            Upper::Argument("expiresAtLessThan"),
+            Returns::Count,
+        ),
+        F::UpdateByOcfpExpiresAt => s(
+            &[],
+            Index::OcfpExpiresAt,
+            &[],
+            true,
+            Upper::Argument("ocfpExpiresAtLessThan"),
+            Returns::Count,
+        ),
+        F::UpdateByCloseExpiresAt => s(
+            &[],
+            Index::CloseExpiresAt,
+            &[],
+            true,
+            Upper::Argument("closeExpiresAtLessThan"),
+            Returns::Count,
+        ),
+        F::UpdateByExecutorIdAndNpcAndReturn => s(
+            &["shard", "executorId", "npc"],
+            Index::ShardExecutorIdNpcUpdatedAt,
+            &["shard", "executorId", "npc"],
+            false,
+            Upper::Now,
+            Returns::Documents,
+        ),
+        F::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus => s(
+            &["shard", "isFinished", "closeStatus"],
+            Index::ShardIsFinishedCloseStatusUpdatedAt,
+            &["shard", "isFinished", "closeStatus"],
+            false,
+            Upper::Now,
+            Returns::Count,
+        ),
+        _ => return None,
     })
-    .await
 }
 
-fn same(_: &Document, update: &UpdateRequest) -> UpdateRequest {
-    update.clone()
+/// Whether the lock key of `function` reads fields of the inner `args` (all but the two
+/// expiry sweeps, whose keys are their names alone).
+pub fn key_reads_args(function: Function) -> bool {
+    selector(function).is_some_and(|s| !s.key_fields.is_empty())
 }
 
-/// `updateByStatusAndStartAtLessThanAndReturn`: the claim. Each selected execution also gets
-/// `expiresAt = updateExpiresAtWithStartedAt + its timeoutMs`.
-pub async fn by_status_and_start_at(
-    store: &Store,
-    locks: &Locks,
-    args: Args,
-) -> Result<Value, FunctionError> {
-    let shard = args::number(&args, "shard");
-    let status = args::string(&args, "status").to_string();
-    let key = format!(
-        "updateByStatusAndStartAtLessThanAndReturn_{}_{status}",
-        js(shard)
-    );
-    let base = args::number(&args, "updateExpiresAtWithStartedAt");
-    let selection = Selection {
-        index: Index::ShardStatusStartAt,
-        eq: vec![shard.into(), status.into()],
-        from_zero: false,
-        lt: Some(args::number(&args, "startAtLessThan")),
-        updated_before_now: false,
+/// What a locked `function` answers when its lock is busy.
+pub fn busy_default(function: Function) -> Value {
+    selector(function).map_or(Value::Null, |s| s.returns.busy_default())
+}
+
+/// The lock key upstream builds from the call's inner `args`, before anything else happens:
+/// `` `${name}_${args.args.shard}_${args.args.status}` ``. Reading a field of missing or
+/// `null` inner args is JavaScript's TypeError, thrown before the lock is taken.
+pub fn lock_key(function: Function, inner: Option<&Value>) -> Result<String, FunctionError> {
+    let selector = selector(function).ok_or_else(|| {
+        FunctionError::Internal(crate::Error::BatchAbandoned(format!(
+            "{} is not a locked function",
+            function.name()
+        )))
+    })?;
+    let mut key = function.name().to_string();
+    for name in selector.key_fields {
+        key.push('_');
+        key.push_str(&to_js_string(key_field(inner, name)?));
+    }
+    Ok(key)
+}
+
+/// The component mutation of a locked action, run as one transaction by the caller.
+pub fn run(tx: &mut WriteTx<'_>, function: Function, args: &Args) -> Result<Value, FunctionError> {
+    let Some(selector) = selector(function) else {
+        return Err(FunctionError::Internal(crate::Error::BatchAbandoned(
+            format!("{} is not a locked function", function.name()),
+        )));
     };
-    run(
-        store,
-        locks,
-        key,
-        Returns::Documents,
-        selection,
-        &args,
-        move |doc, update| {
-            let timeout_ms = doc.f64("timeoutMs").unwrap_or(f64::NAN);
-            update
-                .clone()
-                .with("expiresAt", Value::Float64(base + timeout_ms))
-        },
-    )
-    .await
-}
-
-/// `updateByStatusAndOCFPStatusAndACCZeroAndReturn`.
-pub async fn by_status_and_ocfp_status_and_acc_zero(
-    store: &Store,
-    locks: &Locks,
-    args: Args,
-) -> Result<Value, FunctionError> {
-    let shard = args::number(&args, "shard");
-    let status = args::string(&args, "status").to_string();
-    let ocfp_status = args::string(&args, "ocfpStatus").to_string();
-    let key = format!(
-        "updateByStatusAndOCFPStatusAndACCZeroAndReturn_{}_{status}_{ocfp_status}",
-        js(shard)
-    );
-    let selection = Selection {
-        index: Index::ShardStatusOcfpStatusAccUpdatedAt,
-        eq: vec![shard.into(), status.into(), ocfp_status.into(), 0.0.into()],
-        from_zero: false,
-        lt: None,
-        updated_before_now: true,
+    let mut eq: Vec<Option<Value>> = selector
+        .eq_fields
+        .iter()
+        .map(|name| args.get(*name).cloned())
+        .collect();
+    let now = Value::Float64(tx.now_ms() as f64);
+    let upper = match selector.upper {
+        Upper::Argument(name) => args.get(name).cloned(),
+        Upper::Now => Some(now),
+        Upper::AccZeroThenNow => {
+            eq.push(Some(Value::Float64(0.0)));
+            Some(now)
+        }
     };
-    run(
-        store,
-        locks,
-        key,
-        Returns::Documents,
-        selection,
-        &args,
-        same,
-    )
-    .await
-}
-
-/// `updateByCloseStatusAndReturn`.
-pub async fn by_close_status(
-    store: &Store,
-    locks: &Locks,
-    args: Args,
-) -> Result<Value, FunctionError> {
-    let shard = args::number(&args, "shard");
-    let close_status = args::string(&args, "closeStatus").to_string();
-    let key = format!("updateByCloseStatusAndReturn_{}_{close_status}", js(shard));
-    let selection = Selection {
-        index: Index::ShardCloseStatusUpdatedAt,
-        eq: vec![shard.into(), close_status.into()],
-        from_zero: false,
-        lt: None,
-        updated_before_now: true,
+    // `take(limit)` checks its argument before the query reads anything.
+    let limit = take_limit(args.get("limit"))?;
+    let docs = match upper {
+        // `lt(field, undefined)`: nothing sorts below a missing value.
+        None => Vec::new(),
+        Some(upper) => {
+            let range = IndexRange {
+                index: selector.index,
+                eq,
+                gte: selector.from_zero.then_some(Value::Float64(0.0)),
+                lt: Some(upper),
+            };
+            tx.executions_in_range(&range, Some(limit))?
+        }
     };
-    run(
-        store,
-        locks,
-        key,
-        Returns::Documents,
-        selection,
-        &args,
-        same,
-    )
-    .await
-}
-
-/// `updateByStatusAndIsSleepingTaskAndExpiresAtLessThan`: `0 <= expiresAt < x`.
-pub async fn by_status_and_is_sleeping_task_and_expires_at(
-    store: &Store,
-    locks: &Locks,
-    args: Args,
-) -> Result<Value, FunctionError> {
-    let status = args::string(&args, "status").to_string();
-    let is_sleeping_task = args::boolean(&args, "isSleepingTask");
-    let key =
-        format!("updateByStatusAndIsSleepingTaskAndExpiresAtLessThan_{status}_{is_sleeping_task}");
-    let selection = Selection {
-        index: Index::StatusIsSleepingTaskExpiresAt,
-        eq: vec![status.into(), is_sleeping_task.into()],
-        from_zero: true,
-        lt: Some(args::number(&args, "expiresAtLessThan")),
-        updated_before_now: false,
-    };
-    run(store, locks, key, Returns::Count, selection, &args, same).await
-}
-
-/// `updateByOCFPExpiresAt`: `0 <= ocfpExpiresAt < x`.
-pub async fn by_ocfp_expires_at(
-    store: &Store,
-    locks: &Locks,
-    args: Args,
-) -> Result<Value, FunctionError> {
-    let selection = Selection {
-        index: Index::OcfpExpiresAt,
-        eq: Vec::new(),
-        from_zero: true,
-        lt: Some(args::number(&args, "ocfpExpiresAtLessThan")),
-        updated_before_now: false,
-    };
-    let key = "updateByOCFPExpiresAt".to_string();
-    run(store, locks, key, Returns::Count, selection, &args, same).await
-}
-
-/// `updateByCloseExpiresAt`: `0 <= closeExpiresAt < x`.
-pub async fn by_close_expires_at(
-    store: &Store,
-    locks: &Locks,
-    args: Args,
-) -> Result<Value, FunctionError> {
-    let selection = Selection {
-        index: Index::CloseExpiresAt,
-        eq: Vec::new(),
-        from_zero: true,
-        lt: Some(args::number(&args, "closeExpiresAtLessThan")),
-        updated_before_now: false,
-    };
-    let key = "updateByCloseExpiresAt".to_string();
-    run(store, locks, key, Returns::Count, selection, &args, same).await
-}
-
-/// `updateByExecutorIdAndNPCAndReturn`.
-pub async fn by_executor_id_and_npc(
-    store: &Store,
-    locks: &Locks,
-    args: Args,
-) -> Result<Value, FunctionError> {
-    let shard = args::number(&args, "shard");
-    let executor_id = args::string(&args, "executorId").to_string();
-    let npc = args::boolean(&args, "npc");
-    let key = format!(
-        "updateByExecutorIdAndNPCAndReturn_{}_{executor_id}_{npc}",
-        js(shard)
-    );
-    let selection = Selection {
-        index: Index::ShardExecutorIdNpcUpdatedAt,
-        eq: vec![shard.into(), executor_id.into(), npc.into()],
-        from_zero: false,
-        lt: None,
-        updated_before_now: true,
-    };
-    run(
-        store,
-        locks,
-        key,
-        Returns::Documents,
-        selection,
-        &args,
-        same,
-    )
-    .await
+    if docs.is_empty() {
+        return Ok(selector.returns.busy_default());
+    }
+    let mut update = SelectorUpdate::from_argument(args.get("update"));
+    match function {
+        Function::UpdateByStatusAndStartAtLessThanAndReturn => {
+            let base = args.get("updateExpiresAtWithStartedAt");
+            for doc in &docs {
+                let timeout_ms = doc.f64("timeoutMs").unwrap_or(f64::NAN);
+                let expires_at = js_add_number(base, timeout_ms)?;
+                update.apply_spread_with(tx, doc, "expiresAt", expires_at)?;
+            }
+        }
+        _ => {
+            for doc in &docs {
+                // Clamps `update` in place, as upstream's helper does; the decrement sweep
+                // hands its clamped `updatedAt` to the parents.
+                update.apply(tx, doc)?;
+            }
+        }
+    }
+    if function == Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus {
+        decrement_parents(tx, &docs, update.updated_at())?;
+    }
+    Ok(match selector.returns {
+        Returns::Documents => Value::Array(docs.into_iter().map(Document::into_value).collect()),
+        Returns::Count => Value::Float64(docs.len() as f64),
+    })
 }

@@ -1,13 +1,14 @@
 //! The time clamps and the update-request semantics shared by every writing function.
 //!
-//! Exactly upstream's `insertOneHelper` / `updateOneHelper` (SPEC.md §3-4, with the choices of
-//! the brief): inside a mutation "now" is the transaction's clock plus
+//! Exactly upstream's `insertOneHelper` / `updateOneHelper` (docs/SPEC.md sections 3 and 4):
+//! inside a mutation "now" is the transaction's clock plus
 //! [`MUTATION_NOW_OFFSET_MS`]. A clamp is written `if (x && x < now)` upstream, so a field
 //! holding exactly `0` (or `-0`, `NaN`) is left alone; only `startAt` at insert and `updatedAt`
 //! in an update are clamped without that guard.
 
 use crate::functions::document_size::check_document_size;
-use crate::functions::schema::UNSETTABLE_FIELDS;
+use crate::functions::schema::{UNSETTABLE_FIELDS, UPDATE_REQUEST};
+use crate::functions::untyped::{cannot_read, check_against_schema, js_less_than};
 use crate::functions::FunctionError;
 use crate::limits::{EXPIRY_CLAMP_OFFSET_MS, MUTATION_NOW_OFFSET_MS};
 use crate::store::{Document, WriteTx};
@@ -132,6 +133,149 @@ pub fn update_one(
     update.clamp(mutation_now(tx));
     let mut fields = doc.fields.clone();
     update.apply_to(&mut fields);
+    check_document_size(&fields)?;
+    Ok(tx.replace_execution(doc, &fields)?)
+}
+
+/// The `update` argument of a locked selector, which upstream never validates: a well-formed
+/// request takes the typed path above; anything else is applied with JavaScript's semantics
+/// and the table's schema check (`untyped.rs`).
+#[derive(Debug, Clone)]
+pub enum SelectorUpdate {
+    /// A request that passes `schema::UPDATE_REQUEST`, with the value it was read from.
+    Typed(UpdateRequest, Value),
+    /// Anything else; `None` is `undefined`.
+    Raw(Option<Value>),
+}
+
+impl SelectorUpdate {
+    /// Sorts the argument into the typed or the raw path.
+    pub fn from_argument(value: Option<&Value>) -> Self {
+        match value {
+            Some(v) if UPDATE_REQUEST.check(v).is_ok() => {
+                SelectorUpdate::Typed(UpdateRequest::from_validated(v), v.clone())
+            }
+            other => SelectorUpdate::Raw(other.cloned()),
+        }
+    }
+
+    /// `updateOneHelper(ctx, doc, update)`: clamps `update` in place, then patches.
+    pub fn apply(&mut self, tx: &WriteTx<'_>, doc: &Document) -> Result<(), FunctionError> {
+        match self {
+            SelectorUpdate::Typed(update, _) => update_one(tx, doc, update),
+            SelectorUpdate::Raw(update) => raw_update_one(tx, doc, update),
+        }
+    }
+
+    /// `updateOneHelper(ctx, doc, {...update, [name]: value})`: a fresh object each time, so
+    /// `update` itself is not clamped.
+    pub fn apply_spread_with(
+        &self,
+        tx: &WriteTx<'_>,
+        doc: &Document,
+        name: &str,
+        value: Value,
+    ) -> Result<(), FunctionError> {
+        match self {
+            SelectorUpdate::Typed(update, _) if matches!(value, Value::Float64(_)) => {
+                update_one(tx, doc, &mut update.clone().with(name, value))
+            }
+            SelectorUpdate::Typed(_, original) => {
+                let mut spread = spread_entries(Some(original));
+                spread.insert(name.to_string(), value);
+                raw_update_one(tx, doc, &mut Some(Value::Object(spread)))
+            }
+            SelectorUpdate::Raw(update) => {
+                let mut spread = spread_entries(update.as_ref());
+                spread.insert(name.to_string(), value);
+                raw_update_one(tx, doc, &mut Some(Value::Object(spread)))
+            }
+        }
+    }
+
+    /// `update.updatedAt` as it stands (clamped by the updates so far); `None` is `undefined`.
+    pub fn updated_at(&self) -> Option<Value> {
+        match self {
+            SelectorUpdate::Typed(update, _) => Some(update.updated_at()),
+            SelectorUpdate::Raw(Some(Value::Object(fields))) => fields.get("updatedAt").cloned(),
+            SelectorUpdate::Raw(_) => None,
+        }
+    }
+}
+
+/// `{...value}`: an object's own fields, a string's characters or an array's elements under
+/// their indexes, nothing for anything else.
+fn spread_entries(value: Option<&Value>) -> Object {
+    match value {
+        Some(Value::Object(fields)) => fields.clone(),
+        Some(Value::String(s)) => s
+            .chars()
+            .enumerate()
+            .map(|(i, c)| (i.to_string(), Value::String(c.to_string())))
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v.clone()))
+            .collect(),
+        _ => Object::new(),
+    }
+}
+
+/// `updateOneHelper` on an unvalidated request: JavaScript's clamps (`x < now` converting
+/// `x`, `x && ...` with its truthiness) mutate the request in place; the patch sets every field
+/// but `unset`, removes those whose unset flag is truthy, and must still fit the table.
+pub fn raw_update_one(
+    tx: &WriteTx<'_>,
+    doc: &Document,
+    update: &mut Option<Value>,
+) -> Result<(), FunctionError> {
+    let now = mutation_now(tx);
+    let (set, unset) = match update {
+        None => return Err(cannot_read("undefined", "updatedAt")),
+        Some(Value::Null) => return Err(cannot_read("null", "updatedAt")),
+        Some(Value::Object(request)) => {
+            if request
+                .get("updatedAt")
+                .is_some_and(|x| js_less_than(x, now))
+            {
+                request.insert("updatedAt".to_string(), Value::Float64(now));
+            }
+            let clamps = MOMENT_FIELDS.iter().map(|name| (*name, now)).chain(
+                DEADLINE_FIELDS
+                    .iter()
+                    .map(|name| (*name, now + EXPIRY_CLAMP_OFFSET_MS)),
+            );
+            for (name, to) in clamps {
+                if let Some(x) = request.get_mut(name) {
+                    if x.is_js_truthy() && js_less_than(x, now) {
+                        *x = Value::Float64(to);
+                    }
+                }
+            }
+            let mut set = request.clone();
+            let unset = match set.remove("unset") {
+                Some(Value::Object(flags)) => flags
+                    .into_iter()
+                    .filter(|(_, flag)| flag.is_js_truthy())
+                    .map(|(name, _)| name)
+                    .collect(),
+                other => spread_entries(other.as_ref())
+                    .into_iter()
+                    .filter(|(_, flag)| flag.is_js_truthy())
+                    .map(|(name, _)| name)
+                    .collect(),
+            };
+            (set, unset)
+        }
+        Some(other) => (spread_entries(Some(other)), Vec::<String>::new()),
+    };
+    let mut fields = doc.fields.clone();
+    fields.extend(set);
+    for name in unset {
+        fields.remove(&name);
+    }
+    check_against_schema(&fields)?;
     check_document_size(&fields)?;
     Ok(tx.replace_execution(doc, &fields)?)
 }

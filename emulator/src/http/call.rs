@@ -23,6 +23,7 @@ use crate::http::body::json_body;
 use crate::http::bounded::BoundedJson;
 use crate::http::codec::{self, Encode, OutputFormat};
 use crate::http::error::HttpError;
+use crate::http::inject;
 use crate::http::path::UdfPath;
 use crate::http::AppState;
 use crate::limits::INLINE_ENCODE_BYTES_MAX;
@@ -166,6 +167,8 @@ pub async fn query_at_ts(
 enum Failure {
     Message(String),
     Internal(crate::Error),
+    /// An injected fault replaced the reply (see `inject`).
+    Injected(Response),
 }
 
 impl From<FunctionError> for Failure {
@@ -200,6 +203,7 @@ async fn run_call(
         Ok(value) => Ok(success(value, format).await),
         Err(Failure::Message(message)) => Ok(failure(&message)),
         Err(Failure::Internal(e)) => Err(HttpError::Internal(e)),
+        Err(Failure::Injected(reply)) => Ok(reply),
     }
 }
 
@@ -228,10 +232,12 @@ async fn invoke(
             function.kind()
         )));
     }
-    Ok(state
+    let call = state
         .functions
-        .call(function, positional.into_iter().next())
-        .await?)
+        .call(function, positional.into_iter().next());
+    Ok(inject::around(state, function, call)
+        .await
+        .map_err(Failure::Injected)??)
 }
 
 /// `args` as positional arguments: an array as-is, anything else as a one-element array.

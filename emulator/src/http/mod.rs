@@ -10,6 +10,7 @@ pub mod codec;
 pub mod control;
 mod error;
 pub mod host;
+mod inject;
 mod meta;
 pub mod path;
 
@@ -24,6 +25,8 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 pub use error::HttpError;
 
+use crate::clock::ClockControl;
+use crate::faults::Faults;
 use crate::functions::Functions;
 
 /// How long browsers may cache a CORS preflight answer, as the backend sets it.
@@ -35,6 +38,10 @@ pub struct AppState {
     pub functions: Functions,
     /// The module the functions are exported from (`taskExecutionsStorage`).
     pub module: String,
+    /// The deployment's time: the system clock, or a manual one `/_emulator/clock` moves.
+    pub clock: ClockControl,
+    /// The fault injector, when started with `--faults`.
+    pub faults: Option<Arc<Faults>>,
 }
 
 /// The routing table.

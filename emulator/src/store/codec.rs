@@ -89,16 +89,8 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
-fn write_len(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let low = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(low);
-            return;
-        }
-        out.push(low | 0x80);
-    }
+fn write_len(out: &mut Vec<u8>, n: usize) {
+    crate::varint::write(out, n as u64);
 }
 
 struct Reader<'a> {
@@ -130,15 +122,16 @@ impl Reader<'_> {
     }
 
     fn len(&mut self) -> Result<usize, CodecError> {
-        let mut n: usize = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= ((b & 0x7f) as usize) << shift;
-            if b & 0x80 == 0 {
-                return Ok(n);
+        let rest = &self.bytes[self.offset..];
+        let (n, used) = match crate::varint::read(rest, 10) {
+            Some(read) => read,
+            None if rest.iter().all(|b| b & 0x80 != 0) && rest.len() < 10 => {
+                return Err(self.error("truncated"))
             }
-        }
-        Err(self.error("length too long"))
+            None => return Err(self.error("length too long")),
+        };
+        self.offset += used;
+        usize::try_from(n).map_err(|_| self.error("length too long"))
     }
 
     fn eight(&mut self) -> Result<[u8; 8], CodecError> {

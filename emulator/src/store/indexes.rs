@@ -91,7 +91,9 @@ impl Index {
 #[derive(Debug, Clone)]
 pub struct IndexRange {
     pub index: Index,
-    pub eq: Vec<Value>,
+    /// The equalities, in index order; `None` is JavaScript's `undefined`, which matches a
+    /// document without the field (it sorts before every value).
+    pub eq: Vec<Option<Value>>,
     pub gte: Option<Value>,
     pub lt: Option<Value>,
 }
@@ -101,7 +103,7 @@ impl IndexRange {
     pub fn eq(index: Index, eq: Vec<Value>) -> Self {
         Self {
             index,
-            eq,
+            eq: eq.into_iter().map(Some).collect(),
             gte: None,
             lt: None,
         }
@@ -117,7 +119,7 @@ impl IndexRange {
         );
         let mut prefix = Vec::with_capacity(64);
         for value in &self.eq {
-            sort_key::encode_into(&mut prefix, Some(value));
+            sort_key::encode_into(&mut prefix, value.as_ref());
         }
         let mut lower = prefix.clone();
         if let Some(value) = &self.gte {
@@ -156,7 +158,7 @@ mod tests {
         ]);
         let plain = IndexRange {
             index: Index::StatusIsSleepingTaskExpiresAt,
-            eq: vec!["running".into(), false.into()],
+            eq: vec![Some("running".into()), Some(false.into())],
             gte: None,
             lt: Some(10.0.into()),
         };

@@ -33,6 +33,7 @@ mod readers;
 mod schema;
 mod sort_key;
 mod tx;
+pub mod usage;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ pub use codec::CodecError;
 pub use indexes::{Index, IndexRange};
 use tx::InlineBudget;
 pub use tx::{Document, ReadTx, WriteTx};
+pub use usage::{Usage, UsageScope};
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -80,6 +82,33 @@ impl DbLocation {
         } else {
             DbLocation::File(PathBuf::from(s))
         }
+    }
+}
+
+/// A write job's failure with what the transaction had read and written before it failed.
+struct Metered<E> {
+    error: E,
+    usage: Usage,
+}
+
+impl<E: From<Error>> From<Error> for Metered<E> {
+    fn from(e: Error) -> Self {
+        Metered {
+            error: E::from(e),
+            usage: Usage::default(),
+        }
+    }
+}
+
+/// `f`, answering its result together with what the read transaction read (reads have no
+/// rollback, so a failed read reports its usage too).
+fn with_usage<R, E, F>(f: F) -> impl FnOnce(&ReadTx<'_>) -> Result<(Result<R, E>, Usage), E>
+where
+    F: FnOnce(&ReadTx<'_>) -> Result<R, E>,
+{
+    move |tx| {
+        let result = f(tx);
+        Ok((result, tx.meter.take(true)))
     }
 }
 
@@ -147,7 +176,34 @@ impl Store {
 
     /// Runs `f` as one atomic write on the writer thread: its effects are kept if it returns
     /// `Ok`, undone if `Err`. Returns once the commit is durable against a process crash.
+    ///
+    /// What the transaction read and wrote is reported to the running [`UsageScope`].
     pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        let metered = move |tx: &mut WriteTx<'_>| match f(tx) {
+            Ok(value) => Ok((value, tx.read.meter.take(true))),
+            Err(error) => Err(Metered {
+                error,
+                usage: tx.read.meter.take(false),
+            }),
+        };
+        match self.write_unmetered(metered).await {
+            Ok((value, usage)) => {
+                UsageScope::report(usage);
+                Ok(value)
+            }
+            Err(Metered { error, usage }) => {
+                UsageScope::report(usage);
+                Err(error)
+            }
+        }
+    }
+
+    async fn write_unmetered<R, E, F>(&self, f: F) -> Result<R, E>
     where
         F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
@@ -169,6 +225,17 @@ impl Store {
     /// Runs `f` in one read transaction (a consistent snapshot), on a blocking thread, so a
     /// long read (e.g. every child of a big parent) never stalls the async workers.
     pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&ReadTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        let (result, usage) = self.read_unmetered(with_usage(f)).await?;
+        UsageScope::report(usage);
+        result
+    }
+
+    async fn read_unmetered<R, E, F>(&self, f: F) -> Result<R, E>
     where
         F: FnOnce(&ReadTx<'_>) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
@@ -198,11 +265,16 @@ impl Store {
         E: From<Error> + Send + 'static,
     {
         let Some(readers) = &self.readers else {
-            return self.read_on_writer(f).await;
+            return self.read(f).await;
         };
         let budget = InlineBudget::new(INLINE_READ_BYTES_MAX);
-        match readers.try_read(&budget, &f) {
-            Some(result) if !budget.exceeded() => result,
+        match readers.try_read(&budget, with_usage(&f)) {
+            Some(Ok((result, usage))) if !budget.exceeded() => {
+                UsageScope::report(usage);
+                result
+            }
+            Some(Err(e)) if !budget.exceeded() => Err(e),
+            // No free connection, or over the byte budget: on a blocking thread, from scratch.
             _ => self.read(f).await,
         }
     }

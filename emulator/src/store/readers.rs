@@ -141,7 +141,9 @@ fn read_transaction<R, E: From<Error>>(
     conn.prepare_cached("BEGIN")
         .and_then(|mut s| s.execute([]))
         .map_err(Error::from)?;
-    let result = f(&ReadTx { conn, budget });
+    let mut tx = ReadTx::new(conn);
+    tx.budget = budget;
+    let result = f(&tx);
     conn.prepare_cached("COMMIT")
         .and_then(|mut s| s.execute([]))
         .map_err(Error::from)?;

@@ -14,9 +14,11 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::error::Error;
 use crate::id::{DocumentId, TASK_EXECUTIONS_TABLE_NUMBER};
+use crate::limits::{CREATION_TIME_FIELD_BYTES, DOCUMENT_ID_FIELD_BYTES};
 use crate::store::codec::{decode_object, encode_object};
 use crate::store::indexes::{Index, IndexRange};
-use crate::value::{Object, Value};
+use crate::store::usage::Meter;
+use crate::value::{object_convex_size, Object, Value};
 
 /// A stored `taskExecutions` document.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +45,12 @@ impl Document {
         Value::Object(fields)
     }
 
+    /// Convex's size of the whole document, `_id` and `_creationTime` included: what a read of
+    /// it costs against the transaction's byte limit.
+    pub fn convex_size(&self) -> usize {
+        fields_convex_size(&self.fields)
+    }
+
     /// A string field, if present and a string.
     pub fn str(&self, name: &str) -> Option<&str> {
         self.fields.get(name).and_then(Value::as_str)
@@ -61,9 +69,16 @@ impl Document {
 
 const DOCUMENT_COLUMNS: &str = "row, id, creation_time, body";
 
-/// Read access inside a transaction.
+/// Convex's size of a document with these user fields plus its two system fields.
+fn fields_convex_size(fields: &Object) -> usize {
+    object_convex_size(fields) + DOCUMENT_ID_FIELD_BYTES + CREATION_TIME_FIELD_BYTES
+}
+
+/// Read access inside a transaction. Every lookup and every document it returns is metered
+/// against Convex's transaction limits (`store::usage`) before it is handed out.
 pub struct ReadTx<'c> {
     pub(crate) conn: &'c Connection,
+    pub(crate) meter: Meter,
     /// Set for a read on an async worker (`Store::read_inline`): bytes of documents it may
     /// still decode.
     pub(crate) budget: Option<&'c InlineBudget>,
@@ -89,7 +104,16 @@ impl InlineBudget {
     }
 }
 
-impl ReadTx<'_> {
+impl<'c> ReadTx<'c> {
+    /// A transaction's reads on `conn` (already inside `BEGIN`), with a fresh meter.
+    pub(crate) fn new(conn: &'c Connection) -> Self {
+        Self {
+            conn,
+            meter: Meter::default(),
+            budget: None,
+        }
+    }
+
     /// Counts a stored body against the inline budget, failing the read once it is spent.
     fn charge(&self, raw: &RawDocument) -> Result<(), Error> {
         let Some(budget) = self.budget else {
@@ -108,14 +132,13 @@ impl ReadTx<'_> {
         }
     }
 
-    /// Decodes a row after charging it.
-    fn document(&self, raw: RawDocument) -> Result<Document, Error> {
-        self.charge(&raw)?;
-        decode_document(raw)
-    }
-
     /// The execution with this `executionId` (`by_executionId`, first match).
     pub fn execution_by_execution_id(&self, execution_id: &str) -> Result<Option<Document>, Error> {
+        self.meter.range(
+            "by_executionId",
+            execution_id.as_bytes(),
+            execution_id.as_bytes(),
+        )?;
         let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM task_executions WHERE execution_id = ?1");
         self.optional_document(&sql, params![execution_id])
     }
@@ -125,6 +148,11 @@ impl ReadTx<'_> {
         &self,
         unique_id: &str,
     ) -> Result<Option<Document>, Error> {
+        self.meter.range(
+            "by_sleepingTaskUniqueId",
+            unique_id.as_bytes(),
+            unique_id.as_bytes(),
+        )?;
         let sql = format!(
             "SELECT {DOCUMENT_COLUMNS} FROM task_executions
              WHERE sleeping_task_unique_id = ?1 ORDER BY creation_time LIMIT 1"
@@ -134,6 +162,7 @@ impl ReadTx<'_> {
 
     /// The execution with this `_id`.
     pub fn execution_by_id(&self, id: &str) -> Result<Option<Document>, Error> {
+        self.meter.range("by_id", id.as_bytes(), id.as_bytes())?;
         let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM task_executions WHERE id = ?1");
         self.optional_document(&sql, params![id])
     }
@@ -145,6 +174,7 @@ impl ReadTx<'_> {
         limit: Option<usize>,
     ) -> Result<Vec<Document>, Error> {
         let (lower, upper) = range.bounds();
+        self.meter.range(range.index.column(), &lower, &upper)?;
         let column = range.index.column();
         let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
         let sql = format!(
@@ -154,15 +184,16 @@ impl ReadTx<'_> {
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![lower, upper, limit], raw_document)?;
-        rows.map(|raw| self.document(raw?)).collect()
+        rows.map(|raw| self.metered(raw?)).collect()
     }
 
     /// The oldest `limit` executions (`by_creation_time`).
     pub fn oldest_executions(&self, limit: usize) -> Result<Vec<Document>, Error> {
+        self.meter.range("by_creation_time", &[], &[])?;
         let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM task_executions ORDER BY row LIMIT ?1");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![limit as i64], raw_document)?;
-        rows.map(|raw| self.document(raw?)).collect()
+        rows.map(|raw| self.metered(raw?)).collect()
     }
 
     fn optional_document(
@@ -172,7 +203,15 @@ impl ReadTx<'_> {
     ) -> Result<Option<Document>, Error> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let raw = stmt.query_row(params, raw_document).optional()?;
-        raw.map(|raw| self.document(raw)).transpose()
+        raw.map(|raw| self.metered(raw)).transpose()
+    }
+
+    /// Decodes a row and counts it as read; fails once the transaction has read too much.
+    fn metered(&self, raw: RawDocument) -> Result<Document, Error> {
+        self.charge(&raw)?;
+        let document = decode_document(raw)?;
+        self.meter.read(document.convex_size())?;
+        Ok(document)
     }
 }
 
@@ -224,6 +263,9 @@ impl WriteTx<'_> {
 
     /// Inserts a new execution and returns it with its `_id` and `_creationTime`.
     pub fn insert_execution(&mut self, fields: Object) -> Result<Document, Error> {
+        self.read
+            .meter
+            .write(execution_id_of(&fields), fields_convex_size(&fields))?;
         let id = self.new_id(TASK_EXECUTIONS_TABLE_NUMBER);
         let creation_time = self.take_creation_time();
         let keys: Vec<Vec<u8>> = Index::ALL
@@ -265,7 +307,14 @@ impl WriteTx<'_> {
 
     /// Writes `new_fields` over the stored fields of `old`. Only index columns whose key
     /// changed are rewritten, so an update touches only the indexes it moves in.
+    ///
+    /// Convex's `db.patch` reads the document by id before it writes it, and that read is
+    /// metered like any other (one more `by_id` range, one more document, its bytes).
     pub fn replace_execution(&self, old: &Document, new_fields: &Object) -> Result<(), Error> {
+        self.meter_read_by_id(old)?;
+        self.read
+            .meter
+            .write(execution_id_of(new_fields), fields_convex_size(new_fields))?;
         let mut columns: Vec<&str> = vec!["body"];
         let mut values: Vec<SqlValue> = vec![SqlValue::Blob(encode_object(new_fields))];
         for index in Index::ALL {
@@ -311,13 +360,25 @@ impl WriteTx<'_> {
     }
 
     /// Deletes an execution.
+    /// Like a patch, Convex's `db.delete` reads the document by id first; the delete costs the
+    /// size of the `_id` it removes against the write limit.
     pub fn delete_execution(&self, doc: &Document) -> Result<(), Error> {
+        self.meter_read_by_id(doc)?;
+        self.read
+            .meter
+            .write(execution_id_of(&doc.fields), DOCUMENT_ID_FIELD_BYTES)?;
         let mut stmt = self
             .read
             .conn
             .prepare_cached("DELETE FROM task_executions WHERE row = ?1")?;
         stmt.execute(params![doc.row])?;
         Ok(())
+    }
+
+    fn meter_read_by_id(&self, doc: &Document) -> Result<(), Error> {
+        let id = doc.id.as_bytes();
+        self.read.meter.range("by_id", id, id)?;
+        self.read.meter.read(doc.convex_size())
     }
 
     fn new_id(&mut self, table_number: u32) -> String {

@@ -59,14 +59,7 @@ where
     }
 
     fn finish(self: Box<Self>, batch: Result<(), &Error>) {
-        let outcome = match (batch, self.outcome) {
-            (Ok(()), Some(outcome)) => outcome,
-            (Err(e), _) => Err(E::from(Error::BatchAbandoned(e.to_string()))),
-            (Ok(()), None) => Err(E::from(Error::BatchAbandoned(
-                "job did not run".to_string(),
-            ))),
-        };
-        let _ = self.reply.send(outcome);
+        deliver(self.reply, self.outcome, batch);
     }
 }
 
@@ -86,23 +79,30 @@ where
 {
     fn run(&mut self, state: &mut WriterState) -> Result<(), Error> {
         let f = self.f.take().expect("a job runs once");
-        self.outcome = Some(f(&ReadTx {
-            conn: &state.conn,
-            budget: None,
-        }));
+        self.outcome = Some(f(&ReadTx::new(&state.conn)));
         Ok(())
     }
 
     fn finish(self: Box<Self>, batch: Result<(), &Error>) {
-        let outcome = match (batch, self.outcome) {
-            (Ok(()), Some(outcome)) => outcome,
-            (Err(e), _) => Err(E::from(Error::BatchAbandoned(e.to_string()))),
-            (Ok(()), None) => Err(E::from(Error::BatchAbandoned(
-                "job did not run".to_string(),
-            ))),
-        };
-        let _ = self.reply.send(outcome);
+        deliver(self.reply, self.outcome, batch);
     }
+}
+
+/// Sends a job its answer: its own outcome once the batch committed, the batch's failure
+/// otherwise (a job's writes are only real once the commit that carries them is).
+fn deliver<R, E: From<Error>>(
+    reply: oneshot::Sender<Result<R, E>>,
+    outcome: Option<Result<R, E>>,
+    batch: Result<(), &Error>,
+) {
+    let outcome = match (batch, outcome) {
+        (Ok(()), Some(outcome)) => outcome,
+        (Err(e), _) => Err(E::from(Error::BatchAbandoned(e.to_string()))),
+        (Ok(()), None) => Err(E::from(Error::BatchAbandoned(
+            "job did not run".to_string(),
+        ))),
+    };
+    let _ = reply.send(outcome);
 }
 
 /// What the writer thread owns.
@@ -181,10 +181,7 @@ impl WriterState {
         let start = ns_to_ms(now_ns).max(self.creation_time_floor);
         self.execute("SAVEPOINT job")?;
         let mut wtx = WriteTx {
-            read: ReadTx {
-                conn: &self.conn,
-                budget: None,
-            },
+            read: ReadTx::new(&self.conn),
             now_ns,
             next_creation_time: start,
             inserted: false,

@@ -9,6 +9,11 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /_emulator/health` | `{"ok": true}` once the store answers (guarded, so it also checks a secret) |
+//! | `GET`/`POST /_emulator/clock` | read the time; move a manual clock (`clock`) |
+//! | `GET`/`POST`/`DELETE /_emulator/faults` | the fault plan and its log (`faults`) |
+
+mod clock;
+mod faults;
 
 use std::sync::Arc;
 
@@ -29,6 +34,13 @@ pub const PREFIX: &str = "/_emulator";
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let guarded = Router::new()
         .route("/health", get(health))
+        .route("/clock", get(clock::get_clock).post(clock::move_clock))
+        .route(
+            "/faults",
+            get(faults::get_faults)
+                .post(faults::set_faults)
+                .delete(faults::clear_faults),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_secret));
     Router::new().merge(guarded)
 }
