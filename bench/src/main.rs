@@ -9,6 +9,7 @@
 
 mod executor;
 mod fixtures;
+mod inspector;
 mod load;
 mod ops;
 mod scale;
@@ -78,6 +79,12 @@ struct Cli {
     /// A short run of everything, to check the bench itself works.
     #[arg(long)]
     quick: bool,
+    /// Measure only the inspector's endpoints (`/_emulator/api/...`) on a large store.
+    #[arg(long)]
+    inspector: bool,
+    /// Executions stored for --inspector.
+    #[arg(long, default_value_t = 1_000_000)]
+    inspector_rows: usize,
     /// Where to write the JSON figures.
     #[arg(long, default_value = "target/bench-results.json")]
     out: PathBuf,
@@ -112,6 +119,15 @@ async fn main() -> Result<()> {
     }
     let scratch = std::env::temp_dir().join(format!("convex-storage-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
+    if cli.inspector {
+        let figures = bench_inspector(&cli, &scratch).await;
+        let _ = std::fs::remove_dir_all(&scratch);
+        let figures = figures?;
+        write_json(&cli.out, &figures)?;
+        print_inspector(&figures);
+        println!("\nfigures written to {}", cli.out.display());
+        return Ok(());
+    }
 
     if cli.load {
         let options = load::LoadOptions {
@@ -379,6 +395,53 @@ async fn bench_backend(cli: &Cli, backend: &str, scratch: &std::path::Path) -> R
         );
     }
     Ok(Value::Object(figures))
+}
+
+/// `--inspector`: fill an emulator on a file, then time the inspector's endpoints.
+async fn bench_inspector(cli: &Cli, scratch: &std::path::Path) -> Result<Value> {
+    let rows = if cli.quick {
+        10_000
+    } else {
+        cli.inspector_rows
+    };
+    let (mut target, _) = start(cli, "emulator", Some(scratch.join("inspector.sqlite3")))?;
+    let storage = connect(&target.url, &target.secret, 16, None)?;
+    eprintln!("-- inspector: filling to {rows} executions on 16 shards");
+    let fill = inspector::fill(storage, rows).await?;
+    eprintln!("-- inspector: timing the endpoints");
+    let timings = inspector::time_requests(&target.url, &target.secret, rows).await?;
+    if let Some(p) = target.process.as_mut() {
+        p.terminate(30_000)?;
+    }
+    Ok(json!({
+        "inspector": {
+            "stored": rows,
+            "fill_seconds": fill.as_secs_f64(),
+            "requests": timings,
+        }
+    }))
+}
+
+fn print_inspector(report: &Value) {
+    let stored = fmt(num(report, &["inspector", "stored"]));
+    println!("\n## Inspector endpoints with {stored} executions stored (ms)\n");
+    println!("| request | first | median | max | rows |");
+    println!("|---|---|---|---|---|");
+    let requests = report["inspector"]["requests"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for r in &requests {
+        println!(
+            "| {} (`{}`) | {} | {} | {} | {} |",
+            r["what"].as_str().unwrap_or_default(),
+            r["request"].as_str().unwrap_or_default(),
+            fmt(num(r, &["first_ms"])),
+            fmt(num(r, &["median_ms"])),
+            fmt(num(r, &["max_ms"])),
+            fmt(num(r, &["rows"]))
+        );
+    }
 }
 
 fn num(v: &Value, path: &[&str]) -> Option<f64> {

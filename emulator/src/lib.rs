@@ -61,6 +61,7 @@ pub use http::AppState;
 use clock::{Clock, ClockControl};
 use faults::{FaultPlan, Faults};
 use functions::Functions;
+use limits::REQUEST_LOG_ENTRIES_DEFAULT;
 use store::{DbLocation, Store};
 
 /// How to run an emulator.
@@ -76,6 +77,8 @@ pub struct Config {
     pub db: DbLocation,
     /// The module the functions are exported from.
     pub module: String,
+    /// Calls the inspector's request log keeps (`--request-log-size`).
+    pub request_log_size: usize,
 }
 
 /// The default module name, as durable-execution-storage-convex's README names it.
@@ -127,6 +130,23 @@ pub fn open_state_with(
     module: String,
     controls: Controls,
 ) -> Result<Arc<AppState>, Error> {
+    open_state_with_log(
+        db,
+        auth_secret,
+        module,
+        controls,
+        REQUEST_LOG_ENTRIES_DEFAULT,
+    )
+}
+
+/// [`open_state_with`] with an inspector request log keeping the last `request_log_size` calls.
+pub fn open_state_with_log(
+    db: &DbLocation,
+    auth_secret: String,
+    module: String,
+    controls: Controls,
+    request_log_size: usize,
+) -> Result<Arc<AppState>, Error> {
     let clock = controls.clock.clock();
     let store = Arc::new(Store::open(db, clock.clone())?);
     let functions = Functions::new(store, auth_secret, clock);
@@ -135,6 +155,7 @@ pub fn open_state_with(
         module,
         clock: controls.clock,
         faults: controls.faults.map(|plan| Arc::new(Faults::new(plan))),
+        inspector: http::control::inspector::Inspector::new(request_log_size),
     }))
 }
 
@@ -159,11 +180,12 @@ impl Server {
 
     /// [`Server::bind`] with test controls: a manual clock, a fault plan.
     pub async fn bind_with(config: &Config, controls: Controls) -> Result<Self, Error> {
-        let state = open_state_with(
+        let state = open_state_with_log(
             &config.db,
             config.auth_secret.clone(),
             config.module.clone(),
             controls,
+            config.request_log_size,
         )?;
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)

@@ -151,6 +151,47 @@ pub const ACCEPT_ERROR_PAUSE_MS: u64 = 50;
 /// an execution is about 30 values, so `insertMany` of 8192 executions holds about 250 000. Nesting is bounded by
 /// `serde_json` (128 levels), also while parsing.
 pub const JSON_VALUES_MAX: usize = 512 * 1024;
+/// Calls the inspector's request log keeps when `--request-log-size` is not given; the oldest
+/// is dropped when a new one arrives.
+pub const REQUEST_LOG_ENTRIES_DEFAULT: usize = 1_000;
+
+/// Largest `--request-log-size` accepted: with [`REQUEST_LOG_PAYLOAD_BYTES_MAX`] per payload,
+/// this bounds the log's memory to a few GiB at worst, and it is far more than a page can show.
+pub const REQUEST_LOG_ENTRIES_MAX: usize = 100_000;
+
+/// Bytes of a call's arguments, and of its result, kept in the request log. A 16 MiB
+/// `insertMany` is cut here, so the log stays within entries × 2 × this size.
+pub const REQUEST_LOG_PAYLOAD_BYTES_MAX: usize = 16 * 1024;
+
+/// Changed executionIds a log entry lists; a bigger batch keeps the first ones and the count.
+pub const REQUEST_LOG_CHANGED_IDS_MAX: usize = 1_000;
+
+/// Changed executionIds each entry of a list of calls shows (the entry itself keeps up to
+/// [`REQUEST_LOG_CHANGED_IDS_MAX`]): 200 summaries of 1 000-row inserts stay a small answer.
+pub const REQUEST_LOG_SUMMARY_IDS_MAX: usize = 10;
+
+/// Log entries one `GET /_emulator/api/requests` answers at most.
+pub const REQUEST_LOG_PAGE_ENTRIES_MAX: usize = 1_000;
+
+/// Executions on one page of the inspector's list when the request names no `limit`.
+pub const INSPECTOR_PAGE_ROWS_DEFAULT: usize = 50;
+
+/// Most executions on one page of the inspector's list.
+pub const INSPECTOR_PAGE_ROWS_MAX: usize = 500;
+
+/// Index entries one list request examines at most. A filter the chosen index cannot serve
+/// (such as `taskId`) is checked row by row, each row decoded; this keeps such a request near
+/// 60 ms on the 2-core machine even when nothing matches (BENCHMARKS.md), and the page hands
+/// back a cursor to continue from.
+pub const INSPECTOR_SCAN_ROWS_MAX: usize = 5_000;
+
+/// Distinct values of one index field (shards, statuses) the inspector enumerates; each costs
+/// one index seek.
+pub const INSPECTOR_DISTINCT_VALUES_MAX: usize = 1_024;
+
+/// Children listed in an execution's detail; the total is always counted.
+pub const INSPECTOR_CHILDREN_SHOWN_MAX: usize = 200;
+
 /// Documents one function execution may read (documents scanned), as a deployment allows. The
 /// 32,001st read fails the call with `Too many documents read in a single function execution`.
 pub const TRANSACTION_DOCUMENTS_READ_MAX: u64 = 32_000;

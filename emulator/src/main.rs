@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use convex_storage_emulator::clock::{ClockControl, MANUAL_CLOCK_MS_MAX};
 use convex_storage_emulator::faults::FaultPlan;
+use convex_storage_emulator::limits::{REQUEST_LOG_ENTRIES_DEFAULT, REQUEST_LOG_ENTRIES_MAX};
 use convex_storage_emulator::serve::Timeouts;
 use convex_storage_emulator::store::DbLocation;
 use convex_storage_emulator::{Config, Controls, Server, DEFAULT_MODULE};
@@ -49,6 +50,10 @@ struct Cli {
     /// (`seed=1` for an empty one); see README.md for the grammar.
     #[arg(long, value_parser = parse_fault_spec)]
     faults: Option<FaultPlan>,
+    /// Calls the inspector (`/_emulator/`) keeps in its request log; 0 keeps none.
+    #[arg(long, default_value_t = REQUEST_LOG_ENTRIES_DEFAULT,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=REQUEST_LOG_ENTRIES_MAX as u64))]
+    request_log_size: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -97,6 +102,7 @@ fn main() -> ExitCode {
         port: cli.port,
         db: DbLocation::parse(&cli.db),
         module: cli.module,
+        request_log_size: cli.request_log_size,
     };
     match run(config, controls, cli.allowed_hosts) {
         Ok(()) => ExitCode::SUCCESS,

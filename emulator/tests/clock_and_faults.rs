@@ -404,6 +404,7 @@ async fn a_server_bound_in_process_exposes_its_manual_clock() {
         port: 0,
         db: DbLocation::Memory,
         module: MODULE.to_string(),
+        request_log_size: 10,
     };
     let controls = Controls {
         clock: ClockControl::manual(Some(T0)),

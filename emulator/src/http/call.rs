@@ -8,6 +8,7 @@
 //! so a mutation with a bad format still commits before the 400.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -25,6 +26,7 @@ use crate::http::codec::{self, Encode, OutputFormat};
 use crate::http::error::HttpError;
 use crate::http::inject;
 use crate::http::path::UdfPath;
+use crate::http::request_log::LoggedUsage;
 use crate::http::AppState;
 use crate::limits::INLINE_ENCODE_BYTES_MAX;
 use crate::value::Value;
@@ -163,6 +165,10 @@ pub async fn query_at_ts(
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// How the request log shows a call whose reply a fault replaced (a 503, or a dropped
+/// connection after the call ran; `--faults`).
+const INJECTED: &str = "Injected fault: the reply was replaced (see /_emulator/faults)";
+
 /// Why a call returned no value, with the text Convex puts after `Server Error\n`.
 enum Failure {
     Message(String),
@@ -193,7 +199,27 @@ async fn run_call(
             "{path} is not a valid path to a Convex function. {reason}"
         ))
     })?;
-    let outcome = invoke(state, endpoint, &udf_path, args).await;
+    // The request log: the call's time from the emulator's clock, its latency from the
+    // monotonic clock (a duration, not a reading of "now").
+    let started = Instant::now();
+    let call = state.inspector.request_log.start(
+        state.clock.clock().now_ms(),
+        path,
+        endpoint_name(endpoint),
+        // Arrays and objects over Convex's limits are already cut here; the log cuts further.
+        &args.json,
+        &|s| state.functions.is_auth_secret(s),
+    );
+    let (outcome, usage) = invoke(state, endpoint, &udf_path, args).await;
+    let logged = match &outcome {
+        Ok(value) => Ok(value),
+        Err(Failure::Message(message)) => Err(message.clone()),
+        Err(Failure::Internal(e)) => Err(format!("Internal error: {e}")),
+        Err(Failure::Injected(_)) => Err(INJECTED.to_string()),
+    };
+    let logged = logged.as_ref().map_err(String::as_str).copied();
+    let request_log = &state.inspector.request_log;
+    request_log.finish(call, logged, usage, started.elapsed());
     let format = match format {
         None => default_format,
         Some(name) => OutputFormat::parse(&name)
@@ -207,37 +233,72 @@ async fn run_call(
     }
 }
 
+/// Runs the call under the fault plan; with the result, what it read and wrote for the request
+/// log (`None` when no function was found or a fault replaced the reply).
 async fn invoke(
     state: &AppState,
     endpoint: Option<FunctionKind>,
     udf_path: &UdfPath,
     args: BoundedJson,
-) -> Result<Value, Failure> {
-    let positional = decode_positional_args(args).map_err(|reason| {
-        Failure::Message(format!("Invalid arguments for {udf_path}: {reason}"))
-    })?;
+) -> (Result<Value, Failure>, Option<LoggedUsage>) {
+    match find_function(state, endpoint, udf_path, args) {
+        Ok((function, envelope)) => {
+            let call = state.functions.call_observed(function, envelope);
+            let observed = match inject::around(state, function, call).await {
+                Ok(observed) => observed,
+                Err(reply) => return (Err(Failure::Injected(reply)), None),
+            };
+            let usage = observed.usage;
+            let usage = LoggedUsage::new(
+                usage.documents_read,
+                usage.bytes_read,
+                usage.documents_written,
+                usage.bytes_written,
+                usage.changed_execution_ids,
+            );
+            (observed.result.map_err(Failure::from), Some(usage))
+        }
+        Err(message) => (Err(Failure::Message(message)), None),
+    }
+}
+
+/// The function a path names, checked against the endpoint, and its first positional argument;
+/// `Err` is the error message.
+fn find_function(
+    state: &AppState,
+    endpoint: Option<FunctionKind>,
+    udf_path: &UdfPath,
+    args: BoundedJson,
+) -> Result<(Function, Option<Value>), String> {
+    let positional = decode_positional_args(args)
+        .map_err(|reason| format!("Invalid arguments for {udf_path}: {reason}"))?;
     let function = Some(udf_path)
         .filter(|p| p.module() == state.module)
         .and_then(|p| Function::from_name(p.function()))
         .ok_or_else(|| {
-            Failure::Message(format!(
+            format!(
                 "Could not find public function for '{}'.",
                 udf_path.stripped()
-            ))
+            )
         })?;
     if let Some(kind) = endpoint.filter(|k| *k != function.kind()) {
-        return Err(Failure::Message(format!(
+        return Err(format!(
             "Trying to execute {} as {kind}, but it is defined as {}.",
             udf_path.canonical(),
             function.kind()
-        )));
+        ));
     }
-    let call = state
-        .functions
-        .call(function, positional.into_iter().next());
-    Ok(inject::around(state, function, call)
-        .await
-        .map_err(Failure::Injected)??)
+    Ok((function, positional.into_iter().next()))
+}
+
+/// The endpoint a call came through, as the request log names it.
+fn endpoint_name(endpoint: Option<FunctionKind>) -> &'static str {
+    match endpoint {
+        Some(FunctionKind::Query) => "query",
+        Some(FunctionKind::Mutation) => "mutation",
+        Some(FunctionKind::Action) => "action",
+        None => "run",
+    }
 }
 
 /// `args` as positional arguments: an array as-is, anything else as a one-element array.

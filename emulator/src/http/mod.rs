@@ -13,6 +13,7 @@ pub mod host;
 mod inject;
 mod meta;
 pub mod path;
+pub mod request_log;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub clock: ClockControl,
     /// The fault injector, when started with `--faults`.
     pub faults: Option<Arc<Faults>>,
+    /// The inspector's request log (`control::inspector`).
+    pub inspector: control::inspector::Inspector,
 }
 
 /// The routing table.
@@ -57,6 +60,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .nest("/api", api)
         .nest(control::PREFIX, control::router(state.clone()))
+        // `nest` serves the prefix itself but not with a trailing slash: the inspector is at both.
+        .route("/_emulator/", get(control::inspector::page))
         .route("/", get(meta::root))
         .route("/version", get(meta::version))
         .route("/instance_name", get(meta::instance_name))

@@ -27,6 +27,7 @@
 mod checkpointer;
 mod codec;
 mod indexes;
+mod inspect;
 mod lock;
 mod preflight;
 mod readers;

@@ -96,6 +96,60 @@ fn escaped_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(END);
 }
 
+/// Reads back the scalar value encoded at the start of `key`: `Some((value, length))`, where
+/// `value` is `None` for a missing field. Arrays, objects and damaged bytes give `None`: the
+/// inspector only walks the scalar fields of the indexes (shard, status, ...).
+pub fn decode_scalar_prefix(key: &[u8]) -> Option<(Option<Value>, usize)> {
+    let (&tag, rest) = key.split_first()?;
+    let eight =
+        |rest: &[u8]| -> Option<u64> { Some(u64::from_be_bytes(rest.get(..8)?.try_into().ok()?)) };
+    Some(match tag {
+        TAG_MISSING => (None, 1),
+        TAG_NULL => (Some(Value::Null), 1),
+        TAG_INT64 => (Some(Value::Int64((eight(rest)? ^ (1 << 63)) as i64)), 9),
+        TAG_FLOAT64 => {
+            let bits = eight(rest)?;
+            let bits = if bits >> 63 == 1 {
+                bits & !(1 << 63)
+            } else {
+                !bits
+            };
+            (Some(Value::Float64(f64::from_bits(bits))), 9)
+        }
+        TAG_FALSE => (Some(Value::Boolean(false)), 1),
+        TAG_TRUE => (Some(Value::Boolean(true)), 1),
+        TAG_STRING | TAG_BYTES => {
+            let (bytes, used) = unescaped_bytes(rest)?;
+            let value = if tag == TAG_STRING {
+                Value::String(String::from_utf8(bytes).ok()?)
+            } else {
+                Value::Bytes(bytes)
+            };
+            (Some(value), 1 + used)
+        }
+        _ => return None,
+    })
+}
+
+/// The inverse of `escaped_bytes`: the bytes and how many encoded bytes they took.
+fn unescaped_bytes(encoded: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        match *encoded.get(i)? {
+            END if encoded.get(i + 1) == Some(&ESCAPED_ZERO) => {
+                out.push(0);
+                i += 2;
+            }
+            END => return Some((out, i + 1)),
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +209,25 @@ mod tests {
         let mut bound = key(Some("a".into()));
         bound.push(AFTER_ALL);
         assert!(k1 < bound && bound < k2);
+    }
+    #[test]
+    fn scalar_prefixes_decode_back() {
+        let values = [
+            None,
+            Some(Value::Null),
+            Some(Value::Int64(-7)),
+            Some(Value::Float64(-2.5)),
+            Some(Value::Float64(3.0)),
+            Some(Value::Boolean(true)),
+            Some(Value::String("a\0b".into())),
+            Some(Value::Bytes(vec![0, 1])),
+        ];
+        for value in values {
+            let mut encoded = key(value.clone());
+            let length = encoded.len();
+            encoded.extend_from_slice(&key(Some(Value::Float64(1.0))));
+            assert_eq!(decode_scalar_prefix(&encoded), Some((value, length)));
+        }
+        assert_eq!(decode_scalar_prefix(&key(Some(Value::Array(vec![])))), None);
     }
 }

@@ -67,7 +67,7 @@ impl Document {
     }
 }
 
-const DOCUMENT_COLUMNS: &str = "row, id, creation_time, body";
+pub(crate) const DOCUMENT_COLUMNS: &str = "row, id, creation_time, body";
 
 /// Convex's size of a document with these user fields plus its two system fields.
 fn fields_convex_size(fields: &Object) -> usize {
@@ -216,13 +216,15 @@ impl<'c> ReadTx<'c> {
 }
 
 /// A row as SQLite returns it, before the body is decoded.
-type RawDocument = (i64, String, f64, Vec<u8>);
+pub(crate) type RawDocument = (i64, String, f64, Vec<u8>);
 
-fn raw_document(row: &Row<'_>) -> rusqlite::Result<RawDocument> {
+pub(crate) fn raw_document(row: &Row<'_>) -> rusqlite::Result<RawDocument> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
-fn decode_document((row, id, creation_time, body): RawDocument) -> Result<Document, Error> {
+pub(crate) fn decode_document(
+    (row, id, creation_time, body): RawDocument,
+) -> Result<Document, Error> {
     match decode_object(&body) {
         Ok(fields) => Ok(Document {
             row,

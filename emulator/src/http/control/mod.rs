@@ -9,11 +9,13 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /_emulator/health` | `{"ok": true}` once the store answers (guarded, so it also checks a secret) |
+//! | `GET /_emulator/`, `/_emulator/assets/*`, `/_emulator/api/*` | the inspector (`inspector/`) |
 //! | `GET`/`POST /_emulator/clock` | read the time; move a manual clock (`clock`) |
 //! | `GET`/`POST`/`DELETE /_emulator/faults` | the fault plan and its log (`faults`) |
 
 mod clock;
 mod faults;
+pub mod inspector;
 
 use std::sync::Arc;
 
@@ -34,6 +36,7 @@ pub const PREFIX: &str = "/_emulator";
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let guarded = Router::new()
         .route("/health", get(health))
+        .merge(inspector::api_routes())
         .route("/clock", get(clock::get_clock).post(clock::move_clock))
         .route(
             "/faults",
@@ -42,7 +45,9 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
                 .delete(faults::clear_faults),
         )
         .route_layer(middleware::from_fn_with_state(state, require_secret));
-    Router::new().merge(guarded)
+    Router::new()
+        .merge(inspector::public_routes())
+        .merge(guarded)
 }
 
 /// Refuses a request that does not carry the secret as a bearer token.
@@ -79,6 +84,8 @@ pub enum ControlError {
     BadRequest(String),
     /// The route exists but the feature is off (for example the manual clock): 404.
     NotEnabled(String),
+    /// The thing asked for does not exist (an executionId, a call no longer logged): 404.
+    NotFound(String),
     /// The store failed: 500.
     Internal(crate::Error),
 }
@@ -95,6 +102,7 @@ impl IntoResponse for ControlError {
             ControlError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "Unauthorized", m.into()),
             ControlError::BadRequest(m) => (StatusCode::BAD_REQUEST, "BadRequest", m),
             ControlError::NotEnabled(m) => (StatusCode::NOT_FOUND, "NotEnabled", m),
+            ControlError::NotFound(m) => (StatusCode::NOT_FOUND, "NotFound", m),
             ControlError::Internal(e) => {
                 eprintln!("internal error: {e}");
                 (
