@@ -10,6 +10,7 @@
 mod executor;
 mod fixtures;
 mod inspector;
+mod load;
 mod ops;
 mod scale;
 mod state;
@@ -97,6 +98,19 @@ struct Cli {
     /// Where to write the JSON figures.
     #[arg(long, default_value = "target/bench-results.json")]
     out: PathBuf,
+    /// Run only the `load` mode (see `load.rs`): N keep-alive connections with a mix of
+    /// reads, claims and inserts, stalled connections, a hostile body; the emulator only.
+    #[arg(long)]
+    load: bool,
+    /// Connections of the load mix.
+    #[arg(long, default_value_t = 64)]
+    load_connections: usize,
+    /// How long the load mix runs, in seconds.
+    #[arg(long, default_value_t = 10)]
+    load_seconds: u64,
+    /// Stalled connections opened by the load mode.
+    #[arg(long, default_value_t = 2_000)]
+    load_stalled: usize,
 }
 
 #[tokio::main]
@@ -126,6 +140,20 @@ async fn main() -> Result<()> {
         let figures = figures?;
         write_json(&cli.out, &figures)?;
         print_inspector(&figures);
+        println!("\nfigures written to {}", cli.out.display());
+        return Ok(());
+    }
+
+    if cli.load {
+        let options = load::LoadOptions {
+            connections: cli.load_connections,
+            seconds: if cli.quick { 2 } else { cli.load_seconds },
+            stalled: if cli.quick { 200 } else { cli.load_stalled },
+        };
+        let figures = load::run(&options, &scratch).await?;
+        write_json(&cli.out, &json!({ "load": figures }))?;
+        let _ = std::fs::remove_dir_all(&scratch);
+        load::print(&figures);
         println!("\nfigures written to {}", cli.out.display());
         return Ok(());
     }

@@ -26,6 +26,7 @@ use crate::clock::{Clock, ClockControl};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::limits::REQUEST_LOG_ENTRIES_DEFAULT;
+use crate::serve::Timeouts;
 use crate::snapshot::{self, ImportOptions};
 use crate::store::DbLocation;
 use crate::{Config, Controls, Server, DEFAULT_MODULE};
@@ -44,6 +45,8 @@ pub struct EmulatorBuilder {
     controls: Controls,
     snapshot: Option<PathBuf>,
     request_log_size: usize,
+    timeouts: Timeouts,
+    allowed_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -70,6 +73,8 @@ impl Default for EmulatorBuilder {
             controls: Controls::system(),
             snapshot: None,
             request_log_size: REQUEST_LOG_ENTRIES_DEFAULT,
+            timeouts: Timeouts::default(),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -118,6 +123,19 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The connection timeouts (header, body, idle, shutdown grace); the defaults of
+    /// `limits.rs` when not given.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Host names answered besides loopback and the bound address (`--allowed-host`).
+    pub fn allowed_hosts(mut self, hosts: impl IntoIterator<Item = String>) -> Self {
+        self.allowed_hosts.extend(hosts);
+        self
+    }
+
     /// How many calls the inspector's request log keeps (0 keeps none).
     pub fn request_log_size(mut self, entries: usize) -> Self {
         self.request_log_size = entries;
@@ -143,7 +161,10 @@ impl EmulatorBuilder {
             module: self.module,
             request_log_size: self.request_log_size,
         };
-        let server = Server::bind_with(&config, self.controls).await?;
+        let server = Server::bind_with(&config, self.controls)
+            .await?
+            .with_timeouts(self.timeouts)
+            .allow_hosts(self.allowed_hosts);
         let addr = server.local_addr()?;
         let state = server.state().clone();
         if let Some(path) = self.snapshot {

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use convex_storage_emulator::clock::{ClockControl, MANUAL_CLOCK_MS_MAX};
 use convex_storage_emulator::faults::FaultPlan;
 use convex_storage_emulator::limits::{REQUEST_LOG_ENTRIES_DEFAULT, REQUEST_LOG_ENTRIES_MAX};
+use convex_storage_emulator::serve::Timeouts;
 use convex_storage_emulator::store::DbLocation;
 use convex_storage_emulator::{Controls, Emulator, EmulatorBuilder, DEFAULT_MODULE};
 
@@ -50,6 +51,14 @@ struct ServeArgs {
     /// The secret every call must send as `authSecret` (`exec`: a random one when not given).
     #[arg(long, env = "CONVEX_STORAGE_AUTH_SECRET", hide_env_values = true)]
     auth_secret: Option<String>,
+    /// Read the secret from this file (one trailing newline is ignored), so it does not show
+    /// in `ps`.
+    #[arg(long, value_name = "PATH", conflicts_with = "auth_secret")]
+    auth_secret_file: Option<std::path::PathBuf>,
+    /// Also answer requests whose `Host` is this name (repeatable); by default only loopback
+    /// names and the `--host` address are answered, against DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -136,26 +145,37 @@ fn usage_error(message: &str) -> ExitCode {
 
 impl ServeArgs {
     /// The builder these flags describe, with the defaults of `serve` or of `exec`.
-    fn builder(&self, default_db: &str, default_port: u16) -> EmulatorBuilder {
+    fn builder(&self, default_db: &str, default_port: u16) -> anyhow::Result<EmulatorBuilder> {
         let mut builder = Emulator::builder()
             .host(self.host.clone())
             .port(self.port.unwrap_or(default_port))
             .db(DbLocation::parse(self.db.as_deref().unwrap_or(default_db)))
             .module(self.module.clone())
             .request_log_size(self.request_log_size);
-        if let Some(secret) = self.auth_secret.clone().filter(|s| !s.is_empty()) {
+        builder = builder
+            .timeouts(timeouts())
+            .allowed_hosts(self.allowed_hosts.clone());
+        if let Some(secret) = self.secret()?.filter(|s| !s.is_empty()) {
             builder = builder.auth_secret(secret);
         }
         if let Some(path) = &self.snapshot {
             builder = builder.snapshot(path.clone());
         }
-        builder.controls(Controls {
+        Ok(builder.controls(Controls {
             clock: match self.clock {
                 ClockFlag::System => ClockControl::system(),
                 ClockFlag::Manual => ClockControl::manual(self.clock_start_ms),
             },
             faults: self.faults.clone(),
-        })
+        }))
+    }
+
+    /// The secret given, from `--auth-secret-file` or `--auth-secret` / the environment.
+    fn secret(&self) -> anyhow::Result<Option<String>> {
+        match &self.auth_secret_file {
+            Some(path) => read_secret_file(path).map(Some).map_err(anyhow::Error::msg),
+            None => Ok(self.auth_secret.clone()),
+        }
     }
 }
 
@@ -164,12 +184,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    if args.auth_secret.as_deref().is_none_or(str::is_empty) {
-        return Ok(usage_error(
-            "no auth secret: pass --auth-secret <SECRET> or set CONVEX_STORAGE_AUTH_SECRET",
-        ));
+    match args.secret() {
+        Err(e) => return Ok(usage_error(&e.to_string())),
+        Ok(secret) if secret.as_deref().is_none_or(str::is_empty) => {
+            return Ok(usage_error(
+                "no auth secret: pass --auth-secret <SECRET>, --auth-secret-file <PATH> or \
+                 set CONVEX_STORAGE_AUTH_SECRET",
+            ))
+        }
+        Ok(_) => {}
     }
-    let builder = args.builder(DEFAULT_DB, DEFAULT_PORT);
+    let builder = args.builder(DEFAULT_DB, DEFAULT_PORT)?;
     runtime()?.block_on(async {
         // Install the handlers before announcing the address, so a signal sent right after
         // the `listening` line is a clean shutdown rather than the default "terminate".
@@ -189,7 +214,57 @@ fn announce(emulator: &Emulator) -> anyhow::Result<()> {
     stdout.flush().context("flushing stdout")
 }
 
-/// A future that resolves on Ctrl-C or SIGTERM; the handlers are registered immediately.
+/// The secret in `path`, without one trailing newline (`\n` or `\r\n`). Never echoes it.
+fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "reading the auth secret file {}: {e}; pass a readable UTF-8 file",
+            path.display()
+        )
+    })?;
+    let secret = text
+        .strip_suffix('\n')
+        .map(|s| s.strip_suffix('\r').unwrap_or(s))
+        .unwrap_or(&text);
+    if secret.is_empty() {
+        return Err(format!(
+            "the auth secret file {} is empty; write the secret into it",
+            path.display()
+        ));
+    }
+    Ok(secret.to_string())
+}
+
+/// Test-only: shortens the serving timeouts so tests of them take seconds. Either one number
+/// of milliseconds for all of them, or four, `HEADER,BODY,IDLE,GRACE`. Not a user setting, so
+/// not a flag in `--help`.
+const TEST_TIMEOUTS_ENV: &str = "CONVEX_STORAGE_EMULATOR_TEST_TIMEOUTS_MS";
+
+fn timeouts() -> Timeouts {
+    let Ok(text) = std::env::var(TEST_TIMEOUTS_ENV) else {
+        return Timeouts::default();
+    };
+    let ms: Vec<std::time::Duration> = text
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .map(std::time::Duration::from_millis)
+        .collect();
+    match ms.as_slice() {
+        [all] => Timeouts::all(*all),
+        [header_read, body_read, idle, shutdown_grace] => Timeouts {
+            header_read: *header_read,
+            body_read: *body_read,
+            idle: *idle,
+            shutdown_grace: *shutdown_grace,
+        },
+        _ => Timeouts::default(),
+    }
+}
+
+/// A future that resolves on the first Ctrl-C or SIGTERM (the handlers are registered
+/// immediately). After it, a second signal exits at once with status 130 (Ctrl-C) or 143
+/// (SIGTERM), without waiting for calls in flight: every acknowledged write is already
+/// committed, and a write not yet acknowledged is either committed whole or not at all.
 fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -199,6 +274,15 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + 
             _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
+        eprintln!("shutting down: finishing the calls in flight; signal again to exit now");
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                _ = interrupt.recv() => 130,
+                _ = terminate.recv() => 143,
+            };
+            eprintln!("second signal: exiting now");
+            std::process::exit(status);
+        });
     })
 }
 
@@ -312,7 +396,7 @@ mod exec {
     const SIGNAL_EXIT_BASE: i32 = 128;
 
     pub fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
-        let builder = args.serve.builder(":memory:", 0);
+        let builder = args.serve.builder(":memory:", 0)?;
         let (program, rest) = args
             .command
             .split_first()

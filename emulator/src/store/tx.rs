@@ -5,6 +5,7 @@
 //! its supply of creation times. Both only exist inside [`crate::store::Store::read`] /
 //! [`crate::store::Store::write`], which open and finish the SQL transaction around them.
 
+use std::cell::Cell;
 use std::ops::Deref;
 
 use rand::rngs::StdRng;
@@ -78,6 +79,29 @@ fn fields_convex_size(fields: &Object) -> usize {
 pub struct ReadTx<'c> {
     pub(crate) conn: &'c Connection,
     pub(crate) meter: Meter,
+    /// Set for a read on an async worker (`Store::read_inline`): bytes of documents it may
+    /// still decode.
+    pub(crate) budget: Option<&'c InlineBudget>,
+}
+
+/// What an inline read may still decode, and whether it ran out.
+pub(crate) struct InlineBudget {
+    left_bytes: Cell<usize>,
+    exceeded: Cell<bool>,
+}
+
+impl InlineBudget {
+    pub(crate) fn new(bytes: usize) -> Self {
+        Self {
+            left_bytes: Cell::new(bytes),
+            exceeded: Cell::new(false),
+        }
+    }
+
+    /// Whether the read was stopped for going over the budget.
+    pub(crate) fn exceeded(&self) -> bool {
+        self.exceeded.get()
+    }
 }
 
 impl<'c> ReadTx<'c> {
@@ -86,6 +110,25 @@ impl<'c> ReadTx<'c> {
         Self {
             conn,
             meter: Meter::default(),
+            budget: None,
+        }
+    }
+
+    /// Counts a stored body against the inline budget, failing the read once it is spent.
+    fn charge(&self, raw: &RawDocument) -> Result<(), Error> {
+        let Some(budget) = self.budget else {
+            return Ok(());
+        };
+        let bytes = raw.3.len();
+        match budget.left_bytes.get().checked_sub(bytes) {
+            Some(left) => {
+                budget.left_bytes.set(left);
+                Ok(())
+            }
+            None => {
+                budget.exceeded.set(true);
+                Err(Error::InlineReadTooLarge)
+            }
         }
     }
 
@@ -165,6 +208,7 @@ impl<'c> ReadTx<'c> {
 
     /// Decodes a row and counts it as read; fails once the transaction has read too much.
     fn metered(&self, raw: RawDocument) -> Result<Document, Error> {
+        self.charge(&raw)?;
         let document = decode_document(raw)?;
         self.meter.read(document.convex_size())?;
         Ok(document)
