@@ -13,7 +13,7 @@ mod support {
 use std::sync::Arc;
 
 use anyhow::{ensure, Context, Result};
-use convex_storage_testkit::{EmulatorDb, ServerProcess};
+use convex_storage_testkit::{Emulator, ServerProcess};
 use durable_execution_storage_convex::*;
 use support::checks::{self, BoxFuture};
 use support::values::*;
@@ -60,8 +60,8 @@ fn test_mode() -> ConvexStorageOptions {
 }
 
 /// Every check against a running server, then the URL-level checks.
-async fn run_remote(backend: &str, server: &ServerProcess) -> Result<()> {
-    let url = server.url().to_string();
+async fn run_remote(backend: &str, url: &str) -> Result<()> {
+    let url = url.to_string();
     let storage: Arc<dyn TaskExecutionsStorage> = Arc::new(connect(&url, SECRET, test_mode()));
     let checks = run_checks(backend, || {
         let storage = storage.clone();
@@ -214,14 +214,12 @@ async fn memory_backend() -> Result<()> {
 
 #[tokio::test]
 async fn emulator_backend() -> Result<()> {
-    let server =
-        tokio::task::spawn_blocking(|| ServerProcess::start_emulator(SECRET, &EmulatorDb::Memory))
-            .await??;
-    run_remote("emulator", &server).await
+    let emulator = Emulator::builder().auth_secret(SECRET).start().await?;
+    run_remote("emulator", emulator.url()).await
 }
 
 #[tokio::test]
 async fn reference_backend() -> Result<()> {
     let server = tokio::task::spawn_blocking(|| ServerProcess::start_reference(SECRET)).await??;
-    run_remote("reference", &server).await
+    run_remote("reference", server.url()).await
 }

@@ -8,7 +8,7 @@ mod support {
 
 use std::time::Duration;
 
-use convex_storage_testkit::{EmulatorDb, ServerProcess};
+use convex_storage_testkit::Emulator;
 use durable_execution_storage_convex::*;
 use serde_json::json;
 use support::stub_server::{success, StubServer};
@@ -27,10 +27,11 @@ fn lookup() -> Vec<GetByIdRequest> {
     }]
 }
 
-async fn start_emulator() -> ServerProcess {
-    tokio::task::spawn_blocking(|| ServerProcess::start_emulator(SECRET, &EmulatorDb::Memory))
+async fn start_emulator() -> Emulator {
+    Emulator::builder()
+        .auth_secret(SECRET)
+        .start()
         .await
-        .expect("join")
         .expect("the emulator starts")
 }
 

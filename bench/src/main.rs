@@ -10,8 +10,10 @@
 mod executor;
 mod fixtures;
 mod inspector;
+mod load;
 mod ops;
 mod scale;
+mod state;
 mod stats;
 
 use std::path::PathBuf;
@@ -75,6 +77,15 @@ struct Cli {
     /// Emulator restarts timed per startup figure.
     #[arg(long, default_value_t = 10)]
     startups: usize,
+    /// Executions stored for timing `/_emulator/reset` against `deleteAll`.
+    #[arg(long, default_value_t = 100_000)]
+    state_reset_rows: usize,
+    /// Executions stored for timing snapshot export and import.
+    #[arg(long, default_value_t = 1_000_000)]
+    state_snapshot_rows: usize,
+    /// Run only the state-control figures (reset, export, import) of the emulator.
+    #[arg(long)]
+    only_state: bool,
     /// A short run of everything, to check the bench itself works.
     #[arg(long)]
     quick: bool,
@@ -87,6 +98,19 @@ struct Cli {
     /// Where to write the JSON figures.
     #[arg(long, default_value = "target/bench-results.json")]
     out: PathBuf,
+    /// Run only the `load` mode (see `load.rs`): N keep-alive connections with a mix of
+    /// reads, claims and inserts, stalled connections, a hostile body; the emulator only.
+    #[arg(long)]
+    load: bool,
+    /// Connections of the load mix.
+    #[arg(long, default_value_t = 64)]
+    load_connections: usize,
+    /// How long the load mix runs, in seconds.
+    #[arg(long, default_value_t = 10)]
+    load_seconds: u64,
+    /// Stalled connections opened by the load mode.
+    #[arg(long, default_value_t = 2_000)]
+    load_stalled: usize,
 }
 
 #[tokio::main]
@@ -99,6 +123,11 @@ async fn main() -> Result<()> {
         cli.scale = vec![1_000, 10_000];
         cli.scale_claims = 50;
         cli.startups = 3;
+        cli.state_reset_rows = 2_000;
+        cli.state_snapshot_rows = 10_000;
+    }
+    if cli.only_state {
+        cli.backends = vec!["emulator".to_string()];
     }
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; run with --release for figures worth recording");
@@ -111,6 +140,20 @@ async fn main() -> Result<()> {
         let figures = figures?;
         write_json(&cli.out, &figures)?;
         print_inspector(&figures);
+        println!("\nfigures written to {}", cli.out.display());
+        return Ok(());
+    }
+
+    if cli.load {
+        let options = load::LoadOptions {
+            connections: cli.load_connections,
+            seconds: if cli.quick { 2 } else { cli.load_seconds },
+            stalled: if cli.quick { 200 } else { cli.load_stalled },
+        };
+        let figures = load::run(&options, &scratch).await?;
+        write_json(&cli.out, &json!({ "load": figures }))?;
+        let _ = std::fs::remove_dir_all(&scratch);
+        load::print(&figures);
         println!("\nfigures written to {}", cli.out.display());
         return Ok(());
     }
@@ -138,6 +181,17 @@ async fn main() -> Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
 
     let report = Value::Object(results);
+    if let Some(figures) = report
+        .get("emulator")
+        .and_then(|e| e.get("state"))
+        .and_then(|s| serde_json::from_value::<state::StateFigures>(s.clone()).ok())
+    {
+        state::print(&figures);
+    }
+    if cli.only_state {
+        println!("\nfigures written to {}", cli.out.display());
+        return Ok(());
+    }
     print_report(&report, &backends);
     println!("\nfigures written to {}", cli.out.display());
     Ok(())
@@ -236,6 +290,21 @@ async fn bench_backend(cli: &Cli, backend: &str, scratch: &std::path::Path) -> R
     let (target, _) = start(cli, backend, Some(db.clone()))?;
     let storage = connect(&target.url, &target.secret, 1, None)?;
     storage.delete_all().await?;
+
+    if backend == "emulator" {
+        let figures_of_state = state::run(
+            &target.url,
+            &target.secret,
+            storage.clone(),
+            cli.state_reset_rows,
+            cli.state_snapshot_rows,
+        )
+        .await?;
+        figures.insert("state".into(), serde_json::to_value(&figures_of_state)?);
+        if cli.only_state {
+            return Ok(Value::Object(figures));
+        }
+    }
 
     // Per-operation latency.
     let seed = if backend == "reference" {

@@ -6,7 +6,7 @@
 //! | backend | what | store per test group |
 //! |---|---|---|
 //! | `memory` | the adapter's in-memory storage | a new one |
-//! | `emulator` | the emulator binary via testkit, `--db :memory:`, port 0, `--clock manual` | a new process |
+//! | `emulator` | the emulator in this process via testkit (`:memory:`, port 0, a real socket, manual clock) | a new emulator |
 //! | `reference` | the Node reference server (our `convex/` code under convex-test) | a new process |
 //! | `deployment` | a real Convex deployment from `CONVEX_URL` + `CONVEX_STORAGE_AUTH_SECRET` | shared: emptied with `deleteAll`, never two groups at once |
 
@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use convex_storage_testkit::{EmulatorDb, ServerProcess};
+use convex_storage_emulator::clock::ClockControl;
+use convex_storage_emulator::faults::FaultPlan;
+use convex_storage_emulator::Controls;
+use convex_storage_testkit::{Emulator, InProcessEmulator, ServerProcess};
 use durable_execution_storage_convex::{
     ConvexStorageOptions, ConvexTaskExecutionsStorage, InMemoryTaskExecutionsStorage, ShardChooser,
     TaskExecutionsStorage,
@@ -251,8 +254,17 @@ pub struct Backend {
     endpoint: Option<Endpoint>,
     memory: Option<Arc<InMemoryTaskExecutionsStorage>>,
     clock: BackendClock,
-    /// Keeps the server process alive; it is killed when the backend is dropped.
-    _process: Option<ServerProcess>,
+    /// Keeps the server alive; it is stopped when the backend is dropped.
+    _server: Option<Server>,
+}
+
+/// A server a backend started and owns; held only so that dropping the backend stops it.
+#[allow(dead_code)]
+enum Server {
+    /// The emulator, served in this process (the suite checks the functions, not the binary).
+    InProcess(InProcessEmulator),
+    /// The Node reference server.
+    Process(ServerProcess),
 }
 
 impl Backend {
@@ -275,7 +287,7 @@ impl Backend {
                     endpoint: None,
                     memory: Some(Arc::new(storage)),
                     clock: BackendClock::Memory(clock),
-                    _process: None,
+                    _server: None,
                 })
             }
             BackendKind::Emulator => Self::start_emulator(&[]),
@@ -293,7 +305,7 @@ impl Backend {
                     endpoint: Some(endpoint),
                     memory: None,
                     clock: BackendClock::Wall,
-                    _process: Some(process),
+                    _server: Some(Server::Process(process)),
                 })
             }
             BackendKind::Deployment => {
@@ -308,20 +320,25 @@ impl Backend {
     }
 
     /// A fresh emulator on its manual clock, starting at the wall clock's time, with
-    /// `extra_args` (e.g. `--faults seed=1`).
+    /// `extra_args` as the binary would take them (only `--faults SPEC` is needed here).
     pub fn start_emulator(extra_args: &[&str]) -> Result<Self, ConformanceError> {
+        let fail = |message: String| ConformanceError::Start {
+            backend: BackendKind::Emulator.name().to_string(),
+            message,
+        };
         let auth_secret = format!("conformance-{:016x}", rand::random::<u64>());
-        let start_ms = wall_clock_ms().to_string();
-        let mut args = vec!["--clock", "manual", "--clock-start-ms", &start_ms];
-        args.extend_from_slice(extra_args);
-        let process =
-            ServerProcess::start_emulator_with_args(&auth_secret, &EmulatorDb::Memory, &args)
-                .map_err(|e| ConformanceError::Start {
-                    backend: BackendKind::Emulator.name().to_string(),
-                    message: format!("{e:#}"),
-                })?;
+        let start_ms = u64::try_from(wall_clock_ms()).unwrap_or_default();
+        let controls = Controls {
+            clock: ClockControl::manual(Some(start_ms)),
+            faults: faults_of(extra_args).map_err(fail)?,
+        };
+        let builder = Emulator::builder()
+            .auth_secret(auth_secret.clone())
+            .controls(controls);
+        let emulator =
+            InProcessEmulator::start_with(builder).map_err(|e| fail(format!("{e:#}")))?;
         let endpoint = Endpoint {
-            url: process.url().to_string(),
+            url: emulator.url().to_string(),
             auth_secret: auth_secret.clone(),
             module: DEFAULT_MODULE.to_string(),
         };
@@ -334,7 +351,7 @@ impl Backend {
             },
             endpoint: Some(endpoint),
             memory: None,
-            _process: Some(process),
+            _server: Some(Server::InProcess(emulator)),
         })
     }
 
@@ -346,7 +363,7 @@ impl Backend {
             endpoint: Some(endpoint),
             memory: None,
             clock: BackendClock::Wall,
-            _process: None,
+            _server: None,
         }
     }
 
@@ -420,6 +437,16 @@ impl Backend {
                 source,
             })?;
         Ok(Arc::new(storage))
+    }
+}
+
+/// The fault plan of `--faults SPEC` among the emulator flags a check asks for (the only flag
+/// an in-process emulator needs here; any other is refused rather than ignored).
+fn faults_of(args: &[&str]) -> Result<Option<FaultPlan>, String> {
+    match args {
+        [] => Ok(None),
+        ["--faults", spec] => FaultPlan::parse_spec(spec).map(Some),
+        other => Err(format!("unsupported emulator flags {other:?}")),
     }
 }
 

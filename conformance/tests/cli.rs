@@ -1,9 +1,10 @@
 //! The command-line runner against an emulator: a passing run exits 0 with the table, a run
-//! with the wrong secret exits non-zero.
+//! with the wrong secret exits non-zero. The runner is the process under test; the emulator it
+//! checks is served inside this test process.
 
 use std::process::Command;
 
-use convex_storage_testkit::{EmulatorDb, ServerProcess};
+use convex_storage_testkit::{EmulatorDb, InProcessEmulator};
 
 const SECRET: &str = "cli-test-secret";
 
@@ -23,7 +24,7 @@ fn run(url: &str, secret: &str) -> (bool, String) {
 #[test]
 fn a_conforming_emulator_passes_with_a_per_operation_table() {
     let server =
-        ServerProcess::start_emulator(SECRET, &EmulatorDb::Memory).expect("the emulator starts");
+        InProcessEmulator::start(SECRET, &EmulatorDb::Memory).expect("the emulator starts");
     let (ok, stdout) = run(server.url(), SECRET);
     assert!(ok, "the runner failed:\n{stdout}");
     for name in [
@@ -42,7 +43,7 @@ fn a_conforming_emulator_passes_with_a_per_operation_table() {
 #[test]
 fn a_wrong_secret_fails_the_run() {
     let server =
-        ServerProcess::start_emulator(SECRET, &EmulatorDb::Memory).expect("the emulator starts");
+        InProcessEmulator::start(SECRET, &EmulatorDb::Memory).expect("the emulator starts");
     let (ok, stdout) = run(server.url(), "not-the-secret");
     assert!(!ok, "the runner passed with a wrong secret:\n{stdout}");
     assert!(

@@ -21,6 +21,25 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error(
+        "the database {path} cannot be written: {reason}. Make it writable, or pass another \
+         --db (or --db :memory:)"
+    )]
+    DbNotWritable { path: PathBuf, reason: String },
+
+    #[error(
+        "the file {path} is not an emulator database: {reason}. It was left untouched; pass \
+         --db with a new or empty file, or one this emulator made"
+    )]
+    DbNotOurs { path: PathBuf, reason: String },
+
+    #[error(
+        "the database {path} is already served by another emulator{}. Stop that one, or pass \
+         another --db",
+        match pid { Some(pid) => format!(" (process {pid})"), None => String::new() }
+    )]
+    DbInUse { path: PathBuf, pid: Option<u32> },
+
     #[error("the database has schema version {found}, newer than this build knows ({known})")]
     SchemaTooNew { found: i64, known: i64 },
 
@@ -35,6 +54,9 @@ pub enum Error {
 
     #[error("the write batch was rolled back: {0}")]
     BatchAbandoned(String),
+
+    #[error("a read on an async worker went over its byte budget (it is redone elsewhere)")]
+    InlineReadTooLarge,
 
     #[error("the store's writer thread has stopped")]
     WriterStopped,
@@ -52,4 +74,7 @@ pub enum Error {
 
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
+
+    #[error("starting from the snapshot {path}: {message}")]
+    Snapshot { path: PathBuf, message: String },
 }

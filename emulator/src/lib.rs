@@ -11,11 +11,14 @@
 //! * [`store`]: SQLite behind one writer thread and pooled readers; Convex's index order as
 //!   byte keys; numbered migrations.
 //!
-//! Beside them: [`value`] (the data model), [`id`] (Convex document ids), [`clock`] (the only
-//! reader of the system time, and the manual clock tests move), [`faults`] (seeded fault
-//! injection, asked once per call by `http`), [`limits`] (every limit, with units), [`error`].
+//! Beside them: [`serve`] (connections: timeouts, the cap, graceful shutdown), [`value`] (the
+//! data model), [`id`] (Convex document ids), [`clock`] (the only reader of the system time,
+//! and the manual clock tests move), [`faults`] (seeded fault injection, asked once per call by
+//! `http`), [`limits`] (every limit, with units), [`error`], and [`snapshot`] (Convex's
+//! snapshot ZIPs, export and import).
 //!
-//! Use [`app`] to get the router for in-process tests, and [`Server`] to bind and serve.
+//! Use [`Emulator`] to run one on a real socket inside a Rust test (no separate binary), [`app`]
+//! to get the bare router for in-process tests, and [`Server`] to bind and serve.
 //!
 //! # Invariants
 //!
@@ -42,9 +45,13 @@ pub mod functions;
 pub mod http;
 pub mod id;
 pub mod limits;
+pub mod serve;
+pub mod snapshot;
 pub mod store;
 pub mod value;
 mod varint;
+
+mod embedded;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +60,7 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use embedded::{Emulator, EmulatorBuilder};
 pub use error::Error;
 pub use http::AppState;
 
@@ -161,6 +169,8 @@ pub fn open_state_with_log(
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
+    timeouts: serve::Timeouts,
+    hosts: http::host::AllowedHosts,
 }
 
 impl Server {
@@ -190,7 +200,26 @@ impl Server {
                 addr: addr.clone(),
                 source,
             })?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            timeouts: serve::Timeouts::default(),
+            hosts: http::host::AllowedHosts::new([config.host.clone()]),
+        })
+    }
+
+    /// Replaces the serving timeouts (tests shorten them).
+    pub fn with_timeouts(mut self, timeouts: serve::Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Serves these `Host` names too, besides the loopback ones and the bound host
+    /// (`--allowed-host`).
+    pub fn allow_hosts(mut self, hosts: impl IntoIterator<Item = String>) -> Self {
+        let bound = self.hosts.clone();
+        self.hosts = bound.with(hosts);
+        self
     }
 
     /// The shared state (its clock control and fault injector included).
@@ -203,17 +232,18 @@ impl Server {
         self.listener.local_addr().map_err(Error::Serve)
     }
 
-    /// Serves until `shutdown` resolves, finishes the requests in flight, then closes the
-    /// database cleanly.
+    /// Serves until `shutdown` resolves, gives the requests in flight up to the shutdown
+    /// grace to finish (see [`serve`]), then closes the database cleanly.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let app = app(self.state.clone());
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(Error::Serve)?;
+        let hosts = Arc::new(self.hosts);
+        let app = app(self.state.clone()).layer(axum::middleware::from_fn_with_state(
+            hosts,
+            http::host::check,
+        ));
+        serve::serve(self.listener, app, self.timeouts, shutdown).await;
         let state = self.state;
         tokio::task::spawn_blocking(move || {
             if let Ok(state) = Arc::try_unwrap(state) {

@@ -90,6 +90,67 @@ pub const WAL_RESTART_PAGES: i64 = 16 * 1024;
 /// (one huge transaction) is given back.
 pub const WAL_SIZE_LIMIT_BYTES: i64 = 2 * WAL_RESTART_PAGES * 4096;
 
+/// Bytes of stored documents an inline read (see `Store::read_inline`) may decode before it is
+/// abandoned and redone on a blocking thread: a few big documents take milliseconds to decode,
+/// which would stall every small call sharing the async worker.
+pub const INLINE_READ_BYTES_MAX: usize = 64 * 1024;
+
+/// Answers holding more than about this many bytes are encoded to JSON on a blocking thread:
+/// encoding tens of MiB takes tens of milliseconds, which on an async worker would delay every
+/// small call behind it.
+pub const INLINE_ENCODE_BYTES_MAX: usize = 64 * 1024;
+
+/// How long a client may take to send a request's complete headers, counted from when the
+/// connection is ready for a request (hyper's `header_read_timeout`). Bounds slow-header
+/// ("slowloris") clients; a real client sends its headers in one packet.
+pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+
+/// How long a client may take to send a whole request body once its headers are in. A 16 MiB
+/// body over loopback or a local network takes well under a second; this bounds bodies
+/// shorter than their `Content-Length` and trickled uploads, as fast as the header timeout.
+pub const BODY_READ_TIMEOUT_MS: u64 = 10_000;
+
+/// A connection on which nothing moves (no byte read or written, no request being answered)
+/// for this long is closed. Frees silent sockets and idle keep-alive connections; clients
+/// (undici, reqwest, `ConvexHttpClient`) reconnect transparently. Shorter than the header
+/// timeout, so a silent socket goes first and only trickling clients meet the header timeout.
+pub const IDLE_CONNECTION_TIMEOUT_MS: u64 = 5_000;
+
+/// Most connections served at once. Beyond it a new connection gets an immediate 503
+/// `{code, message}` and is closed, so open connections (and the descriptors the store needs)
+/// are unharmed. Lowered at startup to what the file-descriptor limit leaves after
+/// [`FILE_DESCRIPTORS_RESERVED`].
+pub const CONNECTIONS_MAX: usize = 4096;
+
+/// File descriptors kept out of the connection budget: the database, its WAL and shared
+/// memory for the writer, the checkpointer and [`READER_CONNECTIONS_MAX`] readers, the lock
+/// file, the listener, standard streams and the runtime's own, with room to spare.
+pub const FILE_DESCRIPTORS_RESERVED: usize = 64;
+
+/// Connections served before the allocator's free memory is handed back to the OS, which then
+/// happens once no connection is open. Rare enough that a client opening one connection per
+/// call does not pay for it each time; a burst of this many (a load test, stalled sockets)
+/// leaves tens of MiB of buffers worth returning.
+pub const MEMORY_TRIM_AFTER_CONNECTIONS: usize = 256;
+
+/// After the first SIGTERM or Ctrl-C, calls in flight get this long to finish before the
+/// remaining connections are dropped and the process exits. Long enough for any storage call;
+/// short enough for a supervisor's stop timeout (Docker waits 10 s).
+pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
+
+/// How long to pause accepting after `accept` fails (e.g. out of descriptors), so the loop does
+/// not spin while connections close.
+pub const ACCEPT_ERROR_PAUSE_MS: u64 = 50;
+
+/// Most JSON values (every number, string, array, object... counted once) kept from one
+/// request's `args` while parsing; a body with more is refused with 400 `BadJsonBody`. Arrays
+/// and objects over [`ARRAY_ELEMENTS_MAX`] / [`OBJECT_FIELDS_MAX`] are cut while parsing (the
+/// rest is only counted, for Convex's error message), but many small arrays could still hold
+/// one value per two bytes of body, at 30-60 bytes of memory each. This budget keeps the
+/// parse of a [`BODY_BYTES_MAX`] body to a few times its size, and is far above any real call:
+/// an execution is about 30 values, so `insertMany` of 8192 executions holds about 250 000. Nesting is bounded by
+/// `serde_json` (128 levels), also while parsing.
+pub const JSON_VALUES_MAX: usize = 512 * 1024;
 /// Calls the inspector's request log keeps when `--request-log-size` is not given; the oldest
 /// is dropped when a new one arrives.
 pub const REQUEST_LOG_ENTRIES_DEFAULT: usize = 1_000;
@@ -130,6 +191,15 @@ pub const INSPECTOR_DISTINCT_VALUES_MAX: usize = 1_024;
 
 /// Children listed in an execution's detail; the total is always counted.
 pub const INSPECTOR_CHILDREN_SHOWN_MAX: usize = 200;
+/// Deflate level of snapshot exports (zlib's scale, 1 fastest to 9 smallest). Level 1 keeps an
+/// export of a million executions above 100,000 rows/s on the 2-core machine (BENCHMARKS.md);
+/// the JSON lines compress about tenfold at this level anyway, being the same field names over
+/// and over.
+pub const SNAPSHOT_DEFLATE_LEVEL: i64 = 1;
+
+/// Largest snapshot ZIP `POST /_emulator/import` accepts, in bytes. A deflated export of a
+/// million executions is well under this; the body is held in memory while it is imported.
+pub const SNAPSHOT_BODY_BYTES_MAX: usize = 2 * 1024 * 1024 * 1024;
 
 /// Documents one function execution may read (documents scanned), as a deployment allows. The
 /// 32,001st read fails the call with `Too many documents read in a single function execution`.

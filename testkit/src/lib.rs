@@ -1,4 +1,7 @@
-//! Starts the servers the tests talk to, as real processes on `127.0.0.1:0`.
+//! Starts the servers the tests talk to on `127.0.0.1:0`: the emulator inside this process
+//! ([`InProcessEmulator`], or [`Emulator`] directly from async code), or as real processes
+//! ([`ServerProcess`]) when a separate process is the point of the test (signals, `kill -9`, the
+//! command line) or the server is the Node reference server.
 //!
 //! Both the emulator binary and the Node reference server print exactly one line
 //! `listening on http://HOST:PORT` once they accept connections; [`ServerProcess`] waits for
@@ -6,6 +9,21 @@
 //! dropping (or [`ServerProcess::kill`]ing) it also ends the `node` under `npm`.
 //!
 //! Invariant: this crate knows how to find and start servers, never what they serve.
+//!
+//! Starting the emulator in process, from a `#[tokio::test]`:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! use convex_storage_testkit::Emulator;
+//!
+//! let emulator = Emulator::builder().auth_secret("test-secret").start().await?;
+//! let url = emulator.url(); // hand it to ConvexHttpClient or the Rust adapter
+//! # assert!(url.starts_with("http://"));
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -16,6 +34,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use convex_storage_emulator::store::DbLocation;
+pub use convex_storage_emulator::{Emulator, EmulatorBuilder};
 
 /// How long the emulator may take to print its `listening` line; it usually takes milliseconds.
 pub const EMULATOR_START_TIMEOUT_MS: u64 = 20_000;
@@ -119,6 +139,96 @@ pub enum EmulatorDb {
     Memory,
     /// `--db PATH`: a SQLite file that survives restarts.
     File(PathBuf),
+}
+
+impl EmulatorDb {
+    /// The same place as the emulator library names it.
+    pub fn location(&self) -> DbLocation {
+        match self {
+            EmulatorDb::Memory => DbLocation::Memory,
+            EmulatorDb::File(path) => DbLocation::File(path.clone()),
+        }
+    }
+}
+
+/// Worker threads of the runtime an [`InProcessEmulator`] serves on. Two keep the emulator
+/// answering while the test's own runtime is busy, without crowding a 2-core machine.
+const IN_PROCESS_WORKER_THREADS: usize = 2;
+
+/// The emulator served inside the test process, on a tokio runtime of its own, so that code
+/// without a runtime (or with one that ends before the server should) can start it. No binary is
+/// built or spawned. Stops when dropped.
+pub struct InProcessEmulator {
+    emulator: Option<Emulator>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for InProcessEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessEmulator")
+            .field("url", &self.url())
+            .finish()
+    }
+}
+
+impl InProcessEmulator {
+    /// Starts the emulator with the given secret and database on `127.0.0.1:0`.
+    pub fn start(auth_secret: &str, db: &EmulatorDb) -> Result<Self> {
+        Self::start_with(
+            Emulator::builder()
+                .auth_secret(auth_secret)
+                .db(db.location()),
+        )
+    }
+
+    /// Starts the emulator as `builder` says.
+    pub fn start_with(builder: EmulatorBuilder) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(IN_PROCESS_WORKER_THREADS)
+            .thread_name("in-process-emulator")
+            .enable_all()
+            .build()
+            .context("building the in-process emulator's runtime")?;
+        // `start` spawns onto the runtime it runs in; from inside another runtime, `block_on`
+        // of a second one is refused, so hop to a plain thread first.
+        let emulator = std::thread::scope(|scope| {
+            scope
+                .spawn(|| runtime.block_on(builder.start()))
+                .join()
+                .map_err(|_| anyhow!("starting the in-process emulator panicked"))
+        })??;
+        Ok(Self {
+            emulator: Some(emulator),
+            runtime: Some(runtime),
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        self.emulator.as_ref().map_or("", |e| e.url())
+    }
+
+    /// The secret calls must carry.
+    pub fn auth_secret(&self) -> &str {
+        self.emulator.as_ref().map_or("", |e| e.auth_secret())
+    }
+
+    /// The running emulator, for its state.
+    pub fn emulator(&self) -> Option<&Emulator> {
+        self.emulator.as_ref()
+    }
+}
+
+impl Drop for InProcessEmulator {
+    fn drop(&mut self) {
+        // Ask the server to stop, then drop the runtime without blocking (dropping one inside
+        // another runtime's task would panic otherwise); the store's writer thread ends when the
+        // last handle to the store goes with the runtime's tasks.
+        drop(self.emulator.take());
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// A running server process; killed when dropped.

@@ -112,7 +112,7 @@ pub async fn get_many_by_id(store: &Store, mut args: Args) -> Result<Value, Func
 /// Runs a read of `lookups` point lookups: inline when few, on a blocking thread when many.
 async fn read_lookups<F>(store: &Store, lookups: usize, read: F) -> Result<Value, FunctionError>
 where
-    F: FnOnce(&ReadTx<'_>) -> Result<Value, FunctionError> + Send + 'static,
+    F: Fn(&ReadTx<'_>) -> Result<Value, FunctionError> + Send + Sync + 'static,
 {
     if lookups <= INLINE_READ_LOOKUPS_MAX {
         store.read_inline(read).await

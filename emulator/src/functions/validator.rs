@@ -216,6 +216,13 @@ impl Validator {
 }
 
 impl ObjectValidator {
+    /// The fields, sorted by name: `(name, validator, optional)`.
+    pub fn fields(&self) -> impl Iterator<Item = (&'static str, &Validator, bool)> + '_ {
+        self.0
+            .iter()
+            .map(|(name, field)| (*name, &field.validator, field.optional))
+    }
+
     fn check_fields(&self, fields: &Object, path: &mut String) -> Result<(), ValidationError> {
         for (name, field) in &self.0 {
             match fields.get(*name) {
@@ -253,7 +260,8 @@ impl ObjectValidator {
 }
 
 /// The table a table number belongs to in this deployment.
-fn table_name(table_number: u32) -> Option<&'static str> {
+/// The component table an id's table number names.
+pub fn table_name(table_number: u32) -> Option<&'static str> {
     match table_number {
         TASK_EXECUTIONS_TABLE_NUMBER => Some("taskExecutions"),
         LOCKS_TABLE_NUMBER => Some("locks"),

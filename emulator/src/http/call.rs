@@ -21,26 +21,28 @@ use serde_json::Value as Json;
 
 use crate::functions::{Function, FunctionError, FunctionKind};
 use crate::http::body::json_body;
+use crate::http::bounded::BoundedJson;
 use crate::http::codec::{self, Encode, OutputFormat};
 use crate::http::error::HttpError;
 use crate::http::inject;
 use crate::http::path::UdfPath;
 use crate::http::request_log::LoggedUsage;
 use crate::http::AppState;
+use crate::limits::INLINE_ENCODE_BYTES_MAX;
 use crate::value::Value;
 
 /// Body of `/api/query`, `/api/mutation`, `/api/action`.
 #[derive(Deserialize)]
 struct CallBody {
     path: String,
-    args: Json,
+    args: BoundedJson,
     format: Option<String>,
 }
 
 /// Body of `/api/run/{path}`.
 #[derive(Deserialize)]
 struct RunBody {
-    args: Json,
+    args: BoundedJson,
     format: Option<String>,
 }
 
@@ -48,7 +50,7 @@ struct RunBody {
 #[derive(Deserialize)]
 struct QueryAtTsBody {
     path: String,
-    args: Json,
+    args: BoundedJson,
     ts: String,
     format: Option<String>,
 }
@@ -188,7 +190,7 @@ async fn run_call(
     state: &AppState,
     endpoint: Option<FunctionKind>,
     path: &str,
-    args: Json,
+    args: BoundedJson,
     format: Option<String>,
     default_format: OutputFormat,
 ) -> Result<Response, HttpError> {
@@ -204,7 +206,8 @@ async fn run_call(
         state.clock.clock().now_ms(),
         path,
         endpoint_name(endpoint),
-        &args,
+        // Arrays and objects over Convex's limits are already cut here; the log cuts further.
+        &args.json,
         &|s| state.functions.is_auth_secret(s),
     );
     let (outcome, usage) = invoke(state, endpoint, &udf_path, args).await;
@@ -223,7 +226,7 @@ async fn run_call(
             .ok_or_else(|| HttpError::BadFormat(format!("Invalid format: {name}")))?,
     };
     match outcome {
-        Ok(value) => Ok(success(&value, format)),
+        Ok(value) => Ok(success(value, format).await),
         Err(Failure::Message(message)) => Ok(failure(&message)),
         Err(Failure::Internal(e)) => Err(HttpError::Internal(e)),
         Err(Failure::Injected(reply)) => Ok(reply),
@@ -236,7 +239,7 @@ async fn invoke(
     state: &AppState,
     endpoint: Option<FunctionKind>,
     udf_path: &UdfPath,
-    args: Json,
+    args: BoundedJson,
 ) -> (Result<Value, Failure>, Option<LoggedUsage>) {
     match find_function(state, endpoint, udf_path, args) {
         Ok((function, envelope)) => {
@@ -265,7 +268,7 @@ fn find_function(
     state: &AppState,
     endpoint: Option<FunctionKind>,
     udf_path: &UdfPath,
-    args: Json,
+    args: BoundedJson,
 ) -> Result<(Function, Option<Value>), String> {
     let positional = decode_positional_args(args)
         .map_err(|reason| format!("Invalid arguments for {udf_path}: {reason}"))?;
@@ -299,8 +302,11 @@ fn endpoint_name(endpoint: Option<FunctionKind>) -> &'static str {
 }
 
 /// `args` as positional arguments: an array as-is, anything else as a one-element array.
-fn decode_positional_args(args: Json) -> Result<Vec<Value>, String> {
-    match args {
+fn decode_positional_args(args: BoundedJson) -> Result<Vec<Value>, String> {
+    if let Some(over_limit) = args.over_limit {
+        return Err(over_limit);
+    }
+    match args.json {
         Json::Array(items) => items.into_iter().map(codec::decode).collect(),
         other => Ok(vec![codec::decode(other)?]),
     }
@@ -319,7 +325,43 @@ struct Failed {
     error_message: String,
 }
 
-fn success(value: &Value, format: OutputFormat) -> Response {
+/// Encodes a successful answer; a big one on a blocking thread, so the async workers keep
+/// answering small calls meanwhile.
+async fn success(value: Value, format: OutputFormat) -> Response {
+    if !is_bigger_than(&value, INLINE_ENCODE_BYTES_MAX) {
+        return encode_success(&value, format);
+    }
+    tokio::task::spawn_blocking(move || encode_success(&value, format))
+        .await
+        .unwrap_or_else(|_| HttpError::Internal(crate::Error::WriterStopped).into_response())
+}
+
+/// Whether `value` holds more than about `bytes` of data; stops counting once it does.
+fn is_bigger_than(value: &Value, bytes: usize) -> bool {
+    fn count(value: &Value, left: &mut usize) -> bool {
+        let own = match value {
+            Value::String(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            _ => 8,
+        };
+        let Some(rest) = left.checked_sub(own) else {
+            return true;
+        };
+        *left = rest;
+        match value {
+            Value::Array(items) => items.iter().any(|item| count(item, left)),
+            Value::Object(fields) => fields.iter().any(|(name, field)| {
+                *left = left.saturating_sub(name.len());
+                *left == 0 || count(field, left)
+            }),
+            _ => false,
+        }
+    }
+    let mut left = bytes;
+    count(value, &mut left)
+}
+
+fn encode_success(value: &Value, format: OutputFormat) -> Response {
     axum::Json(Success {
         status: "success",
         value: Encode(value, format),

@@ -4,10 +4,12 @@
 //! status codes, paths); `functions` and `store` see [`crate::value::Value`]s.
 
 mod body;
+pub mod bounded;
 mod call;
 pub mod codec;
 pub mod control;
 mod error;
+pub mod host;
 mod inject;
 mod meta;
 pub mod path;

@@ -20,14 +20,19 @@
 //! * **Exact index order.** Range indexes are byte keys in Convex's value order (`sort_key`,
 //!   `indexes`), so claims are `O(log n)` index range scans returning rows in Convex's order.
 //! * **Schema** as numbered, append-only migrations (`schema`).
+//! * **Whole-store work** (`bulk`): emptying the store in one statement, reading every row in
+//!   creation order, and restoring rows with their own `_id` and `_creationTime` (snapshots).
 //!
 //! Invariant: the store knows SQL and Convex values, never HTTP or JSON, and never the storage
 //! functions' rules (clamps, filters, locks' meaning): those live in `crate::functions`.
 
+mod bulk;
 mod checkpointer;
 mod codec;
 mod indexes;
 mod inspect;
+mod lock;
+mod preflight;
 mod readers;
 mod schema;
 mod sort_key;
@@ -46,15 +51,18 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use codec::CodecError;
 pub use indexes::{Index, IndexRange};
+use tx::InlineBudget;
 pub use tx::{Document, ReadTx, WriteTx};
 pub use usage::{Usage, UsageScope};
 
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::limits::{
-    SQLITE_BUSY_TIMEOUT_MS, WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB, WRITE_QUEUE_JOBS_MAX,
+    INLINE_READ_BYTES_MAX, SQLITE_BUSY_TIMEOUT_MS, WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB,
+    WRITE_QUEUE_JOBS_MAX,
 };
 use checkpointer::Checkpointer;
+use lock::DbLock;
 use readers::ReaderPool;
 use writer::{Job, ReadJob, WriteJob, WriterState};
 
@@ -115,17 +123,28 @@ pub struct Store {
     last_commit_ns: Arc<AtomicU64>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<Checkpointer>>,
+    /// Held while the store is open; released after the writer has closed the database.
+    lock: Option<DbLock>,
 }
 
 impl Store {
     /// Opens (creating and migrating if needed) the database and starts the writer thread.
+    ///
+    /// A file that cannot be written, is not ours, or is served by another emulator is refused
+    /// before anything is written to it (`preflight`, `lock`).
     pub fn open(location: &DbLocation, clock: Arc<dyn Clock>) -> Result<Self, Error> {
-        let (mut conn, readers) = match location {
-            DbLocation::Memory => (Connection::open_in_memory()?, None),
-            DbLocation::File(path) => (
-                open_file(path)?,
-                Some(Arc::new(ReaderPool::new(path.clone()))),
-            ),
+        let (mut conn, readers, lock) = match location {
+            DbLocation::Memory => (Connection::open_in_memory()?, None, None),
+            DbLocation::File(path) => {
+                create_parent_dir(path)?;
+                preflight::check(path)?;
+                let lock = DbLock::acquire(path)?;
+                (
+                    open_file(path)?,
+                    Some(Arc::new(ReaderPool::new(path.clone()))),
+                    Some(lock),
+                )
+            }
         };
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
@@ -155,6 +174,7 @@ impl Store {
             last_commit_ns,
             writer_thread: Mutex::new(Some(writer_thread)),
             checkpointer: Mutex::new(checkpointer),
+            lock,
         })
     }
 
@@ -239,20 +259,28 @@ impl Store {
     /// Like [`Store::read`], but runs on the calling task. Only for reads bounded to a few
     /// index lookups: those take microseconds and WAL readers never wait for the writer, so
     /// the hand-off to a blocking thread would cost more than the read itself (it more than
-    /// halves `getManyById` throughput).
+    /// halves `getManyById` throughput). Two things send it to a blocking thread after all, so
+    /// small calls sharing the async worker are never held up: every read connection is busy,
+    /// or the documents read exceed [`INLINE_READ_BYTES_MAX`] (then `f` runs again there).
     pub async fn read_inline<R, E, F>(&self, f: F) -> Result<R, E>
     where
-        F: FnOnce(&ReadTx<'_>) -> Result<R, E> + Send + 'static,
+        F: Fn(&ReadTx<'_>) -> Result<R, E> + Send + Sync + 'static,
         R: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        let f = with_usage(f);
-        let (result, usage) = match &self.readers {
-            Some(readers) => readers.read(f),
-            None => self.read_on_writer(f).await,
-        }?;
-        UsageScope::report(usage);
-        result
+        let Some(readers) = &self.readers else {
+            return self.read(f).await;
+        };
+        let budget = InlineBudget::new(INLINE_READ_BYTES_MAX);
+        match readers.try_read(&budget, with_usage(&f)) {
+            Some(Ok((result, usage))) if !budget.exceeded() => {
+                UsageScope::report(usage);
+                result
+            }
+            Some(Err(e)) if !budget.exceeded() => Err(e),
+            // No free connection, or over the byte budget: on a blocking thread, from scratch.
+            _ => self.read(f).await,
+        }
     }
 
     /// An in-memory database has only the writer's connection: reads queue there.
@@ -301,17 +329,23 @@ impl Store {
         if let Some(thread) = thread {
             let _ = thread.join();
         }
+        drop(self.lock);
     }
 }
 
-/// Opens the writer's connection to a database file in WAL mode.
-fn open_file(path: &Path) -> Result<Connection, Error> {
+/// Creates the database's directory if it is missing.
+fn create_parent_dir(path: &Path) -> Result<(), Error> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
     }
+    Ok(())
+}
+
+/// Opens the writer's connection to a database file in WAL mode.
+fn open_file(path: &Path) -> Result<Connection, Error> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
@@ -413,6 +447,39 @@ mod tests {
         assert_eq!(ids[0], "r0-0-a");
         assert_eq!(ids[11], "r1-2-b");
         drop(reopened);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn an_inline_read_over_its_byte_budget_is_redone_whole() {
+        let dir = std::env::temp_dir().join(format!("store-inline-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(
+            &DbLocation::File(dir.join("db.sqlite3")),
+            Arc::new(ManualClock::new(1)),
+        )
+        .unwrap();
+        let big = "x".repeat(INLINE_READ_BYTES_MAX / 2 + 1);
+        for id in ["a", "b", "c"] {
+            let mut doc = fields(id);
+            doc.insert("input".to_string(), Value::from(big.as_str()));
+            store
+                .write(move |tx| tx.insert_execution(doc).map(|_| ()))
+                .await
+                .unwrap();
+        }
+        let found = store
+            .read_inline(|tx| {
+                let mut found = Vec::new();
+                for id in ["a", "b", "c"] {
+                    found.push(tx.execution_by_execution_id(id)?.is_some());
+                }
+                Ok::<_, Error>(found)
+            })
+            .await
+            .unwrap();
+        assert_eq!(found, vec![true, true, true]);
+        drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

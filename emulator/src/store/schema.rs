@@ -66,6 +66,10 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
+/// The `PRAGMA application_id` that marks a SQLite file as this emulator's ("CxSE"), so
+/// another program's database is never mistaken for ours (see `preflight`).
+pub const APPLICATION_ID: i64 = 0x4378_5345;
+
 /// The schema version this build writes.
 pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
@@ -85,6 +89,11 @@ pub fn migrate(conn: &mut Connection) -> Result<(), Error> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", version as i64 + 1)?;
         tx.commit()?;
+    }
+    // Marks new databases and those of earlier versions, made before the mark existed.
+    let marked: i64 = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
+    if marked != APPLICATION_ID {
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! its supply of creation times. Both only exist inside [`crate::store::Store::read`] /
 //! [`crate::store::Store::write`], which open and finish the SQL transaction around them.
 
+use std::cell::Cell;
 use std::ops::Deref;
 
 use rand::rngs::StdRng;
@@ -78,6 +79,29 @@ fn fields_convex_size(fields: &Object) -> usize {
 pub struct ReadTx<'c> {
     pub(crate) conn: &'c Connection,
     pub(crate) meter: Meter,
+    /// Set for a read on an async worker (`Store::read_inline`): bytes of documents it may
+    /// still decode.
+    pub(crate) budget: Option<&'c InlineBudget>,
+}
+
+/// What an inline read may still decode, and whether it ran out.
+pub(crate) struct InlineBudget {
+    left_bytes: Cell<usize>,
+    exceeded: Cell<bool>,
+}
+
+impl InlineBudget {
+    pub(crate) fn new(bytes: usize) -> Self {
+        Self {
+            left_bytes: Cell::new(bytes),
+            exceeded: Cell::new(false),
+        }
+    }
+
+    /// Whether the read was stopped for going over the budget.
+    pub(crate) fn exceeded(&self) -> bool {
+        self.exceeded.get()
+    }
 }
 
 impl<'c> ReadTx<'c> {
@@ -86,6 +110,25 @@ impl<'c> ReadTx<'c> {
         Self {
             conn,
             meter: Meter::default(),
+            budget: None,
+        }
+    }
+
+    /// Counts a stored body against the inline budget, failing the read once it is spent.
+    fn charge(&self, raw: &RawDocument) -> Result<(), Error> {
+        let Some(budget) = self.budget else {
+            return Ok(());
+        };
+        let bytes = raw.3.len();
+        match budget.left_bytes.get().checked_sub(bytes) {
+            Some(left) => {
+                budget.left_bytes.set(left);
+                Ok(())
+            }
+            None => {
+                budget.exceeded.set(true);
+                Err(Error::InlineReadTooLarge)
+            }
         }
     }
 
@@ -165,6 +208,7 @@ impl<'c> ReadTx<'c> {
 
     /// Decodes a row and counts it as read; fails once the transaction has read too much.
     fn metered(&self, raw: RawDocument) -> Result<Document, Error> {
+        self.charge(&raw)?;
         let document = decode_document(raw)?;
         self.meter.read(document.convex_size())?;
         Ok(document)
@@ -226,24 +270,43 @@ impl WriteTx<'_> {
             .write(execution_id_of(&fields), fields_convex_size(&fields))?;
         let id = self.new_id(TASK_EXECUTIONS_TABLE_NUMBER);
         let creation_time = self.take_creation_time();
-        let keys: Vec<Vec<u8>> = Index::ALL
-            .iter()
-            .map(|i| i.key(&fields, creation_time))
-            .collect();
-        let mut stmt = self.read.conn.prepare_cached(
-            "INSERT INTO task_executions (id, creation_time, execution_id, sleeping_task_unique_id,
-                body, k_shard_status_start_at, k_shard_status_ocfp_status_acc_updated_at,
-                k_shard_close_status_updated_at, k_status_is_sleeping_task_expires_at,
-                k_ocfp_expires_at, k_close_expires_at, k_shard_executor_id_npc_updated_at,
-                k_parent_execution_id_is_finished, k_shard_is_finished_close_status_updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )?;
-        stmt.execute(params![
+        let row = self.insert_row(None, &id, creation_time, &fields)?;
+        Ok(Document {
+            row,
             id,
             creation_time,
-            execution_id_of(&fields),
+            fields,
+        })
+    }
+
+    /// Inserts one row with every index key; `row` `None` appends. Returns the row number.
+    pub(crate) fn insert_row(
+        &self,
+        row: Option<i64>,
+        id: &str,
+        creation_time: f64,
+        fields: &Object,
+    ) -> Result<i64, Error> {
+        let keys: Vec<Vec<u8>> = Index::ALL
+            .iter()
+            .map(|i| i.key(fields, creation_time))
+            .collect();
+        let mut stmt = self.read.conn.prepare_cached(
+            "INSERT INTO task_executions (row, id, creation_time, execution_id,
+                sleeping_task_unique_id, body, k_shard_status_start_at,
+                k_shard_status_ocfp_status_acc_updated_at, k_shard_close_status_updated_at,
+                k_status_is_sleeping_task_expires_at, k_ocfp_expires_at, k_close_expires_at,
+                k_shard_executor_id_npc_updated_at, k_parent_execution_id_is_finished,
+                k_shard_is_finished_close_status_updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )?;
+        stmt.execute(params![
+            row,
+            id,
+            creation_time,
+            execution_id_of(fields),
             fields.get("sleepingTaskUniqueId").and_then(Value::as_str),
-            encode_object(&fields),
+            encode_object(fields),
             keys[0],
             keys[1],
             keys[2],
@@ -254,13 +317,7 @@ impl WriteTx<'_> {
             keys[7],
             keys[8],
         ])?;
-        let row = self.read.conn.last_insert_rowid();
-        Ok(Document {
-            row,
-            id,
-            creation_time,
-            fields,
-        })
+        Ok(self.read.conn.last_insert_rowid())
     }
 
     /// Writes `new_fields` over the stored fields of `old`. Only index columns whose key

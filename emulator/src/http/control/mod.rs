@@ -10,24 +10,30 @@
 //! |---|---|
 //! | `GET /_emulator/health` | `{"ok": true}` once the store answers (guarded, so it also checks a secret) |
 //! | `GET /_emulator/`, `/_emulator/assets/*`, `/_emulator/api/*` | the inspector (`inspector/`) |
+//! | `GET /_emulator/export` | the store as a snapshot ZIP (`snapshot.rs`, docs/SNAPSHOTS.md) |
+//! | `POST /_emulator/import` | a snapshot ZIP into the store, all or nothing: `{"imported": n}` (`snapshot.rs`) |
+//! | `POST /_emulator/reset` | empties the store in one transaction, frees the selector locks: `{"deleted": n}` (`reset.rs`) |
 //! | `GET`/`POST /_emulator/clock` | read the time; move a manual clock (`clock`) |
 //! | `GET`/`POST`/`DELETE /_emulator/faults` | the fault plan and its log (`faults`) |
 
 mod clock;
 mod faults;
 pub mod inspector;
+pub mod reset;
+pub mod snapshot;
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 
 use crate::http::AppState;
+use crate::limits::SNAPSHOT_BODY_BYTES_MAX;
 
 /// The prefix of every route in this module.
 pub const PREFIX: &str = "/_emulator";
@@ -37,6 +43,12 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let guarded = Router::new()
         .route("/health", get(health))
         .merge(inspector::api_routes())
+        .route("/reset", post(reset::reset))
+        .route("/export", get(snapshot::export))
+        .route(
+            "/import",
+            post(snapshot::import).layer(DefaultBodyLimit::max(SNAPSHOT_BODY_BYTES_MAX)),
+        )
         .route("/clock", get(clock::get_clock).post(clock::move_clock))
         .route(
             "/faults",

@@ -1,0 +1,630 @@
+//! `load` mode: the emulator under many keep-alive connections, stalled connections and a
+//! hostile body, with its memory and file descriptors watched from `/proc`.
+//!
+//! Three probes, each on a fresh emulator process so one's high-water mark does not hide
+//! another's:
+//!
+//! * **Mix**: N connections (one keep-alive connection per worker) for a while, each call
+//!   picked in turn from 50% reads (`getManyById` of one seeded execution), 25% claims
+//!   (`updateByStatusAndStartAtLessThanAndReturn`, limit 1) and 25% inserts (`insertMany` of
+//!   one). Reports calls/s, p50/p99/max, errors, and the emulator's RSS and open descriptors
+//!   before, right after, and once the clients have gone.
+//! * **Stalled**: opens many connections that stall (silent, half-sent headers, bodies shorter
+//!   than their `Content-Length`), times fresh calls made meanwhile, and how long until the
+//!   server has closed every stalled one.
+//! * **Hostile body**: a 16 MiB JSON array of zeros as `args`, once and then 8 at once; reports
+//!   the peak RSS (`VmHWM`) it cost.
+//! * **Big reads**: 4 clients each read 16 documents of 900 KiB (as many as Convex's 16 MiB
+//!   read limit allows) in one `getManyById`, over and over, while one client times small
+//!   calls (`getManyById` of one small execution).
+//!
+//! Nothing is asserted: the figures go to BENCHMARKS.md.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use convex_storage_testkit::{EmulatorDb, ServerProcess};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SECRET: &str = "bench-load-secret";
+/// Ready executions seeded before the mix, so claims never run dry.
+const SEEDED: usize = 20_000;
+/// Executions per seeding call.
+const SEED_BATCH: usize = 500;
+/// How long to let the server close the finished clients' connections before the "after"
+/// reading (past its idle timeout).
+const SETTLE: Duration = Duration::from_secs(7);
+/// Fresh calls timed while the stalled connections are open.
+const FRESH_CALLS: usize = 20;
+/// Give up waiting for the server to close stalled connections after this long.
+const STALLED_WAIT_MAX: Duration = Duration::from_secs(120);
+/// Size of the hostile body.
+const HOSTILE_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Hostile bodies sent at once in the second round.
+const HOSTILE_AT_ONCE: usize = 8;
+/// Big documents seeded for the big-reads probe, and read together by each big call: as many
+/// as fit in Convex's 16 MiB read limit of one call.
+const BIG_DOCUMENTS: usize = 16;
+/// Size of each big document's `input`, just under Convex's 1 MiB document limit.
+const BIG_DOCUMENT_BYTES: usize = 900 * 1024;
+/// Clients reading all the big documents at once, over and over.
+const BIG_READERS: usize = 4;
+/// How long the big-reads probe runs.
+const BIG_READS_FOR: Duration = Duration::from_secs(10);
+
+/// What `load` measures; see the module docs.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub connections: usize,
+    pub seconds: u64,
+    pub stalled: usize,
+}
+
+/// The process's memory and descriptors at one moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessSample {
+    pub rss_kib: u64,
+    pub peak_rss_kib: u64,
+    pub open_fds: usize,
+}
+
+fn sample(pid: u32) -> ProcessSample {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    ProcessSample {
+        rss_kib: field("VmRSS:"),
+        peak_rss_kib: field("VmHWM:"),
+        open_fds: std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MixFigures {
+    pub connections: usize,
+    pub seconds: f64,
+    pub calls: usize,
+    pub calls_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub errors: usize,
+    pub before: ProcessSample,
+    pub right_after: ProcessSample,
+    pub settled: ProcessSample,
+    pub settled_after_second_round: ProcessSample,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StalledFigures {
+    pub stalled: usize,
+    pub before: ProcessSample,
+    pub fds_while_stalled: usize,
+    pub fresh_calls_ok: usize,
+    pub fresh_p50_ms: f64,
+    pub fresh_max_ms: f64,
+    pub all_closed_after_s: Option<f64>,
+    pub settled: ProcessSample,
+    pub settled_after_second_round: ProcessSample,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostileFigures {
+    pub body_bytes: usize,
+    pub peak_rss_before_kib: u64,
+    pub peak_rss_after_one_kib: u64,
+    pub peak_rss_after_eight_kib: u64,
+    pub answer: String,
+}
+
+/// Runs the three probes against fresh emulators with databases in `scratch`.
+pub async fn run(options: &LoadOptions, scratch: &std::path::Path) -> Result<Value> {
+    raise_own_descriptor_limit(options.stalled + 1_000);
+    eprintln!("-- load: hostile body");
+    let hostile = {
+        let server = start(scratch, "hostile")?;
+        hostile_body(&server).await?
+    };
+    eprintln!("-- load: mix at {} connections", options.connections);
+    let mix = {
+        let server = start(scratch, "mix")?;
+        mix(&server, options).await?
+    };
+    eprintln!("-- load: {} stalled connections", options.stalled);
+    let stalled = {
+        let server = start(scratch, "stalled")?;
+        stalled(&server, options.stalled).await?
+    };
+    eprintln!("-- load: big reads beside small calls");
+    let big_reads = {
+        let server = start(scratch, "big")?;
+        big_reads(&server).await?
+    };
+    Ok(json!({ "mix": mix, "stalled": stalled, "hostile_body": hostile, "big_reads": big_reads }))
+}
+
+/// Prints the figures as a short table.
+pub fn print(figures: &Value) {
+    let m = &figures["mix"];
+    println!("\n## load");
+    println!(
+        "mix: {} connections, {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, {} errors",
+        m["connections"],
+        m["calls_per_s"].as_f64().unwrap_or(0.0),
+        m["p50_ms"].as_f64().unwrap_or(0.0),
+        m["p99_ms"].as_f64().unwrap_or(0.0),
+        m["max_ms"].as_f64().unwrap_or(0.0),
+        m["errors"]
+    );
+    for phase in [
+        "before",
+        "right_after",
+        "settled",
+        "settled_after_second_round",
+    ] {
+        println!(
+            "  {phase}: RSS {} KiB (peak {} KiB), {} fds",
+            m[phase]["rss_kib"], m[phase]["peak_rss_kib"], m[phase]["open_fds"]
+        );
+    }
+    let s = &figures["stalled"];
+    println!(
+        "stalled: {} connections, {} fds while stalled, fresh calls {}/{FRESH_CALLS} ok \
+         (p50 {:.2} ms, max {:.2} ms), all closed after {} s; RSS {} -> {} -> {} KiB, {} -> {} -> {} fds (before, after, after a second round)",
+        s["stalled"],
+        s["fds_while_stalled"],
+        s["fresh_calls_ok"],
+        s["fresh_p50_ms"].as_f64().unwrap_or(0.0),
+        s["fresh_max_ms"].as_f64().unwrap_or(0.0),
+        s["all_closed_after_s"],
+        s["before"]["rss_kib"],
+        s["settled"]["rss_kib"],
+        s["settled_after_second_round"]["rss_kib"],
+        s["before"]["open_fds"],
+        s["settled"]["open_fds"],
+        s["settled_after_second_round"]["open_fds"]
+    );
+    let h = &figures["hostile_body"];
+    println!(
+        "hostile body: {} bytes; peak RSS {} KiB before, {} KiB after one, {} KiB after {HOSTILE_AT_ONCE} at once",
+        h["body_bytes"], h["peak_rss_before_kib"], h["peak_rss_after_one_kib"], h["peak_rss_after_eight_kib"]
+    );
+    let b = &figures["big_reads"];
+    println!(
+        "big reads: {} big calls ({} errors) beside {} small calls: small p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+        b["big_calls"], b["big_errors"], b["small_calls"], b["small_p50_ms"].as_f64().unwrap_or(0.0),
+        b["small_p99_ms"].as_f64().unwrap_or(0.0), b["small_max_ms"].as_f64().unwrap_or(0.0)
+    );
+}
+
+#[derive(Debug, Serialize)]
+pub struct BigReadFigures {
+    pub big_calls: usize,
+    pub big_errors: usize,
+    pub small_calls: usize,
+    pub small_p50_ms: f64,
+    pub small_p99_ms: f64,
+    pub small_max_ms: f64,
+}
+
+async fn big_reads(server: &ServerProcess) -> Result<BigReadFigures> {
+    let url = server.url().to_string();
+    let seeder = one_connection_client()?;
+    let input = "x".repeat(BIG_DOCUMENT_BYTES);
+    for i in 0..BIG_DOCUMENTS {
+        let mut doc = execution(&format!("big-{i}"));
+        doc["input"] = json!(input);
+        call(
+            &seeder,
+            &url,
+            "mutation",
+            "insertMany",
+            json!({ "executions": [doc] }),
+        )
+        .await?;
+    }
+    call(
+        &seeder,
+        &url,
+        "mutation",
+        "insertMany",
+        json!({ "executions": [execution("small")] }),
+    )
+    .await?;
+    let requests: Vec<Value> = (0..BIG_DOCUMENTS)
+        .map(|i| json!({"executionId": format!("big-{i}")}))
+        .collect();
+    let deadline = Instant::now() + BIG_READS_FOR;
+    let big_errors = Arc::new(AtomicUsize::new(0));
+    let mut readers = Vec::new();
+    for _ in 0..BIG_READERS {
+        let (url, requests, errors) = (url.clone(), requests.clone(), big_errors.clone());
+        readers.push(tokio::spawn(async move {
+            let client = one_connection_client()?;
+            let mut calls = 0;
+            while Instant::now() < deadline {
+                // Only the head of the 14 MiB answer is looked at: parsing it here would
+                // stall this process's own async workers and distort the small calls' timing.
+                let body = json!({
+                    "path": "taskExecutionsStorage:getManyById",
+                    "args": [{"authSecret": SECRET, "args": { "requests": requests }}],
+                });
+                let ok = match client
+                    .post(format!("{url}/api/query"))
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(reply) => reply
+                        .bytes()
+                        .await
+                        .is_ok_and(|b| b.starts_with(br#"{"status":"success""#)),
+                    Err(_) => false,
+                };
+                if !ok {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                calls += 1;
+            }
+            anyhow::Ok(calls)
+        }));
+    }
+    // The small calls run on a thread and runtime of their own, so the big readers' work in
+    // this process cannot delay them: what is measured is the server.
+    let small_url = url.clone();
+    let small = std::thread::spawn(move || -> Result<Vec<Duration>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let client = one_connection_client()?;
+            let mut small = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let args = json!({"requests": [{"executionId": "small"}]});
+                call(&client, &small_url, "query", "getManyById", args).await?;
+                small.push(t.elapsed());
+            }
+            Ok(small)
+        })
+    });
+    let mut small = small
+        .join()
+        .map_err(|_| anyhow::anyhow!("the small-call thread panicked"))??;
+    let mut big_calls = 0;
+    for reader in readers {
+        big_calls += reader.await??;
+    }
+    small.sort();
+    let at = |q: f64| {
+        let rank = ((q * small.len() as f64).ceil() as usize).clamp(1, small.len());
+        small[rank - 1].as_secs_f64() * 1000.0
+    };
+    Ok(BigReadFigures {
+        big_calls,
+        big_errors: big_errors.load(Ordering::Relaxed),
+        small_calls: small.len(),
+        small_p50_ms: at(0.5),
+        small_p99_ms: at(0.99),
+        small_max_ms: small.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    })
+}
+
+fn start(scratch: &std::path::Path, name: &str) -> Result<ServerProcess> {
+    let db = scratch.join(format!("load-{name}.sqlite3"));
+    let _ = std::fs::remove_file(&db);
+    ServerProcess::start_emulator(SECRET, &EmulatorDb::File(db))
+}
+
+/// A client that keeps exactly one connection alive.
+fn one_connection_client() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .timeout(Duration::from_secs(60))
+        .build()?)
+}
+
+fn execution(execution_id: &str) -> Value {
+    json!({
+        "shard": 0, "taskId": "bench-task", "executionId": execution_id, "isSleepingTask": false,
+        "retryOptions": {"maxAttempts": 1}, "sleepMsBeforeRun": 0, "timeoutMs": 60000,
+        "areChildrenSequential": false, "input": "in", "status": "ready", "isFinished": false,
+        "retryAttempts": 0, "startAt": 0, "acc": 0, "ocfpStatus": "idle", "closeStatus": "idle",
+        "npc": false, "createdAt": 0, "updatedAt": 0,
+    })
+}
+
+/// One call like `ConvexHttpClient` makes it; `Ok` only for `status: "success"`.
+async fn call(
+    client: &reqwest::Client,
+    url: &str,
+    kind: &str,
+    function: &str,
+    args: Value,
+) -> Result<Value> {
+    let body = json!({
+        "path": format!("taskExecutionsStorage:{function}"),
+        "format": "convex_encoded_json",
+        "args": [{"authSecret": SECRET, "args": args}],
+    });
+    let reply: Value = client
+        .post(format!("{url}/api/{kind}"))
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    if reply["status"] != "success" {
+        bail!("{function} failed: {reply}");
+    }
+    Ok(reply["value"].clone())
+}
+
+async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures> {
+    let url = server.url().to_string();
+    let seeder = one_connection_client()?;
+    for batch in 0..SEEDED / SEED_BATCH {
+        let executions: Vec<Value> = (0..SEED_BATCH)
+            .map(|i| execution(&format!("seed-{}", batch * SEED_BATCH + i)))
+            .collect();
+        call(
+            &seeder,
+            &url,
+            "mutation",
+            "insertMany",
+            json!({ "executions": executions }),
+        )
+        .await
+        .context("seeding")?;
+    }
+    drop(seeder);
+    tokio::time::sleep(SETTLE).await;
+    let before = sample(server.pid());
+
+    let inserted = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let (mut samples, errors) = mix_round(&url, options, &inserted).await?;
+    let wall = started.elapsed();
+    let right_after = sample(server.pid());
+    tokio::time::sleep(SETTLE).await;
+    let settled = sample(server.pid());
+    // A second round on the same server: memory and descriptors after it show whether the
+    // first round's growth was a plateau (caches, buffers kept by the allocator) or a leak.
+    mix_round(&url, options, &inserted).await?;
+    tokio::time::sleep(SETTLE).await;
+    let settled_after_second_round = sample(server.pid());
+    samples.sort();
+    let at = |q: f64| {
+        let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+        samples[rank - 1].as_secs_f64() * 1000.0
+    };
+    Ok(MixFigures {
+        connections: options.connections,
+        seconds: wall.as_secs_f64(),
+        calls: samples.len(),
+        calls_per_s: samples.len() as f64 / wall.as_secs_f64(),
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: samples.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        errors,
+        before,
+        right_after,
+        settled,
+        settled_after_second_round,
+    })
+}
+
+/// One run of the mix; returns every call's latency and the number of failed calls.
+async fn mix_round(
+    url: &str,
+    options: &LoadOptions,
+    inserted: &Arc<AtomicU64>,
+) -> Result<(Vec<Duration>, usize)> {
+    let deadline = Instant::now() + Duration::from_secs(options.seconds);
+    let errors = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for worker in 0..options.connections {
+        let (url, errors, inserted) = (url.to_string(), errors.clone(), inserted.clone());
+        workers.push(tokio::spawn(async move {
+            let client = one_connection_client()?;
+            let mut samples = Vec::new();
+            let mut turn = worker;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let outcome = match turn % 4 {
+                    0 | 1 => {
+                        let id = format!("seed-{}", rand::random::<usize>() % SEEDED);
+                        let args = json!({"requests": [{"executionId": id}]});
+                        call(&client, &url, "query", "getManyById", args).await
+                    }
+                    2 => {
+                        let args = json!({
+                            "shard": 0, "status": "ready", "startAtLessThan": 1e15, "limit": 1,
+                            "updateExpiresAtWithStartedAt": 0,
+                            "update": {"status": "running", "executorId": format!("w{worker}"), "updatedAt": 0},
+                        });
+                        call(&client, &url, "action", "updateByStatusAndStartAtLessThanAndReturn", args).await
+                    }
+                    _ => {
+                        let n = inserted.fetch_add(1, Ordering::Relaxed);
+                        let args = json!({"executions": [execution(&format!("load-{n}"))]});
+                        call(&client, &url, "mutation", "insertMany", args).await
+                    }
+                };
+                samples.push(t.elapsed());
+                if outcome.is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                turn += 1;
+            }
+            anyhow::Ok(samples)
+        }));
+    }
+    let mut samples = Vec::new();
+    for worker in workers {
+        samples.extend(worker.await??);
+    }
+    Ok((samples, errors.load(Ordering::Relaxed)))
+}
+
+async fn stalled(server: &ServerProcess, count: usize) -> Result<StalledFigures> {
+    let url = server.url().to_string();
+    let addr = url.trim_start_matches("http://").to_string();
+    let before = sample(server.pid());
+    let opened_at = Instant::now();
+    let streams = open_stalled(&addr, count).await?;
+    let fds_while_stalled = sample(server.pid()).open_fds;
+    let mut fresh = Vec::new();
+    let mut fresh_ok = 0;
+    for _ in 0..FRESH_CALLS {
+        let client = one_connection_client()?;
+        let t = Instant::now();
+        let args = json!({"requests": []});
+        let outcome = call(&client, &url, "query", "getManyById", args).await;
+        fresh.push(t.elapsed());
+        fresh_ok += usize::from(outcome.is_ok());
+    }
+    fresh.sort();
+    let all_closed_after = wait_closed(streams, opened_at).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let settled = sample(server.pid());
+    // A second round, to tell a plateau from a leak.
+    if all_closed_after.is_some() {
+        let streams = open_stalled(&addr, count).await?;
+        wait_closed(streams, Instant::now()).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok(StalledFigures {
+        stalled: count,
+        before,
+        fds_while_stalled,
+        fresh_calls_ok: fresh_ok,
+        fresh_p50_ms: fresh[fresh.len() / 2].as_secs_f64() * 1000.0,
+        fresh_max_ms: fresh.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        all_closed_after_s: all_closed_after,
+        settled,
+        settled_after_second_round: sample(server.pid()),
+    })
+}
+
+/// Opens `count` connections that stall: a third silent, a third stopped inside the headers,
+/// a third with a body shorter than its `Content-Length`.
+async fn open_stalled(addr: &str, count: usize) -> Result<Vec<TcpStream>> {
+    let mut streams = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut stream = TcpStream::connect(addr).await?;
+        let sent: &[u8] = match i % 3 {
+            0 => b"",
+            1 => b"POST /api/query HTTP/1.1\r\nHost: 127.0",
+            _ => {
+                b"POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                   content-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"pa"
+            }
+        };
+        stream.write_all(sent).await?;
+        streams.push(stream);
+    }
+    Ok(streams)
+}
+
+/// Seconds from `since` until the server has closed every stream (a read returns EOF or an
+/// error), or `None` if some are still open after [`STALLED_WAIT_MAX`].
+async fn wait_closed(streams: Vec<TcpStream>, since: Instant) -> Option<f64> {
+    let waits: Vec<_> = streams
+        .into_iter()
+        .map(|mut s| {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    let all = async {
+        for wait in waits {
+            let _ = wait.await;
+        }
+    };
+    tokio::time::timeout(STALLED_WAIT_MAX, all)
+        .await
+        .ok()
+        .map(|()| since.elapsed().as_secs_f64())
+}
+
+async fn hostile_body(server: &ServerProcess) -> Result<HostileFigures> {
+    let url = server.url().to_string();
+    let envelope_head = format!(
+        "{{\"path\":\"taskExecutionsStorage:insertMany\",\"args\":[{{\"authSecret\":\"{SECRET}\",\"args\":{{\"executions\":["
+    );
+    let envelope_tail = "]}}]}";
+    let zeros = (HOSTILE_BODY_BYTES - envelope_head.len() - envelope_tail.len()) / 2;
+    let mut body = String::with_capacity(HOSTILE_BODY_BYTES);
+    body.push_str(&envelope_head);
+    body.push_str(&"0,".repeat(zeros.saturating_sub(1)));
+    body.push('0');
+    body.push_str(envelope_tail);
+    let body = body.into_bytes();
+    let send = |client: reqwest::Client, body: Vec<u8>| {
+        let url = url.clone();
+        async move {
+            let reply = client
+                .post(format!("{url}/api/mutation"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await?;
+            anyhow::Ok(reply.text().await?)
+        }
+    };
+    let before = sample(server.pid()).peak_rss_kib;
+    let answer = send(one_connection_client()?, body.clone()).await?;
+    let after_one = sample(server.pid()).peak_rss_kib;
+    let mut at_once = Vec::new();
+    for _ in 0..HOSTILE_AT_ONCE {
+        at_once.push(tokio::spawn(send(one_connection_client()?, body.clone())));
+    }
+    for task in at_once {
+        task.await??;
+    }
+    let after_eight = sample(server.pid()).peak_rss_kib;
+    Ok(HostileFigures {
+        body_bytes: body.len(),
+        peak_rss_before_kib: before,
+        peak_rss_after_one_kib: after_one,
+        peak_rss_after_eight_kib: after_eight,
+        answer: answer.chars().take(200).collect(),
+    })
+}
+
+/// The bench opens thousands of sockets; lift its own soft descriptor limit to the hard one.
+fn raise_own_descriptor_limit(wanted: usize) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+            && (limit.rlim_cur as usize) < wanted
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! State control of the emulator, over its `/_emulator/` routes: `reset` against the adapter's
+//! `deleteAll` on the same number of rows, and snapshot export and import in rows per second.
+//!
+//! The rows are the scale run's background executions (`scale::fill`), so the figures are for
+//! a store as a long-lived deployment holds it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{ensure, Context, Result};
+use durable_execution_storage_convex::TaskExecutionsStorage;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::scale;
+
+/// The figures of one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateFigures {
+    /// Rows in the store for the reset and `deleteAll` timings.
+    pub reset_rows: usize,
+    /// `POST /_emulator/reset`, milliseconds.
+    pub reset_ms: f64,
+    /// The adapter's `delete_all` (100 rows a transaction), milliseconds.
+    pub delete_all_ms: f64,
+    /// How many times faster reset is.
+    pub reset_speedup: f64,
+    /// Rows in the store for the snapshot timings.
+    pub snapshot_rows: usize,
+    /// `GET /_emulator/export`, seconds (until the whole ZIP is received).
+    pub export_s: f64,
+    pub export_rows_per_s: f64,
+    /// Size of the ZIP, bytes.
+    pub zip_bytes: usize,
+    /// `POST /_emulator/import?replace=true` of that ZIP, seconds.
+    pub import_s: f64,
+    pub import_rows_per_s: f64,
+}
+
+/// Runs the state figures against the emulator at `url`, starting from an empty store.
+pub async fn run(
+    url: &str,
+    secret: &str,
+    storage: Arc<dyn TaskExecutionsStorage>,
+    reset_rows: usize,
+    snapshot_rows: usize,
+) -> Result<StateFigures> {
+    let http = reqwest::Client::new();
+    let control = |method: reqwest::Method, route: &str| {
+        http.request(method, format!("{url}/_emulator/{route}"))
+            .bearer_auth(secret)
+    };
+
+    eprintln!("-- state: reset vs deleteAll on {reset_rows} executions");
+    storage.delete_all().await?;
+    scale::fill(storage.clone(), 0, reset_rows).await?;
+    let started = Instant::now();
+    let answer: Value = control(reqwest::Method::POST, "reset")
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let reset_ms = started.elapsed().as_secs_f64() * 1000.0;
+    ensure!(answer["deleted"] == reset_rows, "reset answered {answer}");
+
+    scale::fill(storage.clone(), 0, reset_rows).await?;
+    let started = Instant::now();
+    storage.delete_all().await?;
+    let delete_all_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    eprintln!("-- state: export and import of {snapshot_rows} executions");
+    scale::fill(storage.clone(), 0, snapshot_rows).await?;
+    let started = Instant::now();
+    let zip = control(reqwest::Method::GET, "export")
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    let export_s = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let answer: Value = control(reqwest::Method::POST, "import?replace=true")
+        .body(zip.clone())
+        .send()
+        .await?
+        .error_for_status()
+        .context("import")?
+        .json()
+        .await?;
+    let import_s = started.elapsed().as_secs_f64();
+    ensure!(
+        answer["imported"] == snapshot_rows,
+        "import answered {answer}"
+    );
+    storage.delete_all().await?;
+
+    Ok(StateFigures {
+        reset_rows,
+        reset_ms,
+        delete_all_ms,
+        reset_speedup: delete_all_ms / reset_ms,
+        snapshot_rows,
+        export_s,
+        export_rows_per_s: snapshot_rows as f64 / export_s,
+        zip_bytes: zip.len(),
+        import_s,
+        import_rows_per_s: snapshot_rows as f64 / import_s,
+    })
+}
+
+/// The state figures as a Markdown table.
+pub fn print(figures: &StateFigures) {
+    println!("\n## State control (emulator)\n");
+    println!("| what | rows | time | rate |");
+    println!("|---|---|---|---|");
+    println!(
+        "| `POST /_emulator/reset` | {} | {:.1} ms | {:.0}× faster than deleteAll |",
+        figures.reset_rows, figures.reset_ms, figures.reset_speedup
+    );
+    println!(
+        "| `deleteAll` (adapter) | {} | {:.1} ms | |",
+        figures.reset_rows, figures.delete_all_ms
+    );
+    println!(
+        "| `GET /_emulator/export` | {} | {:.2} s | {:.0} rows/s ({:.1} MB ZIP) |",
+        figures.snapshot_rows,
+        figures.export_s,
+        figures.export_rows_per_s,
+        figures.zip_bytes as f64 / 1e6
+    );
+    println!(
+        "| `POST /_emulator/import?replace=true` | {} | {:.2} s | {:.0} rows/s |",
+        figures.snapshot_rows, figures.import_s, figures.import_rows_per_s
+    );
+}
