@@ -14,7 +14,10 @@ use serde_json::{json, Value};
 
 use crate::error::StorageError;
 use crate::join::{join_all, BoxFuture};
-use crate::mapping::{self, encode_filters, encode_insert_value, encode_update};
+use crate::mapping::{
+    self, encode_executor_npc_args, encode_filters, encode_insert_value, encode_ocfp_acc_zero_args,
+    encode_update,
+};
 use crate::shards::{choose_shard, resolve_shards, ShardChooser};
 use crate::storage::*;
 use crate::transport::{ConvexHttp, FunctionKind};
@@ -107,7 +110,7 @@ impl ConvexTaskExecutionsStorage {
         auth_secret: &str,
         options: ConvexStorageOptions,
     ) -> Result<Self, StorageError> {
-        let base_url = validate_url(url)?;
+        let base_url = crate::transport::validate_url(url)?;
         let shards = resolve_shards(options.total_shards, options.shards.as_deref())?;
         if options.module.is_empty() || options.module.contains(':') {
             return Err(StorageError::InvalidOptions(format!(
@@ -120,17 +123,13 @@ impl ConvexTaskExecutionsStorage {
                 "request_timeout must be longer than zero".to_string(),
             ));
         }
-        let client = reqwest::Client::builder().build().map_err(|e| {
-            StorageError::InvalidOptions(format!("cannot build the HTTP client: {e}"))
-        })?;
         Ok(Self {
             http: ConvexHttp::new(
-                client,
                 base_url,
                 auth_secret.to_string(),
                 options.module,
                 options.request_timeout,
-            ),
+            )?,
             total_shards: options.total_shards,
             shards,
             enable_test_mode: options.enable_test_mode,
@@ -217,22 +216,6 @@ impl ConvexTaskExecutionsStorage {
             })
             .collect())
     }
-}
-
-/// Accepts `http(s)://host[:port]` (a trailing `/` is fine) and returns it without the slash.
-fn validate_url(url: &str) -> Result<String, StorageError> {
-    let invalid = |why: &str| StorageError::InvalidOptions(format!("invalid url {url:?}: {why}"));
-    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(invalid("the scheme must be http or https"));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("no host"));
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(invalid("a deployment url has no query or fragment"));
-    }
-    Ok(url.trim_end_matches('/').to_string())
 }
 
 fn requests_args(requests: Vec<Value>) -> Option<Value> {
@@ -417,12 +400,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
         &self,
         request: UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest,
     ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
-        let args = json!({
-            "status": request.status,
-            "ocfpStatus": request.on_children_finished_processing_status,
-            "update": encode_update(&request.update),
-            "limit": request.limit,
-        });
+        let args = encode_ocfp_acc_zero_args(&request);
         self.claim_per_shard(
             "updateByStatusAndOCFPStatusAndACCZeroAndReturn",
             args,
@@ -504,12 +482,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
         &self,
         request: UpdateByExecutorIdAndNeedsPromiseCancellationRequest,
     ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
-        let args = json!({
-            "executorId": request.executor_id,
-            "npc": request.needs_promise_cancellation,
-            "update": encode_update(&request.update),
-            "limit": request.limit,
-        });
+        let args = encode_executor_npc_args(&request);
         self.claim_per_shard("updateByExecutorIdAndNPCAndReturn", args, &request.update)
             .await
     }

@@ -15,9 +15,12 @@
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::storage::GetByIdRequest;
+use crate::storage::{
+    GetByIdRequest, UpdateByExecutorIdAndNeedsPromiseCancellationRequest,
+    UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest,
+};
 use crate::types::{
     DurableExecutionErrorStorageValue, OnChildrenFinishedProcessingStatus,
     ParentTaskExecutionSummary, TaskExecutionCloseStatus, TaskExecutionStatus,
@@ -36,6 +39,30 @@ pub(crate) fn encode_update(update: &TaskExecutionStorageUpdate) -> Value {
 }
 
 /// Encodes one lookup of `getManyById`: `{executionId, filters?}`.
+/// The arguments of `updateByStatusAndOCFPStatusAndACCZeroAndReturn` (without `shard`).
+pub(crate) fn encode_ocfp_acc_zero_args(
+    request: &UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest,
+) -> Value {
+    json!({
+        "status": request.status,
+        "ocfpStatus": request.on_children_finished_processing_status,
+        "update": encode_update(&request.update),
+        "limit": request.limit,
+    })
+}
+
+/// The arguments of `updateByExecutorIdAndNPCAndReturn` (without `shard`).
+pub(crate) fn encode_executor_npc_args(
+    request: &UpdateByExecutorIdAndNeedsPromiseCancellationRequest,
+) -> Value {
+    json!({
+        "executorId": request.executor_id,
+        "npc": request.needs_promise_cancellation,
+        "update": encode_update(&request.update),
+        "limit": request.limit,
+    })
+}
+
 pub(crate) fn encode_get_by_id_request(request: &GetByIdRequest) -> Value {
     to_value(&DbGetByIdRequest {
         execution_id: &request.execution_id,

@@ -69,19 +69,21 @@ impl std::fmt::Debug for ConvexHttp {
 
 impl ConvexHttp {
     pub(crate) fn new(
-        client: reqwest::Client,
         base_url: String,
         auth_secret: String,
         module: String,
         request_timeout: Duration,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, StorageError> {
+        let client = reqwest::Client::builder().build().map_err(|e| {
+            StorageError::InvalidOptions(format!("cannot build the HTTP client: {e}"))
+        })?;
+        Ok(Self {
             client,
             base_url,
             auth_secret,
             module,
             request_timeout,
-        }
+        })
     }
 
     /// The full function path, e.g. `taskExecutionsStorage:insertMany`.
@@ -222,6 +224,22 @@ fn error_chain(error: &reqwest::Error) -> String {
     message
 }
 
+/// Accepts `http(s)://host[:port]` (a trailing `/` is fine) and returns it without the slash.
+pub(crate) fn validate_url(url: &str) -> Result<String, StorageError> {
+    let invalid = |why: &str| StorageError::InvalidOptions(format!("invalid url {url:?}: {why}"));
+    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("a deployment url has no query or fragment"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,12 +251,12 @@ mod tests {
     #[test]
     fn debug_output_hides_the_secret() {
         let http = ConvexHttp::new(
-            reqwest::Client::new(),
             "http://127.0.0.1:1".into(),
             "very-secret".into(),
             "m".into(),
             Duration::from_secs(1),
-        );
+        )
+        .unwrap();
         let shown = format!("{http:?}");
         assert!(
             !shown.contains("very-secret") && shown.contains("<redacted>"),
