@@ -258,6 +258,19 @@ mod tests {
         assert_eq!(float_hints(&Value::Float64(2.0)), None);
     }
 
+    /// `_creationTime`s carry fractions of a millisecond; an import must read back the exact
+    /// float that was exported (serde_json rounds correctly only with `float_roundtrip`).
+    #[test]
+    fn numbers_parse_to_the_exact_float_written() {
+        for x in [1796079093270.4797_f64, 1796079093270.4795, 0.1, 1e-300, 123456789.12345678] {
+            let written = format!(r#"{{"t":{x}}}"#);
+            let Value::Object(fields) = parse_value(written.as_bytes()).unwrap() else {
+                panic!("an object")
+            };
+            assert_eq!(fields["t"].as_f64().unwrap().to_bits(), x.to_bits(), "{x}");
+        }
+    }
+
     #[test]
     fn parses_straight_into_values_every_number_a_float() {
         let json =
