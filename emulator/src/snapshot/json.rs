@@ -262,7 +262,13 @@ mod tests {
     /// float that was exported (serde_json rounds correctly only with `float_roundtrip`).
     #[test]
     fn numbers_parse_to_the_exact_float_written() {
-        for x in [1796079093270.4797_f64, 1796079093270.4795, 0.1, 1e-300, 123456789.12345678] {
+        for x in [
+            1796079093270.4797_f64,
+            1796079093270.4795,
+            0.1,
+            1e-300,
+            123456789.12345678,
+        ] {
             let written = format!(r#"{{"t":{x}}}"#);
             let Value::Object(fields) = parse_value(written.as_bytes()).unwrap() else {
                 panic!("an object")
