@@ -39,7 +39,10 @@ fn only_mapping_knows_the_stored_field_names() {
         }
         let code = code_of(&text);
         for stored in STORED_NAMES {
-            assert!(!code.contains(stored), "{name} spells the stored name {stored}");
+            assert!(
+                !code.contains(stored),
+                "{name} spells the stored name {stored}"
+            );
         }
     }
 }

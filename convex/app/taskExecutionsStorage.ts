@@ -1,6 +1,6 @@
 /**
  * The public API: 17 functions, each taking `{authSecret, args}` (docs/SPEC.md section 5).
- * Kinds, locks and busy answers come from the one operation list, shared/operations.ts.
+ * Kinds, locks and busy answers come from the one operation list, definitions/operations.ts.
  *
  * The nine unlocked functions:
  * 1. check `authSecret` against the deployment env var `CONVEX_STORAGE_AUTH_SECRET`
@@ -29,9 +29,9 @@ import type { ObjectType, PropertyValidators } from 'convex/values'
 
 import { components } from './_generated/api'
 import { action, mutation, query, type ActionCtx } from './_generated/server'
-import * as inner from '../shared/args'
-import { checkArgs, functionArgs } from '../shared/argumentValidation'
-import { OPERATIONS, type LockedOperationName, type UncheckedArgs } from '../shared/operations'
+import * as inner from '../definitions/args'
+import { checkArgs, functionArgs } from '../definitions/argumentValidation'
+import { OPERATIONS, type LockedOperationName, type UncheckedArgs } from '../definitions/operations'
 
 /** The deployment environment variable holding the shared secret. */
 export const AUTH_SECRET_ENV = 'CONVEX_STORAGE_AUTH_SECRET'

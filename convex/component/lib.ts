@@ -42,8 +42,8 @@ import {
   type OcfpSelectorArgs,
   type StartAtSelectorArgs,
   type SweepArgs,
-} from '../shared/args'
-import { vExecutionDoc, type ByIdFilters, type Update } from '../shared/validators'
+} from '../definitions/args'
+import { vExecutionDoc, type ByIdFilters, type Update } from '../definitions/validators'
 import {
   deleteExistingLock,
   insertExecution,

@@ -8,7 +8,7 @@
 import { defineSchema, defineTable } from 'convex/server'
 import { v } from 'convex/values'
 
-import { executionFields } from '../shared/validators'
+import { executionFields } from '../definitions/validators'
 
 export default defineSchema({
   taskExecutions: defineTable(executionFields)

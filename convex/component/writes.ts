@@ -12,7 +12,7 @@
  */
 import type { Doc, Id } from './_generated/dataModel'
 import type { DatabaseWriter, MutationCtx } from './_generated/server'
-import type { ExecutionInsert, Update } from '../shared/validators'
+import type { ExecutionInsert, Update } from '../definitions/validators'
 
 /**
  * How far ahead of its clock reading a mutation stamps what it writes. Rows written now are

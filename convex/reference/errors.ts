@@ -6,13 +6,13 @@
  *                                                name when not Error, e.g. TypeError)
  *   ArgumentValidationError: <detail>           (its arguments did not validate)
  *
- * No stack frames are sent. Argument checks happen in our own code (shared/argumentValidation),
+ * No stack frames are sent. Argument checks happen in our own code (definitions/argumentValidation),
  * which already words them as the backend does; convex-test's own validators are never the
  * first to see a bad argument.
  */
 import { randomBytes } from 'node:crypto'
 
-import { ArgumentValidationError } from '../shared/argumentValidation'
+import { ArgumentValidationError } from '../definitions/argumentValidation'
 
 /** Bytes of a request id (printed as 16 hex digits, as Convex does). */
 const REQUEST_ID_BYTES = 8

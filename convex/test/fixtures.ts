@@ -3,7 +3,7 @@
  * through the official `ConvexHttpClient` with the `{authSecret, args}` envelope.
  *
  * The suite talks to servers only through these string function references, exactly as an
- * outside client would. Of our code it imports only the operation list (shared/operations.ts:
+ * outside client would. Of our code it imports only the operation list (definitions/operations.ts:
  * names, kinds, lock keys, busy answers), which test/operations.test.ts checks against the
  * component and the public module.
  */
@@ -15,7 +15,7 @@ import {
   OPERATIONS,
   type FunctionKind,
   type OperationName,
-} from '../shared/operations'
+} from '../definitions/operations'
 
 /** A stored execution as the public API returns it (loosely typed: it is what we check). */
 export type Doc = Record<string, unknown> & {

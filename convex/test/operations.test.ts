@@ -1,5 +1,5 @@
 /**
- * The one operation list (shared/operations.ts) against the code that must follow it, and
+ * The one operation list (definitions/operations.ts) against the code that must follow it, and
  * the lock table's behaviour, both run in process under convex-test:
  *
  * - the component exports exactly the 17 operations plus its three helpers, each of the
@@ -29,7 +29,7 @@ import {
   OPERATIONS,
   type FunctionKind,
   type OperationName,
-} from '../shared/operations'
+} from '../definitions/operations'
 import { execution } from './fixtures'
 
 const SECRET = 'operations-test-secret'

@@ -10,7 +10,7 @@ import { v } from 'convex/values'
 import { clampInsert, clampUpdate, clampUpdateInPlace, patchFromUpdate } from '../component/writes'
 import { BadFunctionPath, parseFunctionPath, strippedPath } from '../reference/functionPath'
 import { serdeJsonNumber, stringifyJson } from '../reference/values'
-import { insertManyArgs } from '../shared/args'
+import { insertManyArgs } from '../definitions/args'
 import {
   ArgumentValidationError,
   checkArgs,
@@ -18,8 +18,8 @@ import {
   rustDebugFloat,
   rustDebugString,
   setIdTableResolver,
-} from '../shared/argumentValidation'
-import type { ExecutionInsert, Update } from '../shared/validators'
+} from '../definitions/argumentValidation'
+import type { ExecutionInsert, Update } from '../definitions/validators'
 import { execution } from './fixtures'
 
 const NOW = 1_000_000

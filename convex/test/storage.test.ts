@@ -22,7 +22,7 @@ import {
   type Kind,
 } from './fixtures'
 import { startBackend, type BackendName, type RunningServer } from './servers'
-import { OPERATIONS, type OperationName } from '../shared/operations'
+import { OPERATIONS, type OperationName } from '../definitions/operations'
 
 /**
  * What a locked selector's public action fails with when its lock key cannot be built from
