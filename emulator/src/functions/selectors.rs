@@ -40,7 +40,8 @@ impl Returns {
 }
 
 /// Where a locked action looks and how it names its lock.
-struct Selector {
+#[derive(Clone, Copy)]
+pub struct Selector {
     /// The argument fields upstream puts in the lock key, after the function's name.
     key_fields: &'static [&'static str],
     index: Index,
@@ -54,6 +55,7 @@ struct Selector {
 }
 
 /// The upper bound of a selection.
+#[derive(Clone, Copy)]
 enum Upper {
     /// `lt(field, args[name])`.
     Argument(&'static str),
@@ -64,7 +66,7 @@ enum Upper {
 }
 
 /// The selector of a locked function; `None` for the other nine.
-fn selector(function: Function) -> Option<Selector> {
+pub fn selector(function: Function) -> Option<Selector> {
     use Function as F;
     let s = |key_fields, index, eq_fields, from_zero, upper, returns| Selector {
         key_fields,
@@ -143,97 +145,100 @@ fn selector(function: Function) -> Option<Selector> {
     })
 }
 
-/// Whether the lock key of `function` reads fields of the inner `args` (all but the two
-/// expiry sweeps, whose keys are their names alone).
-pub fn key_reads_args(function: Function) -> bool {
-    selector(function).is_some_and(|s| !s.key_fields.is_empty())
-}
-
-/// What a locked `function` answers when its lock is busy.
-pub fn busy_default(function: Function) -> Value {
-    selector(function).map_or(Value::Null, |s| s.returns.busy_default())
-}
-
-/// The lock key upstream builds from the call's inner `args`, before anything else happens:
-/// `` `${name}_${args.args.shard}_${args.args.status}` ``. Reading a field of missing or
-/// `null` inner args is JavaScript's TypeError, thrown before the lock is taken.
-pub fn lock_key(function: Function, inner: Option<&Value>) -> Result<String, FunctionError> {
-    let selector = selector(function).ok_or_else(|| {
-        FunctionError::Internal(crate::Error::BatchAbandoned(format!(
-            "{} is not a locked function",
-            function.name()
-        )))
-    })?;
-    let mut key = function.name().to_string();
-    for name in selector.key_fields {
-        key.push('_');
-        key.push_str(&to_js_string(key_field(inner, name)?));
+impl Selector {
+    /// Whether the lock key reads fields of the inner `args` (all but the two expiry sweeps,
+    /// whose keys are their names alone).
+    pub fn key_reads_args(&self) -> bool {
+        !self.key_fields.is_empty()
     }
-    Ok(key)
-}
 
-/// The component mutation of a locked action, run as one transaction by the caller.
-pub fn run(tx: &mut WriteTx<'_>, function: Function, args: &Args) -> Result<Value, FunctionError> {
-    let Some(selector) = selector(function) else {
-        return Err(FunctionError::Internal(crate::Error::BatchAbandoned(
-            format!("{} is not a locked function", function.name()),
-        )));
-    };
-    let mut eq: Vec<Option<Value>> = selector
-        .eq_fields
-        .iter()
-        .map(|name| args.get(*name).cloned())
-        .collect();
-    let now = Value::Float64(tx.now_ms() as f64);
-    let upper = match selector.upper {
-        Upper::Argument(name) => args.get(name).cloned(),
-        Upper::Now => Some(now),
-        Upper::AccZeroThenNow => {
-            eq.push(Some(Value::Float64(0.0)));
-            Some(now)
-        }
-    };
-    // `take(limit)` checks its argument before the query reads anything.
-    let limit = take_limit(args.get("limit"))?;
-    let docs = match upper {
-        // `lt(field, undefined)`: nothing sorts below a missing value.
-        None => Vec::new(),
-        Some(upper) => {
-            let range = IndexRange {
-                index: selector.index,
-                eq,
-                gte: selector.from_zero.then_some(Value::Float64(0.0)),
-                lt: Some(upper),
-            };
-            tx.executions_in_range(&range, Some(limit))?
-        }
-    };
-    if docs.is_empty() {
-        return Ok(selector.returns.busy_default());
+    /// What the action answers when its lock is busy.
+    pub fn busy_default(&self) -> Value {
+        self.returns.busy_default()
     }
-    let mut update = SelectorUpdate::from_argument(args.get("update"));
-    match function {
-        Function::UpdateByStatusAndStartAtLessThanAndReturn => {
-            let base = args.get("updateExpiresAtWithStartedAt");
-            for doc in &docs {
-                let timeout_ms = doc.f64("timeoutMs").unwrap_or(f64::NAN);
-                let expires_at = js_add_number(base, timeout_ms)?;
-                update.apply_spread_with(tx, doc, "expiresAt", expires_at)?;
+
+    /// The lock key upstream builds from the call's inner `args`, before anything else
+    /// happens: `` `${name}_${args.args.shard}_${args.args.status}` ``. Reading a field of
+    /// missing or `null` inner args is JavaScript's TypeError, thrown before the lock is taken.
+    pub fn lock_key(
+        &self,
+        function: Function,
+        inner: Option<&Value>,
+    ) -> Result<String, FunctionError> {
+        let mut key = function.name().to_string();
+        for name in self.key_fields {
+            key.push('_');
+            key.push_str(&to_js_string(key_field(inner, name)?));
+        }
+        Ok(key)
+    }
+
+    /// The component mutation of the locked `function`, run as one transaction by the caller.
+    pub fn run(
+        &self,
+        tx: &mut WriteTx<'_>,
+        function: Function,
+        args: &Args,
+    ) -> Result<Value, FunctionError> {
+        let selector = self;
+        let mut eq: Vec<Option<Value>> = selector
+            .eq_fields
+            .iter()
+            .map(|name| args.get(*name).cloned())
+            .collect();
+        let now = Value::Float64(tx.now_ms() as f64);
+        let upper = match selector.upper {
+            Upper::Argument(name) => args.get(name).cloned(),
+            Upper::Now => Some(now),
+            Upper::AccZeroThenNow => {
+                eq.push(Some(Value::Float64(0.0)));
+                Some(now)
+            }
+        };
+        // `take(limit)` checks its argument before the query reads anything.
+        let limit = take_limit(args.get("limit"))?;
+        let docs = match upper {
+            // `lt(field, undefined)`: nothing sorts below a missing value.
+            None => Vec::new(),
+            Some(upper) => {
+                let range = IndexRange {
+                    index: selector.index,
+                    eq,
+                    gte: selector.from_zero.then_some(Value::Float64(0.0)),
+                    lt: Some(upper),
+                };
+                tx.executions_in_range(&range, Some(limit))?
+            }
+        };
+        if docs.is_empty() {
+            return Ok(selector.returns.busy_default());
+        }
+        let mut update = SelectorUpdate::from_argument(args.get("update"));
+        match function {
+            Function::UpdateByStatusAndStartAtLessThanAndReturn => {
+                let base = args.get("updateExpiresAtWithStartedAt");
+                for doc in &docs {
+                    let timeout_ms = doc.f64("timeoutMs").unwrap_or(f64::NAN);
+                    let expires_at = js_add_number(base, timeout_ms)?;
+                    update.apply_spread_with(tx, doc, "expiresAt", expires_at)?;
+                }
+            }
+            _ => {
+                for doc in &docs {
+                    // Clamps `update` in place, as upstream's helper does; the decrement sweep
+                    // hands its clamped `updatedAt` to the parents.
+                    update.apply(tx, doc)?;
+                }
             }
         }
-        _ => {
-            for doc in &docs {
-                // Clamps `update` in place, as upstream's helper does; the decrement sweep
-                // hands its clamped `updatedAt` to the parents.
-                update.apply(tx, doc)?;
-            }
+        if function == Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus {
+            decrement_parents(tx, &docs, update.updated_at())?;
         }
+        Ok(match selector.returns {
+            Returns::Documents => {
+                Value::Array(docs.into_iter().map(Document::into_value).collect())
+            }
+            Returns::Count => Value::Float64(docs.len() as f64),
+        })
     }
-    if function == Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus {
-        decrement_parents(tx, &docs, update.updated_at())?;
-    }
-    Ok(match selector.returns {
-        Returns::Documents => Value::Array(docs.into_iter().map(Document::into_value).collect()),
-        Returns::Count => Value::Float64(docs.len() as f64),
-    })
 }
