@@ -2,12 +2,11 @@
 //! 8,192 times in one `getManyById`, over HTTP to the real binary. Convex's read limit stops
 //! both after 16 MiB; this prints how long each took and the binary's peak RSS (VmHWM).
 //!
-//! `cargo build --release -p convex-storage-emulator && \
-//!  cargo run --release -p convex-storage-emulator --example hostile_reads`
+//! `cargo run --release -p convex-storage-emulator --example hostile_reads`
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Instant;
+
+use convex_storage_testkit::{EmulatorDb, ServerProcess};
 
 use serde_json::{json, Value};
 
@@ -34,28 +33,9 @@ fn peak_rss_mb(pid: u32) -> f64 {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let binary = std::env::args().nth(1).unwrap_or_else(|| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../target/release/convex-storage-emulator"
-        )
-        .into()
-    });
-    let mut child = Command::new(&binary)
-        .args(["--port", "0", "--db", ":memory:"])
-        .env("CONVEX_STORAGE_AUTH_SECRET", SECRET)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    // testkit builds the binary in this example's profile (release with `--release`).
+    let server = ServerProcess::start_emulator(SECRET, &EmulatorDb::Memory).expect("starting");
+    let url = server.url().to_string();
     let client = reqwest::Client::new();
     let call = |kind: &'static str, function: &'static str, args: Value| {
         let client = client.clone();
@@ -81,7 +61,7 @@ async fn main() {
         json!({"executions": [execution("big", 900 * 1024)]}),
     )
     .await;
-    println!("after insert: peak RSS {:.1} MB", peak_rss_mb(child.id()));
+    println!("after insert: peak RSS {:.1} MB", peak_rss_mb(server.pid()));
     for repeats in [512, 8192] {
         let requests: Vec<Value> = (0..repeats)
             .map(|_| json!({"executionId": "big"}))
@@ -92,10 +72,8 @@ async fn main() {
         println!(
             "{repeats} x getManyById(900 KiB): {:.1} ms, peak RSS {:.1} MB: {}",
             started.elapsed().as_secs_f64() * 1000.0,
-            peak_rss_mb(child.id()),
+            peak_rss_mb(server.pid()),
             message.lines().nth(1).unwrap_or(message)
         );
     }
-    child.kill().ok();
-    child.wait().ok();
 }
