@@ -1,17 +1,18 @@
 //! `load` mode: the emulator under many keep-alive connections, stalled connections and a
 //! hostile body, with its memory and file descriptors watched from `/proc`.
 //!
-//! Three probes, each on a fresh emulator process so one's high-water mark does not hide
-//! another's:
+//! Four probes (`--load-probes` picks some), each on a fresh emulator process so one's
+//! high-water mark does not hide another's:
 //!
 //! * **Mix**: N connections (one keep-alive connection per worker) for a while, each call
 //!   picked in turn from 50% reads (`getManyById` of one seeded execution), 25% claims
 //!   (`updateByStatusAndStartAtLessThanAndReturn`, limit 1) and 25% inserts (`insertMany` of
-//!   one). Reports calls/s, p50/p99/max, errors, and the emulator's RSS and open descriptors
-//!   before, right after, and once the clients have gone.
+//!   one). Reports calls/s, p50/p99/max, errors, the CPU time emulator and bench used, and the
+//!   emulator's RSS and open descriptors after start, after seeding, before, right after, and
+//!   once the clients have gone, against a starting band ([`RSS_BAND_FACTOR`]).
 //! * **Stalled**: opens many connections that stall (silent, half-sent headers, bodies shorter
-//!   than their `Content-Length`), times fresh calls made meanwhile, and how long until the
-//!   server has closed every stalled one.
+//!   than their `Content-Length`), times fresh calls made meanwhile, and how long each stalled
+//!   one stayed open from its own opening until the server closed it.
 //! * **Hostile body**: a 16 MiB JSON array of zeros as `args`, once and then 8 at once; reports
 //!   the peak RSS (`VmHWM`) it cost.
 //! * **Big reads**: 4 clients each read 16 documents of 900 KiB (as many as Convex's 16 MiB
@@ -47,6 +48,15 @@ const STALLED_WAIT_MAX: Duration = Duration::from_secs(120);
 const HOSTILE_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Hostile bodies sent at once in the second round.
 const HOSTILE_AT_ONCE: usize = 8;
+/// The starting band of RSS: at most this many times the RSS the mix starts from (after
+/// start, seeding and [`SETTLE`]). Loose enough for the allocator's own bookkeeping, tight
+/// enough that caches kept full (tens of MiB) fall outside it.
+const RSS_BAND_FACTOR: f64 = 2.0;
+/// The starting band of descriptors: at most this many above the start. When a read connection
+/// closes while others keep the database file locked, SQLite keeps its file descriptor open
+/// for the next connection to the same file (closing it would drop the process's POSIX locks),
+/// so up to the reader pool's size (8) may stay open without leaking.
+const FDS_BAND_EXTRA: usize = 8;
 /// Big documents seeded for the big-reads probe, and read together by each big call: as many
 /// as fit in Convex's 16 MiB read limit of one call.
 const BIG_DOCUMENTS: usize = 16;
@@ -63,6 +73,14 @@ pub struct LoadOptions {
     pub connections: usize,
     pub seconds: u64,
     pub stalled: usize,
+    /// Which probes to run (`hostile`, `mix`, `stalled`, `big`); all when empty.
+    pub probes: Vec<String>,
+}
+
+impl LoadOptions {
+    fn runs(&self, probe: &str) -> bool {
+        self.probes.is_empty() || self.probes.iter().any(|p| p == probe)
+    }
 }
 
 /// The process's memory and descriptors at one moment.
@@ -92,6 +110,27 @@ fn sample(pid: u32) -> ProcessSample {
     }
 }
 
+/// CPU time (user + system) process `pid` has used so far, from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at field 3, the state.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15, so 11 and 12 after the state.
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) / per_second
+}
+
 #[derive(Debug, Serialize)]
 pub struct MixFigures {
     pub connections: usize,
@@ -102,10 +141,85 @@ pub struct MixFigures {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub errors: usize,
+    /// CPU time (user + system) the emulator process used during the first round.
+    pub emulator_cpu_s: f64,
+    /// CPU time this bench process (the 64 clients) used during the first round.
+    pub bench_cpu_s: f64,
+    /// Right after the emulator printed its address.
+    pub started: ProcessSample,
+    /// Right after the seeding calls.
+    pub seeded: ProcessSample,
+    /// After the seeding and [`SETTLE`]: where the mix starts from.
     pub before: ProcessSample,
     pub right_after: ProcessSample,
     pub settled: ProcessSample,
     pub settled_after_second_round: ProcessSample,
+    pub band: Band,
+    pub settled_in_band: bool,
+    pub second_round_in_band: bool,
+}
+
+/// The starting band: what "memory and descriptors came back" means (BENCHMARKS.md).
+#[derive(Debug, Serialize)]
+pub struct Band {
+    /// [`RSS_BAND_FACTOR`] times the RSS of `before`.
+    pub rss_kib_max: u64,
+    /// The descriptors of `before` plus [`FDS_BAND_EXTRA`].
+    pub open_fds_max: usize,
+}
+
+impl Band {
+    fn around(before: &ProcessSample) -> Self {
+        Self {
+            rss_kib_max: (before.rss_kib as f64 * RSS_BAND_FACTOR) as u64,
+            open_fds_max: before.open_fds + FDS_BAND_EXTRA,
+        }
+    }
+
+    fn holds(&self, sample: &ProcessSample) -> bool {
+        sample.rss_kib <= self.rss_kib_max && sample.open_fds <= self.open_fds_max
+    }
+}
+
+/// How long each stalled connection stayed open, for one kind of stall, in seconds from its
+/// own opening until the server closed it.
+#[derive(Debug, Serialize)]
+pub struct Lifetimes {
+    pub connections: usize,
+    pub p50_s: f64,
+    pub p99_s: f64,
+    pub max_s: f64,
+    /// Still open when the bench stopped waiting ([`STALLED_WAIT_MAX`]).
+    pub never_closed: usize,
+}
+
+impl Lifetimes {
+    fn of(lifetimes: &[Option<Duration>]) -> Self {
+        let mut closed: Vec<Duration> = lifetimes.iter().flatten().copied().collect();
+        closed.sort();
+        let at = |q: f64| {
+            if closed.is_empty() {
+                return f64::NAN;
+            }
+            let rank = ((q * closed.len() as f64).ceil() as usize).clamp(1, closed.len());
+            closed[rank - 1].as_secs_f64()
+        };
+        Self {
+            connections: lifetimes.len(),
+            p50_s: at(0.5),
+            p99_s: at(0.99),
+            max_s: closed.last().map_or(f64::NAN, Duration::as_secs_f64),
+            never_closed: lifetimes.len() - closed.len(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct StalledLifetimes {
+    pub silent: Lifetimes,
+    pub half_headers: Lifetimes,
+    pub short_body: Lifetimes,
+    pub all: Lifetimes,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,7 +230,10 @@ pub struct StalledFigures {
     pub fresh_calls_ok: usize,
     pub fresh_p50_ms: f64,
     pub fresh_max_ms: f64,
+    /// From the first stalled connection being opened until the last was closed.
     pub all_closed_after_s: Option<f64>,
+    /// Each connection's own time from opening to being closed by the server.
+    pub lifetimes: StalledLifetimes,
     pub settled: ProcessSample,
     pub settled_after_second_round: ProcessSample,
 }
@@ -130,84 +247,122 @@ pub struct HostileFigures {
     pub answer: String,
 }
 
-/// Runs the three probes against fresh emulators with databases in `scratch`.
+/// Runs the probes against fresh emulators with databases in `scratch`.
 pub async fn run(options: &LoadOptions, scratch: &std::path::Path) -> Result<Value> {
     raise_own_descriptor_limit(options.stalled + 1_000);
-    eprintln!("-- load: hostile body");
-    let hostile = {
+    let mut figures = serde_json::Map::new();
+    if options.runs("hostile") {
+        eprintln!("-- load: hostile body");
         let server = start(scratch, "hostile")?;
-        hostile_body(&server).await?
-    };
-    eprintln!("-- load: mix at {} connections", options.connections);
-    let mix = {
+        figures.insert("hostile_body".into(), json!(hostile_body(&server).await?));
+    }
+    if options.runs("mix") {
+        eprintln!("-- load: mix at {} connections", options.connections);
         let server = start(scratch, "mix")?;
-        mix(&server, options).await?
-    };
-    eprintln!("-- load: {} stalled connections", options.stalled);
-    let stalled = {
+        figures.insert("mix".into(), json!(mix(&server, options).await?));
+    }
+    if options.runs("stalled") {
+        eprintln!("-- load: {} stalled connections", options.stalled);
         let server = start(scratch, "stalled")?;
-        stalled(&server, options.stalled).await?
-    };
-    eprintln!("-- load: big reads beside small calls");
-    let big_reads = {
+        figures.insert(
+            "stalled".into(),
+            json!(stalled(&server, options.stalled).await?),
+        );
+    }
+    if options.runs("big") {
+        eprintln!("-- load: big reads beside small calls");
         let server = start(scratch, "big")?;
-        big_reads(&server).await?
-    };
-    Ok(json!({ "mix": mix, "stalled": stalled, "hostile_body": hostile, "big_reads": big_reads }))
+        figures.insert("big_reads".into(), json!(big_reads(&server).await?));
+    }
+    Ok(Value::Object(figures))
 }
 
 /// Prints the figures as a short table.
 pub fn print(figures: &Value) {
-    let m = &figures["mix"];
+    let ms = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let mib = |v: &Value| v.as_f64().unwrap_or(0.0) / 1024.0;
     println!("\n## load");
-    println!(
-        "mix: {} connections, {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, {} errors",
-        m["connections"],
-        m["calls_per_s"].as_f64().unwrap_or(0.0),
-        m["p50_ms"].as_f64().unwrap_or(0.0),
-        m["p99_ms"].as_f64().unwrap_or(0.0),
-        m["max_ms"].as_f64().unwrap_or(0.0),
-        m["errors"]
-    );
-    for phase in [
-        "before",
-        "right_after",
-        "settled",
-        "settled_after_second_round",
-    ] {
+    if let Some(m) = figures.get("mix") {
         println!(
-            "  {phase}: RSS {} KiB (peak {} KiB), {} fds",
-            m[phase]["rss_kib"], m[phase]["peak_rss_kib"], m[phase]["open_fds"]
+            "mix: {} connections, {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, {} errors; \
+             CPU {:.1} s emulator, {:.1} s bench over {:.1} s",
+            m["connections"],
+            ms(&m["calls_per_s"]),
+            ms(&m["p50_ms"]),
+            ms(&m["p99_ms"]),
+            ms(&m["max_ms"]),
+            m["errors"],
+            ms(&m["emulator_cpu_s"]),
+            ms(&m["bench_cpu_s"]),
+            ms(&m["seconds"]),
+        );
+        for phase in [
+            "started",
+            "seeded",
+            "before",
+            "right_after",
+            "settled",
+            "settled_after_second_round",
+        ] {
+            println!(
+                "  {phase}: RSS {:.1} MiB (peak {:.1} MiB), {} fds",
+                mib(&m[phase]["rss_kib"]),
+                mib(&m[phase]["peak_rss_kib"]),
+                m[phase]["open_fds"]
+            );
+        }
+        println!(
+            "  starting band: RSS <= {:.1} MiB, fds <= {}; settled in band: {}, after a second round: {}",
+            mib(&m["band"]["rss_kib_max"]),
+            m["band"]["open_fds_max"],
+            m["settled_in_band"],
+            m["second_round_in_band"]
         );
     }
-    let s = &figures["stalled"];
-    println!(
-        "stalled: {} connections, {} fds while stalled, fresh calls {}/{FRESH_CALLS} ok \
-         (p50 {:.2} ms, max {:.2} ms), all closed after {} s; RSS {} -> {} -> {} KiB, {} -> {} -> {} fds (before, after, after a second round)",
-        s["stalled"],
-        s["fds_while_stalled"],
-        s["fresh_calls_ok"],
-        s["fresh_p50_ms"].as_f64().unwrap_or(0.0),
-        s["fresh_max_ms"].as_f64().unwrap_or(0.0),
-        s["all_closed_after_s"],
-        s["before"]["rss_kib"],
-        s["settled"]["rss_kib"],
-        s["settled_after_second_round"]["rss_kib"],
-        s["before"]["open_fds"],
-        s["settled"]["open_fds"],
-        s["settled_after_second_round"]["open_fds"]
-    );
-    let h = &figures["hostile_body"];
-    println!(
-        "hostile body: {} bytes; peak RSS {} KiB before, {} KiB after one, {} KiB after {HOSTILE_AT_ONCE} at once",
-        h["body_bytes"], h["peak_rss_before_kib"], h["peak_rss_after_one_kib"], h["peak_rss_after_eight_kib"]
-    );
-    let b = &figures["big_reads"];
-    println!(
-        "big reads: {} big calls ({} errors) beside {} small calls: small p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
-        b["big_calls"], b["big_errors"], b["small_calls"], b["small_p50_ms"].as_f64().unwrap_or(0.0),
-        b["small_p99_ms"].as_f64().unwrap_or(0.0), b["small_max_ms"].as_f64().unwrap_or(0.0)
-    );
+    if let Some(s) = figures.get("stalled") {
+        println!(
+            "stalled: {} connections, {} fds while stalled, fresh calls {}/{FRESH_CALLS} ok \
+             (p50 {:.2} ms, max {:.2} ms), all closed {} s after the first was opened",
+            s["stalled"],
+            s["fds_while_stalled"],
+            s["fresh_calls_ok"],
+            ms(&s["fresh_p50_ms"]),
+            ms(&s["fresh_max_ms"]),
+            s["all_closed_after_s"],
+        );
+        for kind in ["silent", "half_headers", "short_body", "all"] {
+            let k = &s["lifetimes"][kind];
+            println!(
+                "  {kind}: each closed after its own opening in p50 {:.2} s, p99 {:.2} s, max {:.2} s ({} still open)",
+                ms(&k["p50_s"]),
+                ms(&k["p99_s"]),
+                ms(&k["max_s"]),
+                k["never_closed"]
+            );
+        }
+        println!(
+            "  RSS {:.1} -> {:.1} -> {:.1} MiB, {} -> {} -> {} fds (before, after, after a second round)",
+            mib(&s["before"]["rss_kib"]),
+            mib(&s["settled"]["rss_kib"]),
+            mib(&s["settled_after_second_round"]["rss_kib"]),
+            s["before"]["open_fds"],
+            s["settled"]["open_fds"],
+            s["settled_after_second_round"]["open_fds"]
+        );
+    }
+    if let Some(h) = figures.get("hostile_body") {
+        println!(
+            "hostile body: {} bytes; peak RSS {} KiB before, {} KiB after one, {} KiB after {HOSTILE_AT_ONCE} at once",
+            h["body_bytes"], h["peak_rss_before_kib"], h["peak_rss_after_one_kib"], h["peak_rss_after_eight_kib"]
+        );
+    }
+    if let Some(b) = figures.get("big_reads") {
+        println!(
+            "big reads: {} big calls ({} errors) beside {} small calls: small p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+            b["big_calls"], b["big_errors"], b["small_calls"], ms(&b["small_p50_ms"]),
+            ms(&b["small_p99_ms"]), ms(&b["small_max_ms"])
+        );
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -375,6 +530,8 @@ async fn call(
 
 async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures> {
     let url = server.url().to_string();
+    let pid = server.pid().to_string();
+    let started = sample(server.pid());
     let seeder = one_connection_client()?;
     for batch in 0..SEEDED / SEED_BATCH {
         let executions: Vec<Value> = (0..SEED_BATCH)
@@ -391,13 +548,17 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
         .context("seeding")?;
     }
     drop(seeder);
+    let seeded = sample(server.pid());
     tokio::time::sleep(SETTLE).await;
     let before = sample(server.pid());
 
     let inserted = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
+    let (emulator_cpu, bench_cpu) = (cpu_seconds(&pid), cpu_seconds("self"));
+    let wall_started = Instant::now();
     let (mut samples, errors) = mix_round(&url, options, &inserted).await?;
-    let wall = started.elapsed();
+    let wall = wall_started.elapsed();
+    let emulator_cpu_s = cpu_seconds(&pid) - emulator_cpu;
+    let bench_cpu_s = cpu_seconds("self") - bench_cpu;
     let right_after = sample(server.pid());
     tokio::time::sleep(SETTLE).await;
     let settled = sample(server.pid());
@@ -411,6 +572,7 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
         let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
         samples[rank - 1].as_secs_f64() * 1000.0
     };
+    let band = Band::around(&before);
     Ok(MixFigures {
         connections: options.connections,
         seconds: wall.as_secs_f64(),
@@ -420,10 +582,17 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
         p99_ms: at(0.99),
         max_ms: samples.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         errors,
+        emulator_cpu_s,
+        bench_cpu_s,
+        started,
+        seeded,
         before,
         right_after,
+        settled_in_band: band.holds(&settled),
+        second_round_in_band: band.holds(&settled_after_second_round),
         settled,
         settled_after_second_round,
+        band,
     })
 }
 
@@ -484,8 +653,8 @@ async fn stalled(server: &ServerProcess, count: usize) -> Result<StalledFigures>
     let url = server.url().to_string();
     let addr = url.trim_start_matches("http://").to_string();
     let before = sample(server.pid());
-    let opened_at = Instant::now();
-    let streams = open_stalled(&addr, count).await?;
+    let first_opened = Instant::now();
+    let watchers = open_stalled(&addr, count).await?;
     let fds_while_stalled = sample(server.pid()).open_fds;
     let mut fresh = Vec::new();
     let mut fresh_ok = 0;
@@ -498,15 +667,27 @@ async fn stalled(server: &ServerProcess, count: usize) -> Result<StalledFigures>
         fresh_ok += usize::from(outcome.is_ok());
     }
     fresh.sort();
-    let all_closed_after = wait_closed(streams, opened_at).await;
+    let lifetimes = wait_closed(watchers).await;
+    let all_closed_after = lifetimes
+        .iter()
+        .all(|(_, l)| l.is_some())
+        .then(|| first_opened.elapsed().as_secs_f64());
     tokio::time::sleep(Duration::from_secs(1)).await;
     let settled = sample(server.pid());
     // A second round, to tell a plateau from a leak.
     if all_closed_after.is_some() {
-        let streams = open_stalled(&addr, count).await?;
-        wait_closed(streams, Instant::now()).await;
+        let watchers = open_stalled(&addr, count).await?;
+        wait_closed(watchers).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    let of_kind = |kind: usize| -> Vec<Option<Duration>> {
+        lifetimes
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, l)| *l)
+            .collect()
+    };
+    let every: Vec<Option<Duration>> = lifetimes.iter().map(|(_, l)| *l).collect();
     Ok(StalledFigures {
         stalled: count,
         before,
@@ -515,18 +696,31 @@ async fn stalled(server: &ServerProcess, count: usize) -> Result<StalledFigures>
         fresh_p50_ms: fresh[fresh.len() / 2].as_secs_f64() * 1000.0,
         fresh_max_ms: fresh.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         all_closed_after_s: all_closed_after,
+        lifetimes: StalledLifetimes {
+            silent: Lifetimes::of(&of_kind(0)),
+            half_headers: Lifetimes::of(&of_kind(1)),
+            short_body: Lifetimes::of(&of_kind(2)),
+            all: Lifetimes::of(&every),
+        },
         settled,
         settled_after_second_round: sample(server.pid()),
     })
 }
 
+/// A stalled connection being watched: its kind (0 silent, 1 inside the headers, 2 short
+/// body) and a task that answers how long after its opening the server closed it.
+type Watcher = (usize, tokio::task::JoinHandle<Option<Duration>>);
+
 /// Opens `count` connections that stall: a third silent, a third stopped inside the headers,
-/// a third with a body shorter than its `Content-Length`.
-async fn open_stalled(addr: &str, count: usize) -> Result<Vec<TcpStream>> {
-    let mut streams = Vec::with_capacity(count);
+/// a third with a body shorter than its `Content-Length`. Each is watched from the moment it
+/// is open, so its lifetime is measured from its own opening.
+async fn open_stalled(addr: &str, count: usize) -> Result<Vec<Watcher>> {
+    let mut watchers = Vec::with_capacity(count);
     for i in 0..count {
         let mut stream = TcpStream::connect(addr).await?;
-        let sent: &[u8] = match i % 3 {
+        let opened = Instant::now();
+        let kind = i % 3;
+        let sent: &[u8] = match kind {
             0 => b"",
             1 => b"POST /api/query HTTP/1.1\r\nHost: 127.0",
             _ => {
@@ -535,36 +729,33 @@ async fn open_stalled(addr: &str, count: usize) -> Result<Vec<TcpStream>> {
             }
         };
         stream.write_all(sent).await?;
-        streams.push(stream);
-    }
-    Ok(streams)
-}
-
-/// Seconds from `since` until the server has closed every stream (a read returns EOF or an
-/// error), or `None` if some are still open after [`STALLED_WAIT_MAX`].
-async fn wait_closed(streams: Vec<TcpStream>, since: Instant) -> Option<f64> {
-    let waits: Vec<_> = streams
-        .into_iter()
-        .map(|mut s| {
-            tokio::spawn(async move {
+        let watcher = tokio::spawn(async move {
+            let closed = async {
                 let mut buf = [0u8; 1024];
-                while let Ok(n) = s.read(&mut buf).await {
+                while let Ok(n) = stream.read(&mut buf).await {
                     if n == 0 {
                         return;
                     }
                 }
-            })
-        })
-        .collect();
-    let all = async {
-        for wait in waits {
-            let _ = wait.await;
-        }
-    };
-    tokio::time::timeout(STALLED_WAIT_MAX, all)
-        .await
-        .ok()
-        .map(|()| since.elapsed().as_secs_f64())
+            };
+            tokio::time::timeout(STALLED_WAIT_MAX, closed)
+                .await
+                .ok()
+                .map(|()| opened.elapsed())
+        });
+        watchers.push((kind, watcher));
+    }
+    Ok(watchers)
+}
+
+/// Each watched connection's kind and lifetime (`None`: still open after
+/// [`STALLED_WAIT_MAX`]).
+async fn wait_closed(watchers: Vec<Watcher>) -> Vec<(usize, Option<Duration>)> {
+    let mut lifetimes = Vec::with_capacity(watchers.len());
+    for (kind, watcher) in watchers {
+        lifetimes.push((kind, watcher.await.ok().flatten()));
+    }
+    lifetimes
 }
 
 async fn hostile_body(server: &ServerProcess) -> Result<HostileFigures> {

@@ -111,6 +111,10 @@ struct Cli {
     /// Stalled connections opened by the load mode.
     #[arg(long, default_value_t = 2_000)]
     load_stalled: usize,
+    /// Which probes of the load mode to run, comma-separated (`hostile`, `mix`, `stalled`,
+    /// `big`); all of them when not given.
+    #[arg(long, value_delimiter = ',')]
+    load_probes: Vec<String>,
 }
 
 #[tokio::main]
@@ -149,6 +153,7 @@ async fn main() -> Result<()> {
             connections: cli.load_connections,
             seconds: if cli.quick { 2 } else { cli.load_seconds },
             stalled: if cli.quick { 200 } else { cli.load_stalled },
+            probes: cli.load_probes.clone(),
         };
         let figures = load::run(&options, &scratch).await?;
         write_json(&cli.out, &json!({ "load": figures }))?;

@@ -45,6 +45,7 @@ pub mod functions;
 pub mod http;
 pub mod id;
 pub mod limits;
+mod memory;
 pub mod serve;
 pub mod snapshot;
 pub mod store;

@@ -77,6 +77,18 @@ pub const WRITER_CACHE_KIB: i64 = 64 * 1024;
 /// SQLite page cache of each read connection, in KiB.
 pub const READER_CACHE_KIB: i64 = 16 * 1024;
 
+/// A store with no call running or started for this long gives its memory back: the writer
+/// drops its page cache, idle read connections are closed, and the allocator returns its free
+/// pages to the OS (`store::idle`). The same as [`IDLE_CONNECTION_TIMEOUT_MS`]: by then the
+/// clients' keep-alive connections are closed too, so the emulator is idle by every measure.
+/// Refilling the caches afterwards reads pages the OS still has cached, so a client that comes
+/// back pays well under a millisecond on its first calls.
+pub const IDLE_MEMORY_RELEASE_AFTER_MS: u64 = 5_000;
+
+/// How often the store looks whether it has gone idle; a release comes at most this late. A
+/// look is two atomic loads, so four a second cost nothing.
+pub const IDLE_CHECK_INTERVAL_MS: u64 = 250;
+
 /// How often the background checkpointer copies the WAL back into the database file. The WAL
 /// grows by at most this long's worth of writes between checkpoints.
 pub const CHECKPOINT_INTERVAL_MS: u64 = 250;

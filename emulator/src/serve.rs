@@ -142,13 +142,7 @@ pub async fn serve(
 /// of MiB it no longer uses, so an idle emulator would not shrink back to its starting size.
 /// Runs only when idle, on a blocking thread.
 fn give_back_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    tokio::task::spawn_blocking(|| {
-        // SAFETY: malloc_trim only releases free memory; it has no preconditions.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-    });
+    tokio::task::spawn_blocking(crate::memory::give_back_freed_heap);
 }
 
 /// How many connections may be open at once: [`CONNECTIONS_MAX`], or fewer if the process's

@@ -441,6 +441,84 @@ async fn a_hostile_array_gets_convex_argument_error_with_its_real_length() {
     assert_eq!(count["status"], "success", "still serving: {count}");
 }
 
+/// Once idle, the store gives its memory back (page caches, idle read connections, the
+/// allocator's free pages), once per quiet period, and serves as before afterwards. In-process,
+/// so the release counter and a short idle period are at hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_store_gives_its_memory_back_once_per_quiet_period() {
+    let dir = TempDir::new("idle");
+    let emulator = convex_storage_emulator::Emulator::builder()
+        .auth_secret(SECRET)
+        .db(convex_storage_emulator::store::DbLocation::File(
+            dir.path("db.sqlite3"),
+        ))
+        .start()
+        .await
+        .unwrap();
+    let store = emulator.state().functions.store().clone();
+    let quiet = Duration::from_millis(300);
+    store.release_memory_when_idle_for(quiet);
+    let url = emulator.url().to_string();
+    let work = |round: usize| {
+        let url = url.clone();
+        async move {
+            let ids: Vec<String> = (0..50).map(|i| format!("idle-{round}-{i}")).collect();
+            let executions: Vec<Json> = ids.iter().map(|id| execution(id)).collect();
+            let inserted = call(
+                &url,
+                SECRET,
+                "mutation",
+                "insertMany",
+                json!({ "executions": executions }),
+            )
+            .await;
+            assert_eq!(inserted["status"], "success", "{inserted}");
+            let requests: Vec<Json> = ids.iter().map(|id| json!({"executionId": id})).collect();
+            let read = call(
+                &url,
+                SECRET,
+                "query",
+                "getManyById",
+                json!({ "requests": requests }),
+            )
+            .await;
+            assert_eq!(read["status"], "success", "{read}");
+            assert_eq!(read["value"].as_array().unwrap().len(), 50);
+            assert!(read["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d.is_object()));
+        }
+    };
+    let wait_for_release_after = |count: u64| {
+        let store = store.clone();
+        async move {
+            let start = Instant::now();
+            while store.memory_releases() <= count {
+                assert!(
+                    start.elapsed() < SAFETY_BOUND,
+                    "no release after going idle"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            store.memory_releases()
+        }
+    };
+
+    work(0).await;
+    let first = wait_for_release_after(0).await;
+    // Still idle: nothing more to give back, so no second release in the same quiet period.
+    tokio::time::sleep(quiet * 4).await;
+    assert_eq!(store.memory_releases(), first);
+    // The closed read connections and the emptied caches come back on demand.
+    work(1).await;
+    let second = wait_for_release_after(first).await;
+    assert!(second > first);
+    work(2).await;
+    emulator.shutdown().await;
+}
+
 #[test]
 fn a_second_signal_exits_at_once() {
     let mut emulator = Emulator::start(":memory:", &[], Some("60000,60000,60000,60000"));

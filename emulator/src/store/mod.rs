@@ -13,6 +13,8 @@
 //!   connection, so its reads queue on the writer thread.
 //! * **Checkpoints** run on a background thread, so no commit waits for an fsync
 //!   (`checkpointer`).
+//! * **Idle release.** Once no call has run for a while, the page caches and the allocator's
+//!   free memory go back to the OS (`idle`), so an emulator that served a burst shrinks back.
 //! * **Durability.** `journal_mode = WAL` with `synchronous = NORMAL`: a commit is written to
 //!   the WAL file before `write` returns, so every acknowledged mutation survives the process
 //!   being killed (`kill -9`); the WAL is not fsynced per commit, so a power loss or OS crash
@@ -29,6 +31,7 @@
 mod bulk;
 mod checkpointer;
 mod codec;
+mod idle;
 mod indexes;
 mod inspect;
 mod lock;
@@ -44,6 +47,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rand::SeedableRng;
 use rusqlite::Connection;
@@ -62,9 +66,10 @@ use crate::limits::{
     WRITE_QUEUE_JOBS_MAX,
 };
 use checkpointer::Checkpointer;
+use idle::{Activity, IdleRelease};
 use lock::DbLock;
 use readers::ReaderPool;
-use writer::{Job, ReadJob, WriteJob, WriterState};
+use writer::{Job, ReadJob, Work, WriteJob, WriterState};
 
 /// Prepared statements kept per connection: the fixed queries plus the few shapes of UPDATE.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
@@ -118,11 +123,14 @@ where
 
 /// The storage of one emulated deployment. Cheap to share behind an `Arc`.
 pub struct Store {
-    jobs: mpsc::Sender<Box<dyn Job>>,
+    jobs: mpsc::Sender<Work>,
     readers: Option<Arc<ReaderPool>>,
     last_commit_ns: Arc<AtomicU64>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<Checkpointer>>,
+    /// Calls running and done, for the idle thread.
+    activity: Arc<Activity>,
+    idle_release: Mutex<Option<IdleRelease>>,
     /// Held while the store is open; released after the writer has closed the database.
     lock: Option<DbLock>,
 }
@@ -159,7 +167,7 @@ impl Store {
             rng: rand::rngs::StdRng::from_entropy(),
             last_commit_ns: last_commit_ns.clone(),
         };
-        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>(WRITE_QUEUE_JOBS_MAX);
+        let (jobs, queue) = mpsc::channel::<Work>(WRITE_QUEUE_JOBS_MAX);
         let writer_thread = std::thread::Builder::new()
             .name("store-writer".to_string())
             .spawn(move || state.run(queue))
@@ -168,14 +176,30 @@ impl Store {
             DbLocation::Memory => None,
             DbLocation::File(path) => Some(Checkpointer::start(path.clone())?),
         };
+        let activity = Arc::new(Activity::new());
+        let idle_release = IdleRelease::start(activity.clone(), readers.clone(), &jobs)?;
         Ok(Self {
             jobs,
             readers,
             last_commit_ns,
             writer_thread: Mutex::new(Some(writer_thread)),
             checkpointer: Mutex::new(checkpointer),
+            activity,
+            idle_release: Mutex::new(Some(idle_release)),
             lock,
         })
+    }
+
+    /// How many times the store has given its memory back after being idle (see `idle`).
+    pub fn memory_releases(&self) -> u64 {
+        self.activity.releases()
+    }
+
+    /// Gives memory back after `after` without calls instead of
+    /// [`IDLE_MEMORY_RELEASE_AFTER_MS`](crate::limits::IDLE_MEMORY_RELEASE_AFTER_MS); tests
+    /// shorten it.
+    pub fn release_memory_when_idle_for(&self, after: Duration) {
+        self.activity.set_release_after(after);
     }
 
     /// Runs `f` as one atomic write on the writer thread: its effects are kept if it returns
@@ -188,6 +212,7 @@ impl Store {
         R: Send + 'static,
         E: From<Error> + Send + 'static,
     {
+        let _running = self.activity.enter();
         let metered = move |tx: &mut WriteTx<'_>| match f(tx) {
             Ok(value) => Ok((value, tx.read.meter.take(true))),
             Err(error) => Err(Metered {
@@ -214,13 +239,13 @@ impl Store {
         E: From<Error> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(WriteJob {
+        let job: Box<dyn Job> = Box::new(WriteJob {
             f: Some(f),
             outcome: None,
             reply,
         });
         self.jobs
-            .send(job)
+            .send(Work::Job(job))
             .await
             .map_err(|_| Error::WriterStopped)?;
         answer.await.map_err(|_| Error::WriterStopped)?
@@ -234,6 +259,7 @@ impl Store {
         R: Send + 'static,
         E: From<Error> + Send + 'static,
     {
+        let _running = self.activity.enter();
         let (result, usage) = self.read_unmetered(with_usage(f)).await?;
         UsageScope::report(usage);
         result
@@ -271,6 +297,7 @@ impl Store {
         let Some(readers) = &self.readers else {
             return self.read(f).await;
         };
+        let _running = self.activity.enter();
         let budget = InlineBudget::new(INLINE_READ_BYTES_MAX);
         match readers.try_read(&budget, with_usage(&f)) {
             Some(Ok((result, usage))) if !budget.exceeded() => {
@@ -291,13 +318,13 @@ impl Store {
         E: From<Error> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(ReadJob {
+        let job: Box<dyn Job> = Box::new(ReadJob {
             f: Some(f),
             outcome: None,
             reply,
         });
         self.jobs
-            .send(job)
+            .send(Work::Job(job))
             .await
             .map_err(|_| Error::WriterStopped)?;
         answer.await.map_err(|_| Error::WriterStopped)?
@@ -311,6 +338,14 @@ impl Store {
     /// Stops the writer after the queued jobs and waits for it to close the database.
     /// Blocking; call from a blocking context.
     pub fn close(self) {
+        let idle_release = self
+            .idle_release
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(idle_release) = idle_release {
+            idle_release.stop();
+        }
         let checkpointer = self
             .checkpointer
             .lock()

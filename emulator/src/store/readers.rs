@@ -115,6 +115,20 @@ impl ReaderPool {
         self.returned.notify_one();
     }
 
+    /// Closes every connection waiting in the pool (the store is idle: `idle`), freeing their
+    /// caches and descriptors; the next reads open new ones.
+    pub(crate) fn close_idle(&self) {
+        let idle = {
+            let mut state = self.lock();
+            let idle = std::mem::take(&mut state.idle);
+            state.open -= idle.len();
+            idle
+        };
+        // Closed outside the lock, so readers never wait for it.
+        drop(idle);
+        self.returned.notify_all();
+    }
+
     fn lock(&self) -> MutexGuard<'_, PoolState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -29,6 +29,15 @@ use crate::error::Error;
 use crate::limits::WRITE_BATCH_JOBS_MAX;
 use crate::store::tx::{next_f64_up, ReadTx, WriteTx};
 
+/// What the writer thread's queue carries.
+pub(crate) enum Work {
+    /// A job, run in a batch with whatever else is queued.
+    Job(Box<dyn Job>),
+    /// The store is idle: free the connection's page cache, then answer (`store::idle`). One
+    /// found queued behind jobs is dropped unanswered, since the store is busy after all.
+    ReleaseMemory(oneshot::Sender<()>),
+}
+
 /// Work for the writer thread.
 pub(crate) trait Job: Send {
     /// Runs inside the batch's transaction. `Err` means the connection itself failed and the
@@ -118,12 +127,22 @@ pub(crate) struct WriterState {
 
 impl WriterState {
     /// The writer thread's loop: batches until every sender is gone.
-    pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Box<dyn Job>>) {
-        while let Some(first) = queue.blocking_recv() {
-            let mut batch = vec![first];
-            let outcome = self.run_batch(&mut batch, &mut queue);
-            for job in batch {
-                job.finish(outcome.as_ref().map(|_| ()));
+    pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Work>) {
+        while let Some(work) = queue.blocking_recv() {
+            match work {
+                Work::Job(first) => {
+                    let mut batch = vec![first];
+                    let outcome = self.run_batch(&mut batch, &mut queue);
+                    for job in batch {
+                        job.finish(outcome.as_ref().map(|_| ()));
+                    }
+                }
+                Work::ReleaseMemory(done) => {
+                    // Outside any transaction, so every cached page is unused and freed. A
+                    // failure only means the memory stays.
+                    let _ = self.conn.release_memory();
+                    let _ = done.send(());
+                }
             }
         }
     }
@@ -134,7 +153,7 @@ impl WriterState {
     fn run_batch(
         &mut self,
         batch: &mut Vec<Box<dyn Job>>,
-        queue: &mut mpsc::Receiver<Box<dyn Job>>,
+        queue: &mut mpsc::Receiver<Work>,
     ) -> Result<(), Error> {
         self.execute("BEGIN IMMEDIATE")?;
         let mut ran = 0;
@@ -144,7 +163,8 @@ impl WriterState {
                     break;
                 }
                 match queue.try_recv() {
-                    Ok(job) => batch.push(job),
+                    Ok(Work::Job(job)) => batch.push(job),
+                    Ok(Work::ReleaseMemory(_)) => continue,
                     Err(_) => break,
                 }
             }
