@@ -115,6 +115,10 @@ struct Cli {
     /// `big`); all of them when not given.
     #[arg(long, value_delimiter = ',')]
     load_probes: Vec<String>,
+    /// The load mix's workers call through `reqwest` instead of the bench's own lean HTTP/1.1
+    /// client (which costs the shared CPU less; see load.rs).
+    #[arg(long)]
+    load_reqwest: bool,
 }
 
 #[tokio::main]
@@ -154,6 +158,7 @@ async fn main() -> Result<()> {
             seconds: if cli.quick { 2 } else { cli.load_seconds },
             stalled: if cli.quick { 200 } else { cli.load_stalled },
             probes: cli.load_probes.clone(),
+            reqwest_client: cli.load_reqwest,
         };
         let figures = load::run(&options, &scratch).await?;
         write_json(&cli.out, &json!({ "load": figures }))?;

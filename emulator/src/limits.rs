@@ -58,9 +58,16 @@ pub const INLINE_READ_LOOKUPS_MAX: usize = 64;
 /// connections for the moment and close them afterwards.
 pub const READER_CONNECTIONS_MAX: usize = 8;
 
-/// How long a connection waits on SQLite's file lock before giving up. Only other processes
-/// opening the same file can hold it, since this process has one writer.
+/// How long a connection waits on SQLite's file lock before giving up. Within this process
+/// only the checkpointer's RESTART holds the writer back, for milliseconds; longer waits mean
+/// another process has the file open.
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// Pause between two tries of a connection that found a SQLite lock taken, in microseconds
+/// (`store::busy`). Locks inside this process are held for microseconds to a few
+/// milliseconds, so a waiter wakes within a fraction of a millisecond of the lock's release;
+/// the waits still end after [`SQLITE_BUSY_TIMEOUT_MS`] in all.
+pub const SQLITE_BUSY_PAUSE_US: u64 = 200;
 
 /// Most jobs the writer runs in one SQLite transaction (group commit). Bounds how long the
 /// first job of a batch waits for its acknowledgement behind the others.

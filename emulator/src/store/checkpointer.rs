@@ -20,7 +20,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::error::Error;
-use crate::limits::{CHECKPOINT_INTERVAL_MS, SQLITE_BUSY_TIMEOUT_MS, WAL_RESTART_PAGES};
+use crate::limits::{CHECKPOINT_INTERVAL_MS, WAL_RESTART_PAGES};
 
 /// The running checkpoint thread; [`Checkpointer::stop`] ends it.
 pub(crate) struct Checkpointer {
@@ -32,7 +32,9 @@ impl Checkpointer {
     /// Starts checkpointing the database at `path`.
     pub(crate) fn start(path: PathBuf) -> Result<Self, Error> {
         let conn = Connection::open(&path)?;
-        conn.busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))?;
+        // A RESTART holds the writer back while it waits for readers to move on: waiting in
+        // short steps keeps that hold to about as long as the readers take.
+        conn.busy_handler(Some(super::busy::retry_in_short_steps))?;
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("store-checkpointer".to_string())

@@ -29,6 +29,7 @@
 //! functions' rules (clamps, filters, locks' meaning): those live in `crate::functions`.
 
 mod bulk;
+mod busy;
 mod checkpointer;
 mod codec;
 mod idle;
@@ -62,8 +63,7 @@ pub use usage::{Usage, UsageScope};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::limits::{
-    INLINE_READ_BYTES_MAX, SQLITE_BUSY_TIMEOUT_MS, WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB,
-    WRITE_QUEUE_JOBS_MAX,
+    INLINE_READ_BYTES_MAX, WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB, WRITE_QUEUE_JOBS_MAX,
 };
 use checkpointer::Checkpointer;
 use idle::{Activity, IdleRelease};
@@ -382,7 +382,7 @@ fn create_parent_dir(path: &Path) -> Result<(), Error> {
 /// Opens the writer's connection to a database file in WAL mode.
 fn open_file(path: &Path) -> Result<Connection, Error> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))?;
+    conn.busy_handler(Some(busy::retry_in_short_steps))?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // Checkpoints run on their own thread (`checkpointer`), never inside a commit.
