@@ -34,13 +34,13 @@ pub fn scenarios() -> Vec<Scenario> {
 /// One call of each of the 17 operations, each of which would change or read row `a`.
 pub fn one_call_per_operation() -> Vec<Transition> {
     let u = || {
-        let mut u = update(PAST);
+        let mut u = touch(PAST_MS);
         u.output = Some("changed".into());
         u
     };
     vec![
         Transition::InsertMany {
-            executions: vec![execution("b")],
+            executions: vec![minimal_execution("b")],
         },
         Transition::GetManyById {
             requests: vec![Lookup {
@@ -63,7 +63,7 @@ pub fn one_call_per_operation() -> Vec<Transition> {
                 execution_id: "a".into(),
                 filters: None,
                 update: u(),
-                children: vec![child("c", "a", 0, true, false)],
+                children: vec![child_execution("c", "a", 0, true, false)],
             }],
         },
         Transition::ClaimByStartAt {
@@ -132,7 +132,7 @@ pub fn one_call_per_operation() -> Vec<Transition> {
 
 /// Row `a`, matched by every call of [`one_call_per_operation`].
 fn row_a() -> durable_execution_storage_convex::TaskExecutionStorageValue {
-    let mut a = child("a", "root", 0, false, false);
+    let mut a = child_execution("a", "root", 0, false, false);
     a.is_sleeping_task = true;
     a.sleeping_task_unique_id = Some("s-a".into());
     a.executor_id = Some("x".into());
@@ -178,6 +178,7 @@ async fn near_miss_secrets_are_rejected(ctx: &Ctx<'_>) -> Result<(), Conformance
         ));
     };
     let mut near = vec![
+        String::new(),
         format!("{secret} "),
         secret.to_uppercase(),
         format!("x{secret}"),

@@ -29,7 +29,7 @@ fn kid(
     index: i64,
     finished: bool,
 ) -> durable_execution_storage_convex::TaskExecutionStorageValue {
-    let mut c = child(id, parent, index, false, false);
+    let mut c = child_execution(id, parent, index, false, false);
     c.is_finished = finished;
     c
 }
@@ -47,7 +47,7 @@ async fn children_are_listed_unfinished_first_then_oldest(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("p"), execution("q")])
+    s.insert_many(vec![minimal_execution("p"), minimal_execution("q")])
         .await
         .during("insertMany")?;
     insert_children(
@@ -75,7 +75,7 @@ async fn children_are_listed_unfinished_first_then_oldest(
         ],
         &list(ctx, &["p", "nope", "q", "p"]).await?,
     )?;
-    let mut finished = update(PAST);
+    let mut finished = touch(PAST_MS);
     finished.is_finished = Some(true);
     update_one(&*s, "c2", finished).await?;
     ensure_eq(
@@ -89,7 +89,7 @@ async fn children_update_touches_only_the_matching_is_finished(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("p"), execution("q")])
+    s.insert_many(vec![minimal_execution("p"), minimal_execution("q")])
         .await
         .during("insertMany")?;
     insert_children(
@@ -99,7 +99,7 @@ async fn children_update_touches_only_the_matching_is_finished(
     )
     .await?;
     insert_children(&*s, "q", vec![kid("q1", "q", 0, false)]).await?;
-    let mut u = update(F0);
+    let mut u = touch(F0);
     u.output = Some("touched".into());
     s.update_many_by_parent_execution_id_and_is_finished(vec![
         UpdateByParentExecutionIdAndIsFinishedRequest {

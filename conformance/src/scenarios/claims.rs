@@ -63,12 +63,6 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-fn with(id: &str, edit: impl FnOnce(&mut TaskExecutionStorageValue)) -> TaskExecutionStorageValue {
-    let mut v = execution(id);
-    edit(&mut v);
-    v
-}
-
 async fn start_at_claim_selects_by_status_and_start_at_in_index_order(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
@@ -81,17 +75,17 @@ async fn start_at_claim_selects_by_status_and_start_at_in_index_order(
             v.start_at = F0;
             v.status = Status::Running
         }),
-        with("e", |v| v.start_at = PAST),
+        with("e", |v| v.start_at = PAST_MS),
         with("f", |v| v.start_at = F2),
         with("g", |v| v.start_at = F2),
     ])
     .await
     .during("insertMany")?;
     // startAt 0 is only reachable through an update (an insert clamps it); 0 is never clamped there.
-    let mut zero = update(PAST);
+    let mut zero = touch(PAST_MS);
     zero.start_at = Some(0);
     update_one(&*s, "g", zero).await?;
-    let mut claim = update(F0);
+    let mut claim = touch(F0);
     claim.status = Some(Status::Running);
     claim.executor_id = Some("x".into());
     let first = s
@@ -152,21 +146,21 @@ async fn start_at_claim_sets_expires_at_from_the_timeout(
     s.insert_many(vec![with("a", |v| v.timeout_ms = 1_000)])
         .await
         .during("insertMany")?;
-    let mut running = update(PAST);
+    let mut running = touch(PAST_MS);
     running.status = Some(Status::Running);
     let claimed = s
         .update_by_status_and_start_at_less_than_and_return(requests::start_at(
             Status::Ready,
             F0,
             &running,
-            PAST,
+            PAST_MS,
             1,
         ))
         .await
         .during("start-at claim from a past base")?;
     ensure_eq(
         "answered expiresAt = base + timeoutMs, unclamped",
-        &vec![Some(PAST + 1_000)],
+        &vec![Some(PAST_MS + 1_000)],
         &claimed.iter().map(|v| v.expires_at).collect::<Vec<_>>(),
     )?;
     let a = read_one(&*s, "a").await?;
@@ -185,7 +179,7 @@ async fn start_at_claim_sets_expires_at_from_the_timeout(
     s.insert_many(vec![with("b", |v| v.timeout_ms = 1_000)])
         .await
         .during("insertMany")?;
-    let mut u = update(F0);
+    let mut u = touch(F0);
     u.unset = Some(TaskExecutionStorageUnset {
         expires_at: true,
         ..Default::default()
@@ -231,11 +225,11 @@ async fn children_finished_claim_selects_stale_parents_with_zero_acc(
     ])
     .await
     .during("insertMany")?;
-    update_one(&*s, "p5", update(F0)).await?; // updatedAt in the future: never stale
+    update_one(&*s, "p5", touch(F0)).await?; // updatedAt in the future: never stale
     ctx.wait_until_stale().await?;
-    update_one(&*s, "p1", update(PAST)).await?; // now the newest row
+    update_one(&*s, "p1", touch(PAST_MS)).await?; // now the newest row
     ctx.wait_until_stale().await?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.on_children_finished_processing_status = Some(Ocfp::Processing);
     let claimed = s
         .update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
@@ -271,11 +265,11 @@ async fn close_status_claim_selects_stale_rows_oldest_first(
     ])
     .await
     .during("insertMany")?;
-    update_one(&*s, "c4", update(F0)).await?;
+    update_one(&*s, "c4", touch(F0)).await?;
     ctx.wait_until_stale().await?;
-    update_one(&*s, "c1", update(PAST)).await?;
+    update_one(&*s, "c1", touch(PAST_MS)).await?;
     ctx.wait_until_stale().await?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.close_status = Some(Close::Closing);
     let first = s
         .update_by_close_status_and_return(requests::close_status(Close::Ready, &u, 1))
@@ -314,9 +308,9 @@ async fn executor_claim_selects_stale_rows_of_one_executor(
     .await
     .during("insertMany")?;
     ctx.wait_until_stale().await?;
-    update_one(&*s, "e1", update(PAST)).await?;
+    update_one(&*s, "e1", touch(PAST_MS)).await?;
     ctx.wait_until_stale().await?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.needs_promise_cancellation = Some(false);
     let claimed = s
         .update_by_executor_id_and_needs_promise_cancellation_and_return(requests::executor_npc(
@@ -343,7 +337,7 @@ async fn executor_claim_selects_stale_rows_of_one_executor(
 
 async fn claims_with_limit_zero_select_nothing(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut parent = execution("p");
+    let mut parent = minimal_execution("p");
     parent.active_children_count = 1;
     s.insert_many(vec![
         with("a", |v| {
@@ -364,7 +358,7 @@ async fn claims_with_limit_zero_select_nothing(ctx: &Ctx<'_>) -> Result<(), Conf
         &*s,
         "p",
         vec![with("c", |v| {
-            v.parent = child("c", "p", 0, false, false).parent;
+            v.parent = child_execution("c", "p", 0, false, false).parent;
             v.close_status = Close::Ready;
             v.is_finished = true;
         })],
@@ -372,7 +366,7 @@ async fn claims_with_limit_zero_select_nothing(ctx: &Ctx<'_>) -> Result<(), Conf
     .await?;
     let before = read(&*s, &["a", "p", "c"]).await?;
     ctx.wait_until_stale().await?;
-    let u = &update(F0);
+    let u = &touch(F0);
     let lists = vec![
         s.update_by_status_and_start_at_less_than_and_return(requests::start_at(Status::Running, 2 * F0, u, F0, 0)).await,
         s.update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
@@ -439,8 +433,8 @@ async fn claims_answer_rows_with_the_update_applied_by_the_client(
         close_status: Some(Close::Closing),
         run_output: Some("ro".into()),
         executor_id: Some("new".into()),
-        closed_at: Some(PAST),
-        updated_at: PAST,
+        closed_at: Some(PAST_MS),
+        updated_at: PAST_MS,
         unset: Some(TaskExecutionStorageUnset {
             executor_id: true,
             ..Default::default()
@@ -463,8 +457,8 @@ async fn claims_answer_rows_with_the_update_applied_by_the_client(
             Close::Closing,
             Some("ro"),
             None::<String>,
-            Some(PAST),
-            PAST,
+            Some(PAST_MS),
+            PAST_MS,
             Some("kept"),
         ),
         &(
@@ -478,7 +472,7 @@ async fn claims_answer_rows_with_the_update_applied_by_the_client(
     )?;
     // The store: clamped to its now.
     ensure(
-        stored.updated_at > PAST && stored.closed_at == Some(stored.updated_at),
+        stored.updated_at > PAST_MS && stored.closed_at == Some(stored.updated_at),
         format!("stored closedAt/updatedAt not clamped: {stored:?}"),
     )?;
     ensure_eq(

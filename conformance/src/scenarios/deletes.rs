@@ -25,9 +25,9 @@ pub fn scenarios() -> Vec<Scenario> {
 
 async fn delete_by_id_removes_only_that_execution(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut a = execution("a");
+    let mut a = minimal_execution("a");
     a.sleeping_task_unique_id = Some("s-a".into());
-    s.insert_many(vec![a.clone(), execution("b")])
+    s.insert_many(vec![a.clone(), minimal_execution("b")])
         .await
         .during("insertMany")?;
     s.delete_by_id("a").await.during("deleteById(a)")?;
@@ -49,7 +49,7 @@ async fn delete_all_removes_more_than_one_batch(ctx: &Ctx<'_>) -> Result<(), Con
         .map(|i| format!("row-{i:04}"))
         .collect();
     for chunk in ids.chunks(INSERT_BATCH_ROWS) {
-        s.insert_many(chunk.iter().map(|id| execution(id)).collect())
+        s.insert_many(chunk.iter().map(|id| minimal_execution(id)).collect())
             .await
             .during("insertMany")?;
     }
@@ -71,7 +71,7 @@ async fn deletes_do_nothing_without_test_mode(ctx: &Ctx<'_>) -> Result<(), Confo
         ..ClientOptions::default()
     })?;
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("a"), execution("b")])
+    s.insert_many(vec![minimal_execution("a"), minimal_execution("b")])
         .await
         .during("insertMany")?;
     production

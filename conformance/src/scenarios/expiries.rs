@@ -3,7 +3,7 @@
 
 use durable_execution_storage_convex::{
     OnChildrenFinishedProcessingStatus as Ocfp, TaskExecutionStatus as Status,
-    TaskExecutionStorageUnset, TaskExecutionStorageValue,
+    TaskExecutionStorageUnset,
 };
 
 use super::support::*;
@@ -32,12 +32,6 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-fn with(id: &str, edit: impl FnOnce(&mut TaskExecutionStorageValue)) -> TaskExecutionStorageValue {
-    let mut v = execution(id);
-    edit(&mut v);
-    v
-}
-
 async fn expiry_sweep_selects_by_status_sleeping_flag_and_range(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
@@ -52,7 +46,7 @@ async fn expiry_sweep_selects_by_status_sleeping_flag_and_range(
     s.insert_many(vec![
         running("r0", false, None),
         running("r1", false, Some(0)),
-        running("r2", false, Some(PAST)),
+        running("r2", false, Some(PAST_MS)),
         running("r3", false, Some(F0)),
         running("r4", false, Some(F1)),
         running("r5", true, Some(0)),
@@ -60,7 +54,7 @@ async fn expiry_sweep_selects_by_status_sleeping_flag_and_range(
     ])
     .await
     .during("insertMany")?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.status = Some(Status::TimedOut);
     let sweep = |sleeping: bool, bound: i64, limit: u32| {
         s.update_by_status_and_is_sleeping_task_and_expires_at_less_than(requests::expires(
@@ -136,7 +130,7 @@ async fn children_finished_expiry_sweep_selects_by_range_in_order(
     ])
     .await
     .during("insertMany")?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.on_children_finished_processing_status = Some(Ocfp::Idle);
     u.unset = Some(TaskExecutionStorageUnset {
         on_children_finished_processing_expires_at: true,
@@ -189,11 +183,11 @@ async fn close_expiry_sweep_selects_by_range_in_order(
         row("c0", None),
         row("c1", Some(F1)),
         row("c2", Some(0)),
-        row("c3", Some(PAST)),
+        row("c3", Some(PAST_MS)),
     ])
     .await
     .during("insertMany")?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.output = Some("swept".into());
     u.unset = Some(TaskExecutionStorageUnset {
         close_expires_at: true,

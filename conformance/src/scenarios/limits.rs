@@ -97,7 +97,7 @@ async fn one_big_document_read_512_times_passes_the_bytes_read_limit(
 ) -> Result<(), ConformanceError> {
     enforced(ctx)?;
     let s = ctx.storage()?;
-    let mut big = execution("big");
+    let mut big = minimal_execution("big");
     big.input = "x".repeat(900 * 1024);
     s.insert_many(vec![big]).await.during("insertMany")?;
     let result = s
@@ -144,7 +144,11 @@ async fn an_insert_of_more_than_4096_executions_fails_whole(
     enforced(ctx)?;
     let s = ctx.storage()?;
     let result = s
-        .insert_many((0..4097).map(|i| execution(&format!("n{i}"))).collect())
+        .insert_many(
+            (0..4097)
+                .map(|i| minimal_execution(&format!("n{i}")))
+                .collect(),
+        )
         .await;
     ensure_limit(
         "insertMany of 4097",
@@ -164,12 +168,12 @@ async fn updating_more_than_4096_children_at_once_fails_whole(
     enforced(ctx)?;
     insert_in_chunks(
         ctx,
-        |i| child(&format!("c{i}"), "p", i as i64, false, false),
+        |i| child_execution(&format!("c{i}"), "p", i as i64, false, false),
         4096,
     )
     .await?;
     let s = ctx.storage()?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.status = Some(durable_execution_storage_convex::TaskExecutionStatus::Cancelled);
     let result = s
         .update_many_by_parent_execution_id_and_is_finished(vec![
@@ -197,7 +201,7 @@ async fn more_than_32000_children_cannot_be_listed(ctx: &Ctx<'_>) -> Result<(), 
     enforced(ctx)?;
     insert_in_chunks(
         ctx,
-        |i| child(&format!("c{i}"), "p", i as i64, false, false),
+        |i| child_execution(&format!("c{i}"), "p", i as i64, false, false),
         32_001,
     )
     .await?;
