@@ -38,7 +38,7 @@ fn full_document() -> Value {
         "output": "out",
         "error": {"errorType": "not_found", "message": "missing", "isRetryable": true, "isInternal": false},
         "retryAttempts": 2.0,
-        "startAt": (F0 + 0) as f64,
+        "startAt": F0 as f64,
         "startedAt": (F0 + 1) as f64,
         "expiresAt": (F0 + 2) as f64,
         "waitingForChildrenStartedAt": (F0 + 3) as f64,

@@ -6,12 +6,11 @@
 //! (`HEADER,BODY,IDLE,GRACE` in ms). Nothing here asserts how long anything took: waits for
 //! the server have a generous safety bound only so a broken build fails instead of hanging.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use convex_storage_testkit::fixtures::execution_json;
@@ -215,15 +214,17 @@ async fn call(url: &str, secret: &str, kind: &str, function: &str, args: Json) -
         "format": "convex_encoded_json",
         "args": [{"authSecret": secret, "args": args}],
     });
-    reqwest::Client::new()
-        .post(format!("{url}/api/{kind}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_reply(
+        reqwest::Client::new()
+            .post(format!("{url}/api/{kind}"))
+            .json(&body),
+    )
+    .await
+}
+
+/// Sends `request` and parses its answer as JSON.
+async fn json_reply(request: reqwest::RequestBuilder) -> Json {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 const SHORT_BODY_REQUEST: &[u8] = b"POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\n\
@@ -389,16 +390,13 @@ async fn a_hostile_array_gets_convex_argument_error_with_its_real_length() {
         "{{\"path\":\"taskExecutionsStorage:insertMany\",\"format\":\"json\",\
          \"args\":[{{\"authSecret\":\"{SECRET}\",\"args\":{{\"executions\":[{items}]}}}}]}}"
     );
-    let reply: Json = reqwest::Client::new()
-        .post(format!("{}/api/mutation", emulator.url()))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = json_reply(
+        reqwest::Client::new()
+            .post(format!("{}/api/mutation", emulator.url()))
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await;
     assert_eq!(reply["status"], "error");
     let message = reply["errorMessage"].as_str().unwrap();
     assert!(

@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::backend::ClientOptions;
-use crate::error::{ConformanceError, StorageResultExt};
+use crate::error::ConformanceError;
 use crate::model::driver::perform;
 use crate::model::transition::{IdUpdate, IdUpdateWithChildren, Lookup, ParentUpdate, Transition};
 use crate::operation::Operation;
@@ -16,19 +16,16 @@ use durable_execution_storage_convex::{
 };
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![Scenario {
+    let mut all = vec![Scenario {
         name: "every_operation_rejects_a_wrong_secret",
         family: Family::Auth,
         operations: &Operation::ALL,
         run: |ctx| Box::pin(every_operation_rejects_a_wrong_secret(ctx)),
-    }]
-    .into_iter()
-    .chain([scenario!(
-        Family::Auth,
-        near_miss_secrets_are_rejected,
-        [GetManyById]
-    )])
-    .collect()
+    }];
+    all.extend(scenarios! { Family::Auth;
+        near_miss_secrets_are_rejected: [GetManyById],
+    });
+    all
 }
 
 /// One call of each of the 17 operations, each of which would change or read row `a`.
@@ -149,7 +146,7 @@ async fn every_operation_rejects_a_wrong_secret(ctx: &Ctx<'_>) -> Result<(), Con
         ));
     }
     let s = ctx.storage()?;
-    s.insert_many(vec![row_a()]).await.during("insertMany")?;
+    insert(&*s, vec![row_a()]).await?;
     ctx.wait_until_stale().await?;
     let before = read(&*s, &["a", "b", "c"]).await?;
     let wrong = ctx.client(&ClientOptions {

@@ -4,23 +4,16 @@
 use durable_execution_storage_convex::UpdateByParentExecutionIdAndIsFinishedRequest;
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Children;
-    vec![
-        scenario!(
-            f,
-            children_are_listed_unfinished_first_then_oldest,
-            [GetManyByParentExecutionId]
-        ),
-        scenario!(
-            f,
-            children_update_touches_only_the_matching_is_finished,
-            [UpdateManyByParentExecutionIdAndIsFinished]
-        ),
-    ]
+    scenarios! { Family::Children;
+        children_are_listed_unfinished_first_then_oldest: [GetManyByParentExecutionId],
+        children_update_touches_only_the_matching_is_finished: [
+            UpdateManyByParentExecutionIdAndIsFinished
+        ],
+    }
 }
 
 fn kid(
@@ -47,9 +40,7 @@ async fn children_are_listed_unfinished_first_then_oldest(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![minimal_execution("p"), minimal_execution("q")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("p"), minimal_execution("q")]).await?;
     insert_children(
         &*s,
         "p",
@@ -62,9 +53,11 @@ async fn children_are_listed_unfinished_first_then_oldest(
     )
     .await?;
     // A child inserted on its own (no parent document id) is listed by its parentExecutionId too.
-    s.insert_many(vec![kid("c5", "p", 4, false), kid("q1", "q", 0, false)])
-        .await
-        .during("insertMany")?;
+    insert(
+        &*s,
+        vec![kid("c5", "p", 4, false), kid("q1", "q", 0, false)],
+    )
+    .await?;
     ensure_eq(
         "children of p, nope, q, p",
         &vec![
@@ -89,9 +82,7 @@ async fn children_update_touches_only_the_matching_is_finished(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![minimal_execution("p"), minimal_execution("q")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("p"), minimal_execution("q")]).await?;
     insert_children(
         &*s,
         "p",

@@ -9,78 +9,54 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::model::transition::requests;
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Claims;
-    vec![
-        scenario!(
-            f,
-            start_at_claim_selects_by_status_and_start_at_in_index_order,
-            [UpdateByStatusAndStartAtLessThanAndReturn]
-        ),
-        scenario!(
-            f,
-            start_at_claim_sets_expires_at_from_the_timeout,
-            [UpdateByStatusAndStartAtLessThanAndReturn]
-        ),
-        scenario!(
-            f,
-            children_finished_claim_selects_stale_parents_with_zero_acc,
-            [UpdateByStatusAndOCFPStatusAndACCZeroAndReturn]
-        ),
-        scenario!(
-            f,
-            close_status_claim_selects_stale_rows_oldest_first,
-            [UpdateByCloseStatusAndReturn]
-        ),
-        scenario!(
-            f,
-            executor_claim_selects_stale_rows_of_one_executor,
-            [UpdateByExecutorIdAndNPCAndReturn]
-        ),
-        scenario!(
-            f,
-            claims_with_limit_zero_select_nothing,
-            [
-                UpdateByStatusAndStartAtLessThanAndReturn,
-                UpdateByStatusAndOCFPStatusAndACCZeroAndReturn,
-                UpdateByCloseStatusAndReturn,
-                UpdateByExecutorIdAndNPCAndReturn,
-                UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan,
-                UpdateByOCFPExpiresAt,
-                UpdateByCloseExpiresAt,
-                UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
-            ]
-        ),
-        scenario!(
-            f,
-            claims_answer_rows_with_the_update_applied_by_the_client,
-            [UpdateByCloseStatusAndReturn]
-        ),
-    ]
+    scenarios! { Family::Claims;
+        start_at_claim_selects_by_status_and_start_at_in_index_order: [
+            UpdateByStatusAndStartAtLessThanAndReturn
+        ],
+        start_at_claim_sets_expires_at_from_the_timeout: [
+            UpdateByStatusAndStartAtLessThanAndReturn
+        ],
+        children_finished_claim_selects_stale_parents_with_zero_acc: [
+            UpdateByStatusAndOCFPStatusAndACCZeroAndReturn
+        ],
+        close_status_claim_selects_stale_rows_oldest_first: [UpdateByCloseStatusAndReturn],
+        executor_claim_selects_stale_rows_of_one_executor: [UpdateByExecutorIdAndNPCAndReturn],
+        claims_with_limit_zero_select_nothing: [
+            UpdateByStatusAndStartAtLessThanAndReturn,
+            UpdateByStatusAndOCFPStatusAndACCZeroAndReturn, UpdateByCloseStatusAndReturn,
+            UpdateByExecutorIdAndNPCAndReturn, UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan,
+            UpdateByOCFPExpiresAt, UpdateByCloseExpiresAt,
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        claims_answer_rows_with_the_update_applied_by_the_client: [UpdateByCloseStatusAndReturn],
+    }
 }
 
 async fn start_at_claim_selects_by_status_and_start_at_in_index_order(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![
-        with("a", |v| v.start_at = F1),
-        with("b", |v| v.start_at = F0),
-        with("c", |v| v.start_at = F0),
-        with("d", |v| {
-            v.start_at = F0;
-            v.status = Status::Running
-        }),
-        with("e", |v| v.start_at = PAST_MS),
-        with("f", |v| v.start_at = F2),
-        with("g", |v| v.start_at = F2),
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            with("a", |v| v.start_at = F1),
+            with("b", |v| v.start_at = F0),
+            with("c", |v| v.start_at = F0),
+            with("d", |v| {
+                v.start_at = F0;
+                v.status = Status::Running
+            }),
+            with("e", |v| v.start_at = PAST_MS),
+            with("f", |v| v.start_at = F2),
+            with("g", |v| v.start_at = F2),
+        ],
+    )
+    .await?;
     // startAt 0 is only reachable through an update (an insert clamps it); 0 is never clamped there.
     let mut zero = touch(PAST_MS);
     zero.start_at = Some(0);
@@ -143,9 +119,7 @@ async fn start_at_claim_sets_expires_at_from_the_timeout(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![with("a", |v| v.timeout_ms = 1_000)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![with("a", |v| v.timeout_ms = 1_000)]).await?;
     let mut running = touch(PAST_MS);
     running.status = Some(Status::Running);
     let claimed = s
@@ -176,9 +150,7 @@ async fn start_at_claim_sets_expires_at_from_the_timeout(
     )?;
 
     // An unset expiresAt in the same update wins in the store.
-    s.insert_many(vec![with("b", |v| v.timeout_ms = 1_000)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![with("b", |v| v.timeout_ms = 1_000)]).await?;
     let mut u = touch(F0);
     u.unset = Some(TaskExecutionStorageUnset {
         expires_at: true,
@@ -213,18 +185,20 @@ async fn children_finished_claim_selects_stale_parents_with_zero_acc(
             edit(v);
         })
     };
-    s.insert_many(vec![
-        parent("p1", |_| {}),
-        parent("p2", |v| v.active_children_count = 1),
-        parent("p3", |v| {
-            v.on_children_finished_processing_status = Ocfp::Processing
-        }),
-        parent("p4", |v| v.status = Status::Running),
-        parent("p5", |_| {}),
-        parent("p6", |_| {}),
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            parent("p1", |_| {}),
+            parent("p2", |v| v.active_children_count = 1),
+            parent("p3", |v| {
+                v.on_children_finished_processing_status = Ocfp::Processing
+            }),
+            parent("p4", |v| v.status = Status::Running),
+            parent("p5", |_| {}),
+            parent("p6", |_| {}),
+        ],
+    )
+    .await?;
     update_one(&*s, "p5", touch(F0)).await?; // updatedAt in the future: never stale
     ctx.wait_until_stale().await?;
     update_one(&*s, "p1", touch(PAST_MS)).await?; // now the newest row
@@ -257,14 +231,11 @@ async fn close_status_claim_selects_stale_rows_oldest_first(
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     let ready = |id: &str| with(id, |v| v.close_status = Close::Ready);
-    s.insert_many(vec![
-        ready("c1"),
-        ready("c2"),
-        with("c3", |_| {}),
-        ready("c4"),
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![ready("c1"), ready("c2"), with("c3", |_| {}), ready("c4")],
+    )
+    .await?;
     update_one(&*s, "c4", touch(F0)).await?;
     ctx.wait_until_stale().await?;
     update_one(&*s, "c1", touch(PAST_MS)).await?;
@@ -298,15 +269,17 @@ async fn executor_claim_selects_stale_rows_of_one_executor(
             v.needs_promise_cancellation = npc;
         })
     };
-    s.insert_many(vec![
-        held("e1", Some("x1"), true),
-        held("e2", Some("x1"), true),
-        held("e3", Some("x1"), false),
-        held("e4", Some("x2"), true),
-        held("e5", None, true),
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            held("e1", Some("x1"), true),
+            held("e2", Some("x1"), true),
+            held("e3", Some("x1"), false),
+            held("e4", Some("x2"), true),
+            held("e5", None, true),
+        ],
+    )
+    .await?;
     ctx.wait_until_stale().await?;
     update_one(&*s, "e1", touch(PAST_MS)).await?;
     ctx.wait_until_stale().await?;
@@ -339,21 +312,23 @@ async fn claims_with_limit_zero_select_nothing(ctx: &Ctx<'_>) -> Result<(), Conf
     let s = ctx.storage()?;
     let mut parent = minimal_execution("p");
     parent.active_children_count = 1;
-    s.insert_many(vec![
-        with("a", |v| {
-            v.status = Status::Running;
-            v.executor_id = Some("x".into());
-            v.needs_promise_cancellation = true;
-            v.expires_at = Some(0);
-            v.on_children_finished_processing_expires_at = Some(0);
-            v.close_expires_at = Some(0);
-            v.close_status = Close::Ready;
-            v.is_finished = true;
-        }),
-        parent,
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            with("a", |v| {
+                v.status = Status::Running;
+                v.executor_id = Some("x".into());
+                v.needs_promise_cancellation = true;
+                v.expires_at = Some(0);
+                v.on_children_finished_processing_expires_at = Some(0);
+                v.close_expires_at = Some(0);
+                v.close_status = Close::Ready;
+                v.is_finished = true;
+            }),
+            parent,
+        ],
+    )
+    .await?;
     insert_children(
         &*s,
         "p",
@@ -421,13 +396,15 @@ async fn claims_answer_rows_with_the_update_applied_by_the_client(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![with("a", |v| {
-        v.close_status = Close::Ready;
-        v.executor_id = Some("old".into());
-        v.output = Some("kept".into());
-    })])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![with("a", |v| {
+            v.close_status = Close::Ready;
+            v.executor_id = Some("old".into());
+            v.output = Some("kept".into());
+        })],
+    )
+    .await?;
     ctx.wait_until_stale().await?;
     let u = TaskExecutionStorageUpdate {
         close_status: Some(Close::Closing),

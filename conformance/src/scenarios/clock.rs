@@ -10,7 +10,7 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::model::transition::requests;
 
@@ -22,25 +22,12 @@ use durable_execution_storage_convex::fixtures::FRESH_ROW_CHECK_MAX_MS;
 const FRESH_CHECK_ATTEMPTS: usize = 5;
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Clock;
-    vec![
-        scenario!(
-            f,
-            insert_clamps_start_at_and_the_three_expiries,
-            [InsertMany]
-        ),
-        scenario!(
-            f,
-            update_clamps_times_to_now_and_expiries_to_now_plus_1000,
-            [UpdateManyById]
-        ),
-        scenario!(f, update_keeps_zero_and_future_timestamps, [UpdateManyById]),
-        scenario!(
-            f,
-            a_row_written_moments_ago_is_not_stale,
-            [UpdateByCloseStatusAndReturn]
-        ),
-    ]
+    scenarios! { Family::Clock;
+        insert_clamps_start_at_and_the_three_expiries: [InsertMany],
+        update_clamps_times_to_now_and_expiries_to_now_plus_1000: [UpdateManyById],
+        update_keeps_zero_and_future_timestamps: [UpdateManyById],
+        a_row_written_moments_ago_is_not_stale: [UpdateByCloseStatusAndReturn],
+    }
 }
 
 async fn insert_clamps_start_at_and_the_three_expiries(
@@ -68,7 +55,7 @@ async fn insert_clamps_start_at_and_the_three_expiries(
     z.on_children_finished_processing_expires_at = Some(F1);
     z.close_expires_at = Some(F2);
     let before = ctx.now_ms().await?;
-    s.insert_many(vec![x, y, z]).await.during("insertMany")?;
+    insert(&*s, vec![x, y, z]).await?;
     let after = ctx.now_ms().await?;
     let got = read(&*s, &["x", "y", "z"]).await?;
     let (x, y, z) = (
@@ -150,9 +137,7 @@ async fn update_clamps_times_to_now_and_expiries_to_now_plus_1000(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![minimal_execution("x")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("x")]).await?;
     let before = ctx.now_ms().await?;
     update_one(&*s, "x", every_time(PAST_MS)).await?;
     let after = ctx.now_ms().await?;
@@ -174,9 +159,7 @@ async fn update_clamps_times_to_now_and_expiries_to_now_plus_1000(
 
 async fn update_keeps_zero_and_future_timestamps(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![minimal_execution("x")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("x")]).await?;
     update_one(&*s, "x", every_time(0)).await?;
     let x = read_one(&*s, "x").await?;
     let z = Some(0);
@@ -206,7 +189,7 @@ async fn a_row_written_moments_ago_is_not_stale(ctx: &Ctx<'_>) -> Result<(), Con
     row.close_status = Close::Ready;
     if ctx.has_manual_clock() {
         // Time stands still between the insert and the claim: the answer is definite.
-        s.insert_many(vec![row]).await.during("insertMany")?;
+        insert(&*s, vec![row]).await?;
         let claimed = claim().await.during("close claim")?;
         ensure_eq(
             "claimed right after the insert (updatedAt = clock + 50 ms is not yet < clock)",
@@ -234,7 +217,7 @@ async fn a_row_written_moments_ago_is_not_stale(ctx: &Ctx<'_>) -> Result<(), Con
         let mut row = row.clone();
         row.execution_id = id.clone();
         let started = Instant::now();
-        s.insert_many(vec![row]).await.during("insertMany")?;
+        insert(&*s, vec![row]).await?;
         let claimed = claim().await.during("close claim")?;
         let elapsed_ms = started.elapsed().as_millis();
         slowest_ms = slowest_ms.max(elapsed_ms);

@@ -8,54 +8,37 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::model::transition::requests;
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Decrement;
-    vec![
-        scenario!(
-            f,
-            sweep_decrements_the_parent_once_per_closed_child,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            an_only_child_sets_its_parent_acc_to_zero,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            a_finalize_child_leaves_its_parent_alone,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            a_child_without_parent_document_leaves_the_parent_alone,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            a_missing_parent_of_several_children_is_skipped,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            a_missing_parent_of_an_only_child_fails_the_whole_sweep,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            one_sweep_decrements_several_parents,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            the_decrement_is_not_floored_at_zero,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-    ]
+    scenarios! { Family::Decrement;
+        sweep_decrements_the_parent_once_per_closed_child: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        an_only_child_sets_its_parent_acc_to_zero: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        a_finalize_child_leaves_its_parent_alone: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        a_child_without_parent_document_leaves_the_parent_alone: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        a_missing_parent_of_several_children_is_skipped: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        a_missing_parent_of_an_only_child_fails_the_whole_sweep: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        one_sweep_decrements_several_parents: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        the_decrement_is_not_floored_at_zero: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+    }
 }
 
 /// A finished child ready to be closed.
@@ -109,9 +92,7 @@ async fn sweep_decrements_the_parent_once_per_closed_child(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 3)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 3)]).await?;
     insert_children(
         &*s,
         "p",
@@ -161,9 +142,7 @@ async fn sweep_decrements_the_parent_once_per_closed_child(
 
 async fn an_only_child_sets_its_parent_acc_to_zero(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 5)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 5)]).await?;
     insert_children(&*s, "p", vec![closable("c", "p", 0, true, false)]).await?;
     ensure_eq("count", &1, &sweep(ctx, F0, 10).await?)?;
     let p = read_one(&*s, "p").await?;
@@ -173,9 +152,7 @@ async fn an_only_child_sets_its_parent_acc_to_zero(ctx: &Ctx<'_>) -> Result<(), 
         &(p.active_children_count, p.updated_at),
     )?;
 
-    s.insert_many(vec![parent("q", 5)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("q", 5)]).await?;
     insert_children(&*s, "q", vec![closable("d", "q", 0, true, false)]).await?;
     ensure_eq("count", &1, &sweep(ctx, PAST_MS, 10).await?)?;
     let got = read(&*s, &["q", "d"]).await?;
@@ -193,9 +170,7 @@ async fn an_only_child_sets_its_parent_acc_to_zero(ctx: &Ctx<'_>) -> Result<(), 
 
 async fn a_finalize_child_leaves_its_parent_alone(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 2)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 2)]).await?;
     insert_children(&*s, "p", vec![closable("f", "p", 0, false, true)]).await?;
     let before = read_one(&*s, "p").await?;
     ensure_eq("count", &1, &sweep(ctx, PAST_MS, 10).await?)?;
@@ -215,13 +190,15 @@ async fn a_child_without_parent_document_leaves_the_parent_alone(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![
-        parent("p", 2),
-        closable("c", "p", 0, false, false),
-        closable("d", "p", 1, true, false),
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            parent("p", 2),
+            closable("c", "p", 0, false, false),
+            closable("d", "p", 1, true, false),
+        ],
+    )
+    .await?;
     let before = read_one(&*s, "p").await?;
     ensure_eq("count", &2, &sweep(ctx, PAST_MS, 10).await?)?;
     ensure_eq(
@@ -235,9 +212,7 @@ async fn a_missing_parent_of_several_children_is_skipped(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("q", 2)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("q", 2)]).await?;
     insert_children(&*s, "q", vec![closable("c2", "q", 0, false, false)]).await?;
     s.delete_by_id("q").await.during("deleteById(q)")?;
     ensure_eq(
@@ -261,9 +236,7 @@ async fn a_missing_parent_of_an_only_child_fails_the_whole_sweep(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 1), parent("q", 2)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 1), parent("q", 2)]).await?;
     insert_children(&*s, "p", vec![closable("c1", "p", 0, true, false)]).await?;
     insert_children(&*s, "q", vec![closable("c2", "q", 0, false, false)]).await?;
     s.delete_by_id("p").await.during("deleteById(p)")?;
@@ -288,9 +261,7 @@ async fn a_missing_parent_of_an_only_child_fails_the_whole_sweep(
 
 async fn one_sweep_decrements_several_parents(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 2), parent("q", 2), parent("r", 3)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 2), parent("q", 2), parent("r", 3)]).await?;
     insert_children(
         &*s,
         "p",
@@ -317,9 +288,7 @@ async fn one_sweep_decrements_several_parents(ctx: &Ctx<'_>) -> Result<(), Confo
 
 async fn the_decrement_is_not_floored_at_zero(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 1)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 1)]).await?;
     insert_children(
         &*s,
         "p",

@@ -1,37 +1,20 @@
 //! `insertMany`: round trip, empty batches, duplicate ids within a batch and across calls.
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Inserts;
-    vec![
-        scenario!(f, insert_round_trips_every_field, [InsertMany, GetManyById]),
-        scenario!(f, insert_of_an_empty_batch_changes_nothing, [InsertMany]),
-        scenario!(
-            f,
-            special_float_multipliers_round_trip,
-            [InsertMany, GetManyById]
-        ),
-        scenario!(f, duplicate_id_within_a_batch_inserts_nothing, [InsertMany]),
-        scenario!(f, duplicate_id_across_calls_inserts_nothing, [InsertMany]),
-        scenario!(
-            f,
-            duplicate_sleeping_task_unique_id_inserts_nothing,
-            [InsertMany]
-        ),
-        scenario!(
-            f,
-            empty_sleeping_task_unique_id_is_not_unique,
-            [InsertMany, GetManyBySleepingTaskUniqueId]
-        ),
-        scenario!(
-            f,
-            execution_id_is_checked_before_sleeping_task_unique_id,
-            [InsertMany]
-        ),
-    ]
+    scenarios! { Family::Inserts;
+        insert_round_trips_every_field: [InsertMany, GetManyById],
+        insert_of_an_empty_batch_changes_nothing: [InsertMany],
+        special_float_multipliers_round_trip: [InsertMany, GetManyById],
+        duplicate_id_within_a_batch_inserts_nothing: [InsertMany],
+        duplicate_id_across_calls_inserts_nothing: [InsertMany],
+        duplicate_sleeping_task_unique_id_inserts_nothing: [InsertMany],
+        empty_sleeping_task_unique_id_is_not_unique: [InsertMany, GetManyBySleepingTaskUniqueId],
+        execution_id_is_checked_before_sleeping_task_unique_id: [InsertMany],
+    }
 }
 
 async fn insert_round_trips_every_field(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
@@ -39,9 +22,7 @@ async fn insert_round_trips_every_field(ctx: &Ctx<'_>) -> Result<(), Conformance
     let value = full_execution("a");
     let plain = minimal_execution("b");
     let before = ctx.now_ms().await?;
-    s.insert_many(vec![value.clone(), plain.clone()])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![value.clone(), plain.clone()]).await?;
     let after = ctx.now_ms().await?;
     let got = read(&*s, &["a", "b"]).await?;
     let a = got[0]

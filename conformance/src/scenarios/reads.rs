@@ -5,36 +5,23 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Reads;
-    vec![
-        scenario!(f, reads_by_id_answer_in_request_order, [GetManyById]),
-        scenario!(f, reads_by_id_apply_every_filter, [GetManyById]),
-        scenario!(
-            f,
-            reads_by_sleeping_task_unique_id_answer_in_request_order,
-            [GetManyBySleepingTaskUniqueId]
-        ),
-        scenario!(
-            f,
-            empty_request_lists_answer_empty_lists,
-            [
-                GetManyById,
-                GetManyBySleepingTaskUniqueId,
-                GetManyByParentExecutionId
-            ]
-        ),
-    ]
+    scenarios! { Family::Reads;
+        reads_by_id_answer_in_request_order: [GetManyById],
+        reads_by_id_apply_every_filter: [GetManyById],
+        reads_by_sleeping_task_unique_id_answer_in_request_order: [GetManyBySleepingTaskUniqueId],
+        empty_request_lists_answer_empty_lists: [
+            GetManyById, GetManyBySleepingTaskUniqueId, GetManyByParentExecutionId
+        ],
+    }
 }
 
 async fn reads_by_id_answer_in_request_order(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![minimal_execution("a"), minimal_execution("b")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("a"), minimal_execution("b")]).await?;
     let got = read(&*s, &["b", "missing", "a", "b"]).await?;
     let got: Vec<Option<String>> = got
         .iter()
@@ -58,7 +45,7 @@ async fn reads_by_id_apply_every_filter(ctx: &Ctx<'_>) -> Result<(), Conformance
     a.is_sleeping_task = true;
     a.status = TaskExecutionStatus::Running;
     a.is_finished = false;
-    s.insert_many(vec![a]).await.during("insertMany")?;
+    insert(&*s, vec![a]).await?;
     let f = |is_sleeping_task, status, is_finished| TaskExecutionStorageGetByIdFilters {
         is_sleeping_task,
         status,
@@ -107,7 +94,7 @@ async fn reads_by_sleeping_task_unique_id_answer_in_request_order(
     let mut b = minimal_execution("b");
     b.is_sleeping_task = true;
     b.sleeping_task_unique_id = Some("s1".into());
-    s.insert_many(vec![a, b]).await.during("insertMany")?;
+    insert(&*s, vec![a, b]).await?;
     let got = s
         .get_many_by_sleeping_task_unique_id(vec!["s1".into(), "nope".into(), "s0".into()])
         .await
@@ -123,9 +110,7 @@ async fn empty_request_lists_answer_empty_lists(ctx: &Ctx<'_>) -> Result<(), Con
     let s = ctx.storage()?;
     let mut a = child_execution("a", "p", 0, true, false);
     a.sleeping_task_unique_id = Some("s0".into());
-    s.insert_many(vec![minimal_execution("p"), a])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("p"), a]).await?;
     let lengths = (
         s.get_many_by_id(vec![])
             .await

@@ -9,7 +9,7 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::backend::ClientOptions;
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::model::transition::requests;
@@ -19,28 +19,16 @@ use crate::model::transition::requests;
 const PLACED_ROWS: usize = 40;
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Shards;
-    vec![
-        scenario!(
-            f,
-            shard_subsets_partition_the_claims,
-            [InsertMany, UpdateByStatusAndStartAtLessThanAndReturn]
-        ),
-        scenario!(
-            f,
-            claims_fan_out_over_every_configured_shard,
-            [
-                UpdateByStatusAndStartAtLessThanAndReturn,
-                UpdateByCloseStatusAndReturn
-            ]
-        ),
-        scenario!(
-            f,
-            the_decrement_sweep_divides_its_limit_by_the_shard_count,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(f, invalid_shard_options_are_rejected, [InsertMany]),
-    ]
+    scenarios! { Family::Shards;
+        shard_subsets_partition_the_claims: [InsertMany, UpdateByStatusAndStartAtLessThanAndReturn],
+        claims_fan_out_over_every_configured_shard: [
+            UpdateByStatusAndStartAtLessThanAndReturn, UpdateByCloseStatusAndReturn
+        ],
+        the_decrement_sweep_divides_its_limit_by_the_shard_count: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        invalid_shard_options_are_rejected: [InsertMany],
+    }
 }
 
 fn claim_update() -> durable_execution_storage_convex::TaskExecutionStorageUpdate {
@@ -160,7 +148,7 @@ async fn the_decrement_sweep_divides_its_limit_by_the_shard_count(
     let two = ctx.client(&ClientOptions::shards(2))?;
     let mut p = minimal_execution("p");
     p.active_children_count = 5;
-    placing.insert_many(vec![p]).await.during("insertMany")?;
+    insert(&*placing, vec![p]).await?;
     let kids = (0..5)
         .map(|i| {
             let mut c = child_execution(&format!("c{i}"), "p", i, false, false);

@@ -28,6 +28,14 @@ pub fn with(
     v
 }
 
+/// Inserts `executions` in one `insertMany` call.
+pub async fn insert(
+    storage: &dyn TaskExecutionsStorage,
+    executions: Vec<TaskExecutionStorageValue>,
+) -> Result<(), ConformanceError> {
+    storage.insert_many(executions).await.during("insertMany")
+}
+
 /// Reads executions by id, `None` where absent.
 pub async fn read(
     storage: &dyn TaskExecutionsStorage,

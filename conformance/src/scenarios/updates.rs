@@ -8,49 +8,28 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Updates;
-    vec![
-        scenario!(f, update_sets_every_field_and_unset_wins, [UpdateManyById]),
-        scenario!(
-            f,
-            updates_skip_missing_and_filtered_out_executions,
-            [UpdateManyById]
-        ),
-        scenario!(f, requests_of_one_batch_apply_in_order, [UpdateManyById]),
-        scenario!(
-            f,
-            empty_update_batches_change_nothing,
-            [
-                UpdateManyById,
-                UpdateManyByIdAndInsertChildrenIfUpdated,
-                UpdateManyByParentExecutionIdAndIsFinished
-            ]
-        ),
-        scenario!(
-            f,
-            children_are_inserted_only_when_their_parent_is_updated,
-            [
-                UpdateManyByIdAndInsertChildrenIfUpdated,
-                GetManyByParentExecutionId
-            ]
-        ),
-        scenario!(
-            f,
-            a_duplicate_child_rolls_back_the_whole_call,
-            [UpdateManyByIdAndInsertChildrenIfUpdated]
-        ),
-    ]
+    scenarios! { Family::Updates;
+        update_sets_every_field_and_unset_wins: [UpdateManyById],
+        updates_skip_missing_and_filtered_out_executions: [UpdateManyById],
+        requests_of_one_batch_apply_in_order: [UpdateManyById],
+        empty_update_batches_change_nothing: [
+            UpdateManyById, UpdateManyByIdAndInsertChildrenIfUpdated,
+            UpdateManyByParentExecutionIdAndIsFinished
+        ],
+        children_are_inserted_only_when_their_parent_is_updated: [
+            UpdateManyByIdAndInsertChildrenIfUpdated, GetManyByParentExecutionId
+        ],
+        a_duplicate_child_rolls_back_the_whole_call: [UpdateManyByIdAndInsertChildrenIfUpdated],
+    }
 }
 
 async fn update_sets_every_field_and_unset_wins(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![minimal_execution("a")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("a")]).await?;
     let before = read_one(&*s, "a").await?;
     let u = full_update();
     update_one(&*s, "a", u.clone()).await?;
@@ -114,9 +93,7 @@ async fn updates_skip_missing_and_filtered_out_executions(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![minimal_execution("a"), minimal_execution("b")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("a"), minimal_execution("b")]).await?;
     let mut u = touch(F0);
     u.output = Some("changed".into());
     let filter = |status| {
@@ -158,9 +135,7 @@ async fn updates_skip_missing_and_filtered_out_executions(
 
 async fn requests_of_one_batch_apply_in_order(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![minimal_execution("a")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("a")]).await?;
     let mut first = touch(F0);
     first.output = Some("first".into());
     first.status = Some(TaskExecutionStatus::Running);
@@ -194,12 +169,14 @@ async fn requests_of_one_batch_apply_in_order(ctx: &Ctx<'_>) -> Result<(), Confo
 
 async fn empty_update_batches_change_nothing(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![
-        minimal_execution("p"),
-        child_execution("c", "p", 0, true, false),
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            minimal_execution("p"),
+            child_execution("c", "p", 0, true, false),
+        ],
+    )
+    .await?;
     let before = read(&*s, &["p", "c"]).await?;
     s.update_many_by_id(vec![])
         .await
@@ -221,9 +198,7 @@ async fn children_are_inserted_only_when_their_parent_is_updated(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![minimal_execution("p"), minimal_execution("q")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("p"), minimal_execution("q")]).await?;
     let mut u = touch(F0);
     u.status = Some(TaskExecutionStatus::WaitingForChildren);
     u.active_children_count = Some(2);
@@ -294,13 +269,15 @@ async fn a_duplicate_child_rolls_back_the_whole_call(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![
-        minimal_execution("p"),
-        minimal_execution("q"),
-        minimal_execution("taken"),
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            minimal_execution("p"),
+            minimal_execution("q"),
+            minimal_execution("taken"),
+        ],
+    )
+    .await?;
     let mut u = touch(F0);
     u.output = Some("updated".into());
     let result = s

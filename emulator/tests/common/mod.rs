@@ -142,6 +142,7 @@ pub fn outcome(body: &Json) -> Result<Json, String> {
 }
 
 /// The shared wire fixtures, under the short names these tests use.
+#[allow(unused_imports)] // Not every test crate that includes this module inserts executions.
 pub use convex_storage_testkit::fixtures::{
     execution_json as execution, execution_json_with as execution_with,
 };
