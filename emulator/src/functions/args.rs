@@ -11,6 +11,7 @@
 //! error rather than a panic inside a request.
 
 use std::future::Future;
+use std::sync::LazyLock;
 
 use crate::functions::validator::Validator;
 use crate::functions::FunctionError;
@@ -20,9 +21,9 @@ use crate::value::{Object, Value};
 /// One of the nine functions whose arguments upstream validates.
 pub(crate) trait PlainFunction: Sized + Send + 'static {
     /// The validator of the inner `args` (upstream's component `args`).
-    fn validator() -> &'static Validator;
+    const ARGS: &'static LazyLock<Validator>;
 
-    /// Reads arguments that [`PlainFunction::validator`] accepted.
+    /// Reads arguments that [`PlainFunction::ARGS`] accepted.
     fn read(args: Fields) -> Result<Self, ShapeError>;
 
     /// Runs the function on the store.
@@ -31,7 +32,7 @@ pub(crate) trait PlainFunction: Sized + Send + 'static {
     /// Checks `args` against the validator, then reads them.
     fn check(args: Object) -> Result<Self, FunctionError> {
         let args = Value::Object(args);
-        Self::validator().check(&args)?;
+        Self::ARGS.check(&args)?;
         Ok(Self::read(Fields::of(args)?)?)
     }
 }
@@ -89,10 +90,17 @@ impl Fields {
         }
     }
 
-    /// A required `v.array(v.object(...))` field: each element's fields.
-    pub fn objects(&mut self, name: &str) -> Result<Vec<Fields>, ShapeError> {
+    /// A required `v.array(v.object(...))` field, each element's fields read by `read`.
+    pub fn each<T>(
+        &mut self,
+        name: &str,
+        mut read: impl FnMut(Fields) -> Result<T, ShapeError>,
+    ) -> Result<Vec<T>, ShapeError> {
         match self.value(name)? {
-            Value::Array(items) => items.into_iter().map(Fields::of).collect(),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| read(Fields::of(item)?))
+                .collect(),
             other => Err(ShapeError(format!("`{name}` is {other}, not an array"))),
         }
     }

@@ -93,12 +93,22 @@ fn matches_filters(doc: &Document, filters: Option<&Object>) -> bool {
         })
 }
 
-/// Runs a read of `lookups` point lookups: inline when few, on a blocking thread when many.
-async fn read_lookups<F>(store: &Store, lookups: usize, read: F) -> Result<Value, FunctionError>
-where
-    F: Fn(&ReadTx<'_>) -> Result<Value, FunctionError> + Send + Sync + 'static,
-{
-    if lookups <= INLINE_READ_LOOKUPS_MAX {
+/// One document (or null) per key, in key order, found by `find`: a read of point lookups, run
+/// inline when few and on a blocking thread when many.
+async fn find_each<K: Send + Sync + 'static>(
+    store: &Store,
+    keys: Vec<K>,
+    find: fn(&ReadTx<'_>, &K) -> Result<Option<Document>, FunctionError>,
+) -> Result<Value, FunctionError> {
+    let inline = keys.len() <= INLINE_READ_LOOKUPS_MAX;
+    let read = move |tx: &ReadTx<'_>| {
+        let mut results = Vec::with_capacity(keys.len());
+        for key in &keys {
+            results.push(find(tx, key)?.map_or(Value::Null, Document::into_value));
+        }
+        Ok(Value::Array(results))
+    };
+    if inline {
         store.read_inline(read).await
     } else {
         store.read(read).await
@@ -112,29 +122,15 @@ pub(crate) struct GetManyById {
 }
 
 impl PlainFunction for GetManyById {
-    fn validator() -> &'static Validator {
-        &GET_MANY_BY_ID_ARGS
-    }
+    const ARGS: &'static LazyLock<Validator> = &GET_MANY_BY_ID_ARGS;
 
     fn read(mut args: Fields) -> Result<Self, ShapeError> {
-        let requests = args
-            .objects("requests")?
-            .iter_mut()
-            .map(ByIdRequest::read)
-            .collect::<Result<_, _>>()?;
+        let requests = args.each("requests", |mut request| ByIdRequest::read(&mut request))?;
         Ok(Self { requests })
     }
 
     async fn run(self, store: &Store) -> Result<Value, FunctionError> {
-        let lookups = self.requests.len();
-        read_lookups(store, lookups, move |tx| {
-            let mut results = Vec::with_capacity(self.requests.len());
-            for request in &self.requests {
-                results.push(request.find(tx)?.map_or(Value::Null, Document::into_value));
-            }
-            Ok(Value::Array(results))
-        })
-        .await
+        find_each(store, self.requests, |tx, request| request.find(tx)).await
     }
 }
 
@@ -145,28 +141,16 @@ pub(crate) struct GetManyBySleepingTaskUniqueId {
 }
 
 impl PlainFunction for GetManyBySleepingTaskUniqueId {
-    fn validator() -> &'static Validator {
-        &GET_MANY_BY_SLEEPING_ID_ARGS
-    }
+    const ARGS: &'static LazyLock<Validator> = &GET_MANY_BY_SLEEPING_ID_ARGS;
 
     fn read(mut args: Fields) -> Result<Self, ShapeError> {
-        let unique_ids = args
-            .objects("requests")?
-            .into_iter()
-            .map(|mut request| request.string("sleepingTaskUniqueId"))
-            .collect::<Result<_, _>>()?;
+        let unique_ids = args.each("requests", |mut r| r.string("sleepingTaskUniqueId"))?;
         Ok(Self { unique_ids })
     }
 
     async fn run(self, store: &Store) -> Result<Value, FunctionError> {
-        let lookups = self.unique_ids.len();
-        read_lookups(store, lookups, move |tx| {
-            let mut results = Vec::with_capacity(self.unique_ids.len());
-            for unique_id in &self.unique_ids {
-                let doc = tx.execution_by_sleeping_task_unique_id(unique_id)?;
-                results.push(doc.map_or(Value::Null, Document::into_value));
-            }
-            Ok(Value::Array(results))
+        find_each(store, self.unique_ids, |tx, unique_id| {
+            Ok(tx.execution_by_sleeping_task_unique_id(unique_id)?)
         })
         .await
     }
@@ -179,19 +163,13 @@ pub(crate) struct UpdateManyById {
 }
 
 impl PlainFunction for UpdateManyById {
-    fn validator() -> &'static Validator {
-        &UPDATE_MANY_BY_ID_ARGS
-    }
+    const ARGS: &'static LazyLock<Validator> = &UPDATE_MANY_BY_ID_ARGS;
 
     fn read(mut args: Fields) -> Result<Self, ShapeError> {
-        let requests = args
-            .objects("requests")?
-            .into_iter()
-            .map(|mut request| {
-                let update = UpdateRequest::from_validated(&request.value("update")?);
-                Ok((ByIdRequest::read(&mut request)?, update))
-            })
-            .collect::<Result<_, ShapeError>>()?;
+        let requests = args.each("requests", |mut request| {
+            let update = UpdateRequest::from_validated(&request.value("update")?);
+            Ok((ByIdRequest::read(&mut request)?, update))
+        })?;
         Ok(Self { requests })
     }
 
@@ -217,24 +195,16 @@ pub(crate) struct UpdateManyByIdAndInsertChildrenIfUpdated {
 }
 
 impl PlainFunction for UpdateManyByIdAndInsertChildrenIfUpdated {
-    fn validator() -> &'static Validator {
-        &UPDATE_AND_INSERT_CHILDREN_ARGS
-    }
+    const ARGS: &'static LazyLock<Validator> = &UPDATE_AND_INSERT_CHILDREN_ARGS;
 
     fn read(mut args: Fields) -> Result<Self, ShapeError> {
-        let requests = args
-            .objects("requests")?
-            .into_iter()
-            .map(|mut request| {
-                let update = UpdateRequest::from_validated(&request.value("update")?);
-                let children = request
-                    .objects("childrenTaskExecutionsToInsertIfAnyUpdated")?
-                    .into_iter()
-                    .map(Fields::into_object)
-                    .collect();
-                Ok((ByIdRequest::read(&mut request)?, update, children))
-            })
-            .collect::<Result<_, ShapeError>>()?;
+        let requests = args.each("requests", |mut request| {
+            let update = UpdateRequest::from_validated(&request.value("update")?);
+            let children = request.each("childrenTaskExecutionsToInsertIfAnyUpdated", |child| {
+                Ok(child.into_object())
+            })?;
+            Ok((ByIdRequest::read(&mut request)?, update, children))
+        })?;
         Ok(Self { requests })
     }
 

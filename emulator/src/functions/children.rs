@@ -40,16 +40,10 @@ pub(crate) struct GetManyByParentExecutionId {
 }
 
 impl PlainFunction for GetManyByParentExecutionId {
-    fn validator() -> &'static Validator {
-        &GET_CHILDREN_ARGS
-    }
+    const ARGS: &'static LazyLock<Validator> = &GET_CHILDREN_ARGS;
 
     fn read(mut args: Fields) -> Result<Self, ShapeError> {
-        let parent_execution_ids = args
-            .objects("requests")?
-            .into_iter()
-            .map(|mut request| request.string("parentExecutionId"))
-            .collect::<Result<_, _>>()?;
+        let parent_execution_ids = args.each("requests", |mut r| r.string("parentExecutionId"))?;
         Ok(Self {
             parent_execution_ids,
         })
@@ -89,22 +83,16 @@ struct UpdateChildrenRequest {
 }
 
 impl PlainFunction for UpdateManyByParentExecutionIdAndIsFinished {
-    fn validator() -> &'static Validator {
-        &UPDATE_CHILDREN_ARGS
-    }
+    const ARGS: &'static LazyLock<Validator> = &UPDATE_CHILDREN_ARGS;
 
     fn read(mut args: Fields) -> Result<Self, ShapeError> {
-        let requests = args
-            .objects("requests")?
-            .into_iter()
-            .map(|mut request| {
-                Ok(UpdateChildrenRequest {
-                    parent_execution_id: request.string("parentExecutionId")?,
-                    is_finished: request.boolean("isFinished")?,
-                    update: UpdateRequest::from_validated(&request.value("update")?),
-                })
+        let requests = args.each("requests", |mut request| {
+            Ok(UpdateChildrenRequest {
+                parent_execution_id: request.string("parentExecutionId")?,
+                is_finished: request.boolean("isFinished")?,
+                update: UpdateRequest::from_validated(&request.value("update")?),
             })
-            .collect::<Result<_, ShapeError>>()?;
+        })?;
         Ok(Self { requests })
     }
 

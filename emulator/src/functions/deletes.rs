@@ -23,9 +23,7 @@ pub(crate) struct DeleteById {
 }
 
 impl PlainFunction for DeleteById {
-    fn validator() -> &'static Validator {
-        &DELETE_BY_ID_ARGS
-    }
+    const ARGS: &'static LazyLock<Validator> = &DELETE_BY_ID_ARGS;
 
     fn read(mut args: Fields) -> Result<Self, ShapeError> {
         Ok(Self {
@@ -50,9 +48,7 @@ impl PlainFunction for DeleteById {
 pub(crate) struct DeleteAll;
 
 impl PlainFunction for DeleteAll {
-    fn validator() -> &'static Validator {
-        &DELETE_ALL_ARGS
-    }
+    const ARGS: &'static LazyLock<Validator> = &DELETE_ALL_ARGS;
 
     fn read(_: Fields) -> Result<Self, ShapeError> {
         Ok(Self)

@@ -25,15 +25,11 @@ pub(crate) struct InsertMany {
 }
 
 impl PlainFunction for InsertMany {
-    fn validator() -> &'static Validator {
-        &INSERT_MANY_ARGS
-    }
+    const ARGS: &'static LazyLock<Validator> = &INSERT_MANY_ARGS;
 
     fn read(mut args: Fields) -> Result<Self, ShapeError> {
-        let executions = args.objects("executions")?;
-        Ok(Self {
-            executions: executions.into_iter().map(Fields::into_object).collect(),
-        })
+        let executions = args.each("executions", |execution| Ok(execution.into_object()))?;
+        Ok(Self { executions })
     }
 
     async fn run(self, store: &Store) -> Result<Value, FunctionError> {
