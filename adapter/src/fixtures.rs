@@ -1,8 +1,9 @@
 //! Test fixtures: the one set of time margins and the one set of execution values that every
 //! Rust test of a store uses (this crate's unit tests, the conformance suite).
 //!
-//! Compiled for this crate's own tests and, with the `fixtures` feature, for other crates'
-//! tests; it is no part of the storage API. The values are typed, so they live here, next to
+//! Compiled for this crate's own tests and, with the `fixtures` feature, for other crates
+//! (the conformance suite, and the bench, which takes its time margins from here); it is no
+//! part of the storage API. The values are typed, so they live here, next to
 //! the types, where every crate that names a [`TaskExecutionStorageValue`] can reach them; the
 //! JSON documents of the emulator's wire-level tests live in `convex-storage-testkit`.
 //!
