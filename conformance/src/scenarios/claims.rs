@@ -64,31 +64,22 @@ async fn start_at_claim_selects_by_status_and_start_at_in_index_order(
     let mut claim = touch(F0);
     claim.status = Some(Status::Running);
     claim.executor_id = Some("x".into());
-    let first = s
-        .update_by_status_and_start_at_less_than_and_return(requests::start_at(
+    let claim_three = || {
+        s.update_by_status_and_start_at_less_than_and_return(requests::start_at(
             Status::Ready,
             F1,
             &claim,
             F0,
             3,
         ))
-        .await
-        .during("start-at claim, limit 3")?;
+    };
+    let first = claim_three().await.during("start-at claim, limit 3")?;
     ensure_eq(
         "first claim (startAt 0, then the clock-clamped one, then the older F0)",
         &vec!["g", "e", "b"],
         &ids(&first),
     )?;
-    let second = s
-        .update_by_status_and_start_at_less_than_and_return(requests::start_at(
-            Status::Ready,
-            F1,
-            &claim,
-            F0,
-            3,
-        ))
-        .await
-        .during("start-at claim again")?;
+    let second = claim_three().await.during("start-at claim again")?;
     ensure_eq(
         "second claim (startAt F1 and F2 are not below F1)",
         &vec!["c"],
