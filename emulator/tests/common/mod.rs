@@ -147,6 +147,11 @@ pub use convex_storage_testkit::fixtures::{
     execution_json as execution, execution_json_with as execution_with,
 };
 
+/// Sends `request` to a served emulator and parses its answer as JSON.
+pub async fn json_reply(request: reqwest::RequestBuilder) -> Json {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// The ids of a list of returned documents.
 pub fn ids(docs: &Json) -> Vec<String> {
     docs.as_array()
