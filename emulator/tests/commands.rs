@@ -147,6 +147,11 @@ fn seed_zip() -> Vec<u8> {
         "seeded",
         json!({"_id": id, "_creationTime": 1_700_000_000_000.5}),
     );
+    snapshot_zip(format!("{doc}\n").as_bytes())
+}
+
+/// A snapshot ZIP in Convex's layout whose task executions are the lines of `documents`.
+fn snapshot_zip(documents: &[u8]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     writer
         .start_file(
@@ -154,7 +159,7 @@ fn seed_zip() -> Vec<u8> {
             zip::write::SimpleFileOptions::default(),
         )
         .unwrap();
-    writeln!(writer, "{doc}").unwrap();
+    writer.write_all(documents).unwrap();
     writer.finish().unwrap().into_inner()
 }
 
@@ -225,15 +230,7 @@ fn import_export_and_snapshot_move_a_store_through_zip_files() {
     );
 
     // A bad ZIP is refused with its file and line, and the database keeps what it had.
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    writer
-        .start_file(
-            "_components/taskExecutionsStorage/taskExecutions/documents.jsonl",
-            zip::write::SimpleFileOptions::default(),
-        )
-        .unwrap();
-    writer.write_all(b"{\"_id\": \"nope\"}\n").unwrap();
-    std::fs::write(&bad, writer.finish().unwrap().into_inner()).unwrap();
+    std::fs::write(&bad, snapshot_zip(b"{\"_id\": \"nope\"}\n")).unwrap();
     let output = emulator(&["import", "--db", &db, "--path", &bad, "--replace"]);
     assert!(!output.status.success());
     assert!(
