@@ -438,7 +438,7 @@ async fn an_idle_store_gives_its_memory_back_once_per_quiet_period() {
         let url = url.clone();
         async move {
             let ids: Vec<String> = (0..50).map(|i| format!("idle-{round}-{i}")).collect();
-            let executions: Vec<Json> = ids.iter().map(|id| execution(id)).collect();
+            let executions: Vec<Json> = ids.iter().map(|id| execution_json(id)).collect();
             let inserted = call(
                 &url,
                 SECRET,

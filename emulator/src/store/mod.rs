@@ -485,6 +485,36 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// An in-memory database lives in its page cache: an idle release must not drop a row of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_release_keeps_every_row_of_a_memory_store() {
+        let store = memory_store();
+        store.release_memory_when_idle_for(Duration::from_millis(50));
+        for i in 0..100 {
+            let id = format!("m{i}");
+            store
+                .write(move |tx| tx.insert_execution(fields(&id)).map(|_| ()))
+                .await
+                .unwrap();
+        }
+        let waited = std::time::Instant::now();
+        while store.memory_releases() == 0 {
+            assert!(waited.elapsed() < Duration::from_secs(60), "never released");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let found = store
+            .read(|tx| {
+                let mut found = 0;
+                for i in 0..100 {
+                    found += tx.execution_by_execution_id(&format!("m{i}"))?.is_some() as usize;
+                }
+                Ok::<_, Error>(found)
+            })
+            .await
+            .unwrap();
+        assert_eq!(found, 100);
+    }
+
     #[tokio::test]
     async fn an_inline_read_over_its_byte_budget_is_redone_whole() {
         let dir = std::env::temp_dir().join(format!("store-inline-{}", std::process::id()));
