@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm packages from this repository:
-#   1. `cargo build --release -p convex-storage-emulator` (for --target T when given),
+#   1. `cargo build --release -p convex-storage-emulator` (for --target T when given; with
+#      --profile dev the debug build instead, which the test command packs because the
+#      workspace build before it has already made it),
 #   2. copies the binary into the matching platform package npm/platforms/<os>-<cpu>/bin/,
 #   3. sets every package's version (and the main package's optionalDependencies) to the
 #      emulator crate's version from emulator/Cargo.toml,
@@ -8,7 +10,8 @@
 #   5. with --pack DIR, runs `npm pack` of the main package and of the platform package just
 #      built, writing the two tarballs into DIR.
 #
-# Usage: npm/build.sh [--target RUST_TARGET] [--pack DIR]
+# Usage: npm/build.sh [--target RUST_TARGET] [--profile release|dev] [--pack DIR]
+#   (publish only what the default, --profile release, built)
 #
 # Needs: a Rust toolchain, Node.js 20+ and `npm ci --prefix npm` done once (TypeScript).
 #
@@ -38,11 +41,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
 
 target=""
+profile=release
 pack_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --target) target="$2"; shift 2 ;;
     --pack) pack_dir="$2"; shift 2 ;;
+    --profile) profile="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "npm/build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -69,9 +74,14 @@ fi
 exe=convex-storage-emulator
 case "$platform" in win32-*) exe=convex-storage-emulator.exe ;; esac
 
-echo "==> cargo build --release -p convex-storage-emulator ${target:+--target $target}"
-(cd "$repo" && cargo build --release --locked -p convex-storage-emulator ${target:+--target "$target"})
-built="$repo/target/${target:+$target/}release/$exe"
+case "$profile" in
+  release) cargo_profile=(--release); out_dir=release ;;
+  dev) cargo_profile=(); out_dir=debug ;;
+  *) echo "npm/build.sh: --profile is release or dev, not $profile" >&2; exit 2 ;;
+esac
+echo "==> cargo build ${cargo_profile[*]:-} -p convex-storage-emulator ${target:+--target $target}"
+(cd "$repo" && cargo build "${cargo_profile[@]}" --locked -p convex-storage-emulator ${target:+--target "$target"})
+built="$repo/target/${target:+$target/}$out_dir/$exe"
 mkdir -p "$platform_dir/bin"
 cp "$built" "$platform_dir/bin/$exe"
 chmod 755 "$platform_dir/bin/$exe"

@@ -20,8 +20,9 @@ use crate::mapping::{
 };
 use crate::shards::{choose_shard, resolve_shards, ShardChooser};
 use crate::storage::*;
-use crate::transport::{ConvexHttp, FunctionKind};
+use crate::transport::ConvexHttp;
 use crate::types::{TaskExecutionStorageUpdate, TaskExecutionStorageValue};
+use convex_storage_operations::Operation;
 
 /// The module the README's setup exposes the public functions from.
 pub const DEFAULT_MODULE: &str = "taskExecutionsStorage";
@@ -162,14 +163,13 @@ impl ConvexTaskExecutionsStorage {
     /// [`StorageError::Decode`] for that function.
     async fn call<T>(
         &self,
-        kind: FunctionKind,
-        function: &str,
+        operation: Operation,
         args: Option<Value>,
         decode: fn(Value) -> Result<T, String>,
     ) -> Result<T, StorageError> {
-        let value = self.http.call(kind, function, args).await?;
+        let value = self.http.call(operation, args).await?;
         decode(value).map_err(|message| StorageError::Decode {
-            path: self.http.path(function),
+            path: self.http.path(operation),
             message,
         })
     }
@@ -179,7 +179,7 @@ impl ConvexTaskExecutionsStorage {
     /// wins, like upstream's `Promise.all` would report one.
     async fn call_per_shard<T: Send>(
         &self,
-        function: &str,
+        operation: Operation,
         args: Value,
         decode: fn(Value) -> Result<T, String>,
     ) -> Result<Vec<T>, StorageError> {
@@ -189,8 +189,7 @@ impl ConvexTaskExecutionsStorage {
             .map(|&shard| {
                 let mut args = args.clone();
                 args["shard"] = json!(shard);
-                Box::pin(self.call(FunctionKind::Action, function, Some(args), decode))
-                    as BoxFuture<'_, _>
+                Box::pin(self.call(operation, Some(args), decode)) as BoxFuture<'_, _>
             })
             .collect();
         join_all(calls).await.into_iter().collect()
@@ -200,12 +199,12 @@ impl ConvexTaskExecutionsStorage {
     /// request's update applied on the client (SPEC.md section 6).
     async fn claim_per_shard(
         &self,
-        function: &str,
+        operation: Operation,
         args: Value,
         update: &TaskExecutionStorageUpdate,
     ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
         let per_shard = self
-            .call_per_shard(function, args, mapping::decode_values)
+            .call_per_shard(operation, args, mapping::decode_values)
             .await?;
         Ok(per_shard
             .into_iter()
@@ -262,13 +261,8 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             .map(|v| self.insert_value(v))
             .collect::<Result<Vec<Value>, _>>()?;
         let args = json!({ "executions": executions });
-        self.call(
-            FunctionKind::Mutation,
-            "insertMany",
-            Some(args),
-            mapping::decode_null,
-        )
-        .await
+        self.call(Operation::InsertMany, Some(args), mapping::decode_null)
+            .await
     }
 
     async fn get_many_by_id(
@@ -282,13 +276,12 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             .collect();
         let values = self
             .call(
-                FunctionKind::Query,
-                "getManyById",
+                Operation::GetManyById,
                 requests_args(requests),
                 mapping::decode_optional_values,
             )
             .await?;
-        expect_len(self.http.path("getManyById"), expected, values)
+        expect_len(self.http.path(Operation::GetManyById), expected, values)
     }
 
     async fn get_many_by_sleeping_task_unique_id(
@@ -302,14 +295,13 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             .collect();
         let values = self
             .call(
-                FunctionKind::Query,
-                "getManyBySleepingTaskUniqueId",
+                Operation::GetManyBySleepingTaskUniqueId,
                 requests_args(requests),
                 mapping::decode_optional_values,
             )
             .await?;
         expect_len(
-            self.http.path("getManyBySleepingTaskUniqueId"),
+            self.http.path(Operation::GetManyBySleepingTaskUniqueId),
             expected,
             values,
         )
@@ -330,8 +322,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             })
             .collect();
         self.call(
-            FunctionKind::Action,
-            "updateManyById",
+            Operation::UpdateManyById,
             requests_args(requests),
             mapping::decode_null,
         )
@@ -359,8 +350,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             })
             .collect::<Result<Vec<Value>, StorageError>>()?;
         self.call(
-            FunctionKind::Action,
-            "updateManyByIdAndInsertChildrenIfUpdated",
+            Operation::UpdateManyByIdAndInsertChildrenIfUpdated,
             requests_args(requests),
             mapping::decode_null,
         )
@@ -380,7 +370,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
         });
         let per_shard = self
             .call_per_shard(
-                "updateByStatusAndStartAtLessThanAndReturn",
+                Operation::UpdateByStatusAndStartAtLessThanAndReturn,
                 args,
                 mapping::decode_values,
             )
@@ -402,7 +392,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
     ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
         let args = encode_ocfp_acc_zero_args(&request);
         self.claim_per_shard(
-            "updateByStatusAndOCFPStatusAndACCZeroAndReturn",
+            Operation::UpdateByStatusAndOCFPStatusAndACCZeroAndReturn,
             args,
             &request.update,
         )
@@ -418,8 +408,12 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             "update": encode_update(&request.update),
             "limit": request.limit,
         });
-        self.claim_per_shard("updateByCloseStatusAndReturn", args, &request.update)
-            .await
+        self.claim_per_shard(
+            Operation::UpdateByCloseStatusAndReturn,
+            args,
+            &request.update,
+        )
+        .await
     }
 
     async fn update_by_status_and_is_sleeping_task_and_expires_at_less_than(
@@ -434,8 +428,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             "limit": request.limit,
         });
         self.call(
-            FunctionKind::Action,
-            "updateByStatusAndIsSleepingTaskAndExpiresAtLessThan",
+            Operation::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan,
             Some(args),
             mapping::decode_count,
         )
@@ -452,8 +445,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             "limit": request.limit,
         });
         self.call(
-            FunctionKind::Action,
-            "updateByOCFPExpiresAt",
+            Operation::UpdateByOCFPExpiresAt,
             Some(args),
             mapping::decode_count,
         )
@@ -470,8 +462,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             "limit": request.limit,
         });
         self.call(
-            FunctionKind::Action,
-            "updateByCloseExpiresAt",
+            Operation::UpdateByCloseExpiresAt,
             Some(args),
             mapping::decode_count,
         )
@@ -483,8 +474,12 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
         request: UpdateByExecutorIdAndNeedsPromiseCancellationRequest,
     ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
         let args = encode_executor_npc_args(&request);
-        self.claim_per_shard("updateByExecutorIdAndNPCAndReturn", args, &request.update)
-            .await
+        self.claim_per_shard(
+            Operation::UpdateByExecutorIdAndNPCAndReturn,
+            args,
+            &request.update,
+        )
+        .await
     }
 
     async fn get_many_by_parent_execution_id(
@@ -498,14 +493,13 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             .collect();
         let values = self
             .call(
-                FunctionKind::Query,
-                "getManyByParentExecutionId",
+                Operation::GetManyByParentExecutionId,
                 requests_args(requests),
                 mapping::decode_value_lists,
             )
             .await?;
         expect_len(
-            self.http.path("getManyByParentExecutionId"),
+            self.http.path(Operation::GetManyByParentExecutionId),
             expected,
             values,
         )
@@ -526,8 +520,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             })
             .collect();
         self.call(
-            FunctionKind::Action,
-            "updateManyByParentExecutionIdAndIsFinished",
+            Operation::UpdateManyByParentExecutionIdAndIsFinished,
             requests_args(requests),
             mapping::decode_null,
         )
@@ -548,7 +541,7 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
         });
         let counts = self
             .call_per_shard(
-                "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
+                Operation::UpdateAndDecrementParentACCByIsFinishedAndCloseStatus,
                 args,
                 mapping::decode_count,
             )
@@ -561,26 +554,16 @@ impl TaskExecutionsStorage for ConvexTaskExecutionsStorage {
             return Ok(());
         }
         let args = json!({ "executionId": execution_id });
-        self.call(
-            FunctionKind::Mutation,
-            "deleteById",
-            Some(args),
-            mapping::decode_null,
-        )
-        .await
+        self.call(Operation::DeleteById, Some(args), mapping::decode_null)
+            .await
     }
 
     async fn delete_all(&self) -> Result<(), StorageError> {
         if !self.enable_test_mode {
             return Ok(());
         }
-        self.call(
-            FunctionKind::Action,
-            "deleteAll",
-            None,
-            mapping::decode_null,
-        )
-        .await
+        self.call(Operation::DeleteAll, None, mapping::decode_null)
+            .await
     }
 }
 

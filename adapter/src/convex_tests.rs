@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::fixtures::minimal_value;
+use crate::fixtures::minimal_execution;
 use crate::stub_server::{success, Recorded, StubServer};
 use crate::types::{TaskExecutionCloseStatus, TaskExecutionStatus, TaskExecutionStorageUpdate};
 
@@ -26,7 +26,7 @@ fn invalid_options(url: &str, options: ConvexStorageOptions) -> String {
 
 /// A stored document for `execution_id`, as the stub's answers carry them.
 fn document(execution_id: &str) -> Value {
-    let mut doc = mapping::encode_insert_value(&minimal_value(execution_id), 0);
+    let mut doc = mapping::encode_insert_value(&minimal_execution(execution_id), 0);
     doc["_id"] = json!("j57004926d25askqh2ctneycvn77kce2");
     doc["_creationTime"] = json!(1.5);
     doc
@@ -192,7 +192,7 @@ async fn each_function_goes_to_its_endpoint_and_module() {
         updated_at: 1,
         ..Default::default()
     };
-    s.insert_many(vec![minimal_value("e1")]).await.unwrap();
+    s.insert_many(vec![minimal_execution("e1")]).await.unwrap();
     s.get_many_by_id(vec![]).await.unwrap();
     s.get_many_by_sleeping_task_unique_id(vec![]).await.unwrap();
     s.update_many_by_id(vec![]).await.unwrap();
@@ -289,34 +289,15 @@ async fn each_function_goes_to_its_endpoint_and_module() {
             )
         })
         .collect();
-    let expected = [
-        ("mutation", "insertMany"),
-        ("query", "getManyById"),
-        ("query", "getManyBySleepingTaskUniqueId"),
-        ("action", "updateManyById"),
-        ("action", "updateManyByIdAndInsertChildrenIfUpdated"),
-        ("action", "updateByStatusAndStartAtLessThanAndReturn"),
-        ("action", "updateByStatusAndOCFPStatusAndACCZeroAndReturn"),
-        ("action", "updateByCloseStatusAndReturn"),
-        (
-            "action",
-            "updateByStatusAndIsSleepingTaskAndExpiresAtLessThan",
-        ),
-        ("action", "updateByOCFPExpiresAt"),
-        ("action", "updateByCloseExpiresAt"),
-        ("action", "updateByExecutorIdAndNPCAndReturn"),
-        ("query", "getManyByParentExecutionId"),
-        ("action", "updateManyByParentExecutionIdAndIsFinished"),
-        (
-            "action",
-            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
-        ),
-        ("mutation", "deleteById"),
-        ("action", "deleteAll"),
-    ];
-    let expected: Vec<(String, String)> = expected
+    // Every operation of the registry, once, in the trait's order, through its kind's
+    // endpoint (the registry's names and kinds are checked against the TypeScript list in
+    // `operations/tests`).
+    let expected: Vec<(String, String)> = convex_storage_operations::Operation::ALL
         .iter()
-        .map(|(kind, f)| (kind.to_string(), format!("dir/storage:{f}")))
+        .map(|op| {
+            let endpoint = op.kind().endpoint().to_string();
+            (endpoint, format!("dir/storage:{}", op.name()))
+        })
         .collect();
     assert_eq!(calls, expected);
 }
@@ -537,7 +518,9 @@ async fn inserts_pick_random_shards_among_all_and_skip_empty_batches() {
     s.insert_many(vec![]).await.unwrap();
     assert!(stub.requests().is_empty(), "no call for an empty batch");
 
-    let executions: Vec<_> = (0..200).map(|i| minimal_value(&format!("e{i}"))).collect();
+    let executions: Vec<_> = (0..200)
+        .map(|i| minimal_execution(&format!("e{i}")))
+        .collect();
     s.insert_many(executions).await.unwrap();
     let requests = stub.requests();
     assert_eq!(requests.len(), 1);
@@ -569,7 +552,7 @@ async fn a_shard_chooser_places_inserts_and_children_and_is_checked() {
             ..Default::default()
         },
     );
-    s.insert_many(vec![minimal_value("e3"), minimal_value("e1")])
+    s.insert_many(vec![minimal_execution("e3"), minimal_execution("e1")])
         .await
         .unwrap();
     s.update_many_by_id_and_insert_children_if_updated(vec![UpdateByIdAndInsertChildrenRequest {
@@ -579,7 +562,7 @@ async fn a_shard_chooser_places_inserts_and_children_and_is_checked() {
             updated_at: 3,
             ..Default::default()
         },
-        children_task_executions_to_insert_if_any_updated: vec![minimal_value("c2")],
+        children_task_executions_to_insert_if_any_updated: vec![minimal_execution("c2")],
     }])
     .await
     .unwrap();
@@ -591,7 +574,10 @@ async fn a_shard_chooser_places_inserts_and_children_and_is_checked() {
     assert_eq!(child["shard"], json!(2));
 
     // A chooser that answers out of range is refused before anything is sent.
-    let err = s.insert_many(vec![minimal_value("e9")]).await.unwrap_err();
+    let err = s
+        .insert_many(vec![minimal_execution("e9")])
+        .await
+        .unwrap_err();
     assert!(matches!(err, StorageError::InvalidOptions(_)), "{err:?}");
     assert_eq!(stub.requests().len(), 2);
 }
@@ -610,7 +596,7 @@ async fn children_inserted_with_an_update_get_shards_too() {
             updated_at: 3,
             ..Default::default()
         },
-        children_task_executions_to_insert_if_any_updated: vec![minimal_value("c1")],
+        children_task_executions_to_insert_if_any_updated: vec![minimal_execution("c1")],
     }])
     .await
     .unwrap();

@@ -1,10 +1,66 @@
-//! Values for the unit tests: one with every optional field set, one with none.
+//! Test fixtures: the one set of time margins and the one set of execution values that every
+//! Rust test of a store uses (this crate's unit tests, the conformance suite).
+//!
+//! Compiled for this crate's own tests and, with the `fixtures` feature, for other crates
+//! (the conformance suite, and the bench, which takes its time margins from here); it is no
+//! part of the storage API. The values are typed, so they live here, next to
+//! the types, where every crate that names a [`TaskExecutionStorageValue`] can reach them; the
+//! JSON documents of the emulator's wire-level tests live in `convex-storage-testkit`.
+//!
+//! # Time
+//!
+//! A store rewrites timestamps with its own clock (docs/SPEC.md section 3), so a test that
+//! shares the store's clock picks its timestamps from two bands that never meet a clock:
+//! the past band (non-zero values are always clamped up to now, `0` never is) and the future
+//! band (never clamped, never stale). The margins below are the only waits tests make on a
+//! wall clock; on a manual clock they are how far the clock is moved instead.
 
 use crate::types::*;
 
-/// An execution with every optional field set and distinct values everywhere, so a field
-/// mapped to the wrong name shows up.
-pub(crate) fn full_value() -> TaskExecutionStorageValue {
+/// Timestamps a test supplies in the past band stay below this (1970-01-01T00:16:40Z), in ms:
+/// far below any clock reading, so any non-zero one is clamped up to the store's now.
+pub const PAST_BAND_END_MS: i64 = 1_000_000;
+/// A past-band timestamp that is not `0`: every store clamps it up to its now (`0` is kept
+/// where upstream guards with `x && x < now`).
+pub const PAST_MS: i64 = 7;
+/// Timestamps a test supplies in the future band start here (2096-10-02), in ms: seventy years
+/// past any clock this code runs on, so never clamped and never stale.
+pub const FUTURE_BAND_START_MS: i64 = 4_000_000_000_000;
+
+/// How long after a write's answer every row it wrote is stale (`updatedAt < clock`), in ms.
+///
+/// A write stamps `updatedAt` with its clock reading plus 50 ms; 10 ms more covers rounding of
+/// the two clocks to whole milliseconds. Tests on a manual clock move the clock this far.
+pub const STALE_AFTER_WRITE_MS: u64 = 60;
+/// The least time between a write's answer and the next write, in ms: two writes in the same
+/// millisecond would store equal clock values and fall back to creation order in the indexes.
+pub const WRITE_GAP_MS: u64 = 2;
+/// The longest an insert and the claim right after it may take together, on a wall clock, for
+/// the "a fresh row is not stale yet" check to count, in ms: it must stay below the 50 ms a
+/// write adds to `now`, or the row may be stale by the time the claim reads the clock.
+pub const FRESH_ROW_CHECK_MAX_MS: u64 = 40;
+
+/// A future-band timestamp.
+pub const F0: i64 = FUTURE_BAND_START_MS;
+/// A later future-band timestamp.
+pub const F1: i64 = FUTURE_BAND_START_MS + 1_000;
+/// A still later future-band timestamp.
+pub const F2: i64 = FUTURE_BAND_START_MS + 2_000;
+
+/// An execution with no optional field, as durable-execution creates a ready root: every
+/// timestamp 0 (an insert clamps `startAt` 0 to now).
+pub fn minimal_execution(execution_id: &str) -> TaskExecutionStorageValue {
+    TaskExecutionStorageValue::create(NewTaskExecution {
+        timeout_ms: 1_000,
+        ..NewTaskExecution::new("task", execution_id, "input")
+    })
+}
+
+/// An execution with every optional field set and distinct values everywhere (so a field
+/// mapped to the wrong name shows up), every timestamp in the future band (so a store keeps
+/// them all). Its sleeping task unique id is derived from `execution_id`, so several can be
+/// inserted together.
+pub fn full_execution(execution_id: &str) -> TaskExecutionStorageValue {
     TaskExecutionStorageValue {
         root: Some(TaskExecutionSummary {
             task_id: "rootTask".into(),
@@ -18,9 +74,9 @@ pub(crate) fn full_value() -> TaskExecutionStorageValue {
             is_finalize_of_parent: false,
         }),
         task_id: "task".into(),
-        execution_id: "exec".into(),
+        execution_id: execution_id.into(),
         is_sleeping_task: true,
-        sleeping_task_unique_id: Some("sleepy".into()),
+        sleeping_task_unique_id: Some(format!("{execution_id}-sleep")),
         retry_options: TaskRetryOptions {
             max_attempts: 5,
             base_delay_ms: Some(100),
@@ -30,7 +86,7 @@ pub(crate) fn full_value() -> TaskExecutionStorageValue {
         sleep_ms_before_run: 10,
         timeout_ms: 20,
         are_children_sequential: true,
-        input: "{\"in\":1}".into(),
+        input: "{\"in\":[1,2],\"s\":\"ü\"}".into(),
         executor_id: Some("executor".into()),
         status: TaskExecutionStatus::WaitingForChildren,
         is_finished: false,
@@ -43,12 +99,12 @@ pub(crate) fn full_value() -> TaskExecutionStorageValue {
             is_internal: false,
         }),
         retry_attempts: 2,
-        start_at: 1_000,
-        started_at: Some(1_001),
-        expires_at: Some(1_002),
-        waiting_for_children_started_at: Some(1_003),
-        waiting_for_finalize_started_at: Some(1_004),
-        finished_at: Some(1_005),
+        start_at: F0,
+        started_at: Some(F0 + 1),
+        expires_at: Some(F0 + 2),
+        waiting_for_children_started_at: Some(F0 + 3),
+        waiting_for_finalize_started_at: Some(F0 + 4),
+        finished_at: Some(F0 + 5),
         children: Some(vec![
             TaskExecutionSummary {
                 task_id: "c1".into(),
@@ -61,31 +117,45 @@ pub(crate) fn full_value() -> TaskExecutionStorageValue {
         ]),
         active_children_count: 2,
         on_children_finished_processing_status: OnChildrenFinishedProcessingStatus::Processing,
-        on_children_finished_processing_expires_at: Some(1_006),
-        on_children_finished_processing_finished_at: Some(1_007),
+        on_children_finished_processing_expires_at: Some(F0 + 6),
+        on_children_finished_processing_finished_at: Some(F0 + 7),
         finalize: Some(TaskExecutionSummary {
             task_id: "fin".into(),
             execution_id: "finExec".into(),
         }),
         close_status: TaskExecutionCloseStatus::Closing,
-        close_expires_at: Some(1_008),
-        closed_at: Some(1_009),
+        close_expires_at: Some(F0 + 8),
+        closed_at: Some(F0 + 9),
         needs_promise_cancellation: true,
-        created_at: 900,
-        updated_at: 950,
+        created_at: F0 + 10,
+        updated_at: F0 + 11,
     }
 }
 
-/// An execution with no optional field, as durable-execution creates a ready root.
-pub(crate) fn minimal_value(execution_id: &str) -> TaskExecutionStorageValue {
-    TaskExecutionStorageValue::create(NewTaskExecution {
-        timeout_ms: 1_000,
-        ..NewTaskExecution::new("task", execution_id, "input")
-    })
+/// A ready child of `parent_id` at `index`, with the parent flags given, as durable-execution
+/// creates one.
+pub fn child_execution(
+    execution_id: &str,
+    parent_id: &str,
+    index: i64,
+    only: bool,
+    finalize: bool,
+) -> TaskExecutionStorageValue {
+    TaskExecutionStorageValue {
+        parent: Some(ParentTaskExecutionSummary {
+            task_id: "task".into(),
+            execution_id: parent_id.into(),
+            index_in_parent_children: index,
+            is_only_child_of_parent: only,
+            is_finalize_of_parent: finalize,
+        }),
+        ..minimal_execution(execution_id)
+    }
 }
 
-/// An update with every field set and every unset flag off.
-pub(crate) fn full_update() -> TaskExecutionStorageUpdate {
+/// An update with every field set to a value unlike [`full_execution`]'s (timestamps in the
+/// future band), every unset flag off, and `updatedAt` [`F1`].
+pub fn full_update() -> TaskExecutionStorageUpdate {
     TaskExecutionStorageUpdate {
         executor_id: Some("ex2".into()),
         status: Some(TaskExecutionStatus::Completed),
@@ -99,35 +169,43 @@ pub(crate) fn full_update() -> TaskExecutionStorageUpdate {
             is_internal: true,
         }),
         retry_attempts: Some(7),
-        start_at: Some(2_000),
-        started_at: Some(2_001),
-        expires_at: Some(2_002),
-        waiting_for_children_started_at: Some(2_003),
-        waiting_for_finalize_started_at: Some(2_004),
-        finished_at: Some(2_005),
+        start_at: Some(F0 + 20),
+        started_at: Some(F0 + 21),
+        expires_at: Some(F0 + 22),
+        waiting_for_children_started_at: Some(F0 + 23),
+        waiting_for_finalize_started_at: Some(F0 + 24),
+        finished_at: Some(F0 + 25),
         children: Some(vec![TaskExecutionSummary {
             task_id: "c3".into(),
             execution_id: "ce3".into(),
         }]),
         active_children_count: Some(9),
         on_children_finished_processing_status: Some(OnChildrenFinishedProcessingStatus::Processed),
-        on_children_finished_processing_expires_at: Some(2_006),
-        on_children_finished_processing_finished_at: Some(2_007),
+        on_children_finished_processing_expires_at: Some(F0 + 26),
+        on_children_finished_processing_finished_at: Some(F0 + 27),
         finalize: Some(TaskExecutionSummary {
             task_id: "fin2".into(),
             execution_id: "finExec2".into(),
         }),
         close_status: Some(TaskExecutionCloseStatus::Closed),
-        close_expires_at: Some(2_008),
-        closed_at: Some(2_009),
+        close_expires_at: Some(F0 + 28),
+        closed_at: Some(F0 + 29),
         needs_promise_cancellation: Some(false),
-        updated_at: 2_010,
+        updated_at: F1,
         unset: None,
     }
 }
 
+/// An update that changes nothing but asks for `updatedAt` = `updated_at`.
+pub fn touch(updated_at: i64) -> TaskExecutionStorageUpdate {
+    TaskExecutionStorageUpdate {
+        updated_at,
+        ..TaskExecutionStorageUpdate::default()
+    }
+}
+
 /// Every unset flag on.
-pub(crate) fn unset_all() -> TaskExecutionStorageUnset {
+pub fn unset_all() -> TaskExecutionStorageUnset {
     TaskExecutionStorageUnset {
         executor_id: true,
         run_output: true,

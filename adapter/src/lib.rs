@@ -38,8 +38,8 @@ mod transport;
 pub mod types;
 mod update;
 
-#[cfg(test)]
-mod fixtures;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 #[cfg(test)]
 #[path = "../tests/support/stub_server.rs"]
 mod stub_server;

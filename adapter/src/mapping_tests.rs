@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::fixtures::{full_update, full_value, minimal_value, unset_all};
+use crate::fixtures::{full_execution, full_update, minimal_execution, unset_all, F0, F1};
 use crate::types::TaskExecutionStorageUnset;
 
-/// The stored document of [`full_value`], with system fields and floats printed as `5.0`, as
-/// the real backend returns it.
+/// The stored document of [`full_execution`] with id `exec`, with system fields and floats
+/// printed as `5.0`, as the real backend returns it.
 fn full_document() -> Value {
     json!({
         "_id": "j57004926d25askqh2ctneycvn77kce2",
@@ -25,12 +25,12 @@ fn full_document() -> Value {
         "taskId": "task",
         "executionId": "exec",
         "isSleepingTask": true,
-        "sleepingTaskUniqueId": "sleepy",
+        "sleepingTaskUniqueId": "exec-sleep",
         "retryOptions": {"maxAttempts": 5.0, "baseDelayMs": 100.0, "maxDelayMs": 2000, "delayMultiplier": 1.5},
         "sleepMsBeforeRun": 10.0,
         "timeoutMs": 20.0,
         "areChildrenSequential": true,
-        "input": "{\"in\":1}",
+        "input": "{\"in\":[1,2],\"s\":\"ü\"}",
         "executorId": "executor",
         "status": "waiting_for_children",
         "isFinished": false,
@@ -38,24 +38,24 @@ fn full_document() -> Value {
         "output": "out",
         "error": {"errorType": "not_found", "message": "missing", "isRetryable": true, "isInternal": false},
         "retryAttempts": 2.0,
-        "startAt": 1000.0,
-        "startedAt": 1001.0,
-        "expiresAt": 1002.0,
-        "waitingForChildrenStartedAt": 1003.0,
-        "waitingForFinalizeStartedAt": 1004.0,
-        "finishedAt": 1005.0,
+        "startAt": F0 as f64,
+        "startedAt": (F0 + 1) as f64,
+        "expiresAt": (F0 + 2) as f64,
+        "waitingForChildrenStartedAt": (F0 + 3) as f64,
+        "waitingForFinalizeStartedAt": (F0 + 4) as f64,
+        "finishedAt": (F0 + 5) as f64,
         "children": [{"taskId": "c1", "executionId": "ce1"}, {"taskId": "c2", "executionId": "ce2"}],
         "acc": 2.0,
         "ocfpStatus": "processing",
-        "ocfpExpiresAt": 1006.0,
-        "ocfpFinishedAt": 1007.0,
+        "ocfpExpiresAt": (F0 + 6) as f64,
+        "ocfpFinishedAt": (F0 + 7) as f64,
         "finalize": {"taskId": "fin", "executionId": "finExec"},
         "closeStatus": "closing",
-        "closeExpiresAt": 1008.0,
-        "closedAt": 1009.0,
+        "closeExpiresAt": (F0 + 8) as f64,
+        "closedAt": (F0 + 9) as f64,
         "npc": true,
-        "createdAt": 900.0,
-        "updatedAt": 950.0
+        "createdAt": (F0 + 10) as f64,
+        "updatedAt": (F0 + 11) as f64
     })
 }
 
@@ -104,13 +104,13 @@ fn insert_value_renames_and_flattens_every_field() {
     // backend does (`5.0`); serde_json tells the two apart, so compare like with like.
     let expected = integral_floats_as_integers(expected);
 
-    let encoded = encode_insert_value(&full_value(), 2);
+    let encoded = encode_insert_value(&full_execution("exec"), 2);
     assert_eq!(encoded, expected);
 }
 
 #[test]
 fn insert_value_leaves_absent_fields_out_and_never_sends_null() {
-    let encoded = encode_insert_value(&minimal_value("e1"), 0);
+    let encoded = encode_insert_value(&minimal_execution("e1"), 0);
     let fields = encoded.as_object().unwrap();
     let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
     keys.sort_unstable();
@@ -144,9 +144,9 @@ fn insert_value_leaves_absent_fields_out_and_never_sends_null() {
 
 #[test]
 fn numbers_are_plain_json_numbers() {
-    let text = encode_insert_value(&full_value(), 1).to_string();
+    let text = encode_insert_value(&full_execution("exec"), 1).to_string();
     assert!(!text.contains("$integer"), "{text}");
-    assert!(text.contains("\"startAt\":1000,"), "{text}");
+    assert!(text.contains(&format!("\"startAt\":{F0},")), "{text}");
     assert!(text.contains("\"delayMultiplier\":1.5"), "{text}");
 }
 
@@ -159,7 +159,7 @@ fn non_finite_multipliers_use_convex_float_encoding_and_come_back() {
         (-0.0, "AAAAAAAAAIA="),
     ];
     for (multiplier, base64) in cases {
-        let mut value = minimal_value("e1");
+        let mut value = minimal_execution("e1");
         value.retry_options.delay_multiplier = Some(multiplier);
         let encoded = encode_insert_value(&value, 0);
         assert_eq!(
@@ -188,15 +188,15 @@ fn base64_round_trips_every_length() {
 
 #[test]
 fn insert_then_read_round_trips() {
-    let value = full_value();
+    let value = full_execution("exec");
     assert_eq!(decode_one(encode_insert_value(&value, 5)).unwrap(), value);
-    let value = minimal_value("e1");
+    let value = minimal_execution("e1");
     assert_eq!(decode_one(encode_insert_value(&value, 0)).unwrap(), value);
 }
 
 #[test]
 fn decodes_a_stored_document_ignoring_system_fields() {
-    assert_eq!(decode_one(full_document()).unwrap(), full_value());
+    assert_eq!(decode_one(full_document()).unwrap(), full_execution("exec"));
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn root_needs_both_ids_non_empty() {
         (json!({"rootTaskId": "t", "rootExecutionId": "e"}), true),
     ];
     for (fields, present) in cases {
-        let mut document = encode_insert_value(&minimal_value("e1"), 0);
+        let mut document = encode_insert_value(&minimal_execution("e1"), 0);
         document
             .as_object_mut()
             .unwrap()
@@ -221,7 +221,7 @@ fn root_needs_both_ids_non_empty() {
 
 #[test]
 fn parent_needs_both_ids_non_empty_and_defaults_the_rest() {
-    let mut document = encode_insert_value(&minimal_value("e1"), 0);
+    let mut document = encode_insert_value(&minimal_execution("e1"), 0);
     document["parentTaskId"] = json!("pt");
     document["parentExecutionId"] = json!("pe");
     let parent = decode_one(document.clone()).unwrap().parent.unwrap();
@@ -253,23 +253,23 @@ fn update_renames_every_field() {
             "output": "out2",
             "error": {"errorType": "timed_out", "message": "late", "isRetryable": false, "isInternal": true},
             "retryAttempts": 7,
-            "startAt": 2000,
-            "startedAt": 2001,
-            "expiresAt": 2002,
-            "waitingForChildrenStartedAt": 2003,
-            "waitingForFinalizeStartedAt": 2004,
-            "finishedAt": 2005,
+            "startAt": F0 + 20,
+            "startedAt": F0 + 21,
+            "expiresAt": F0 + 22,
+            "waitingForChildrenStartedAt": F0 + 23,
+            "waitingForFinalizeStartedAt": F0 + 24,
+            "finishedAt": F0 + 25,
             "children": [{"taskId": "c3", "executionId": "ce3"}],
             "acc": 9,
             "ocfpStatus": "processed",
-            "ocfpExpiresAt": 2006,
-            "ocfpFinishedAt": 2007,
+            "ocfpExpiresAt": F0 + 26,
+            "ocfpFinishedAt": F0 + 27,
             "finalize": {"taskId": "fin2", "executionId": "finExec2"},
             "closeStatus": "closed",
-            "closeExpiresAt": 2008,
-            "closedAt": 2009,
+            "closeExpiresAt": F0 + 28,
+            "closedAt": F0 + 29,
             "npc": false,
-            "updatedAt": 2010
+            "updatedAt": F1
         })
     );
 }
@@ -450,7 +450,7 @@ fn unknown_enum_strings_are_rejected() {
 #[test]
 fn lists_decode_in_order_with_nulls() {
     let values = decode_optional_values(json!([null, full_document(), null])).unwrap();
-    assert_eq!(values, vec![None, Some(full_value()), None]);
+    assert_eq!(values, vec![None, Some(full_execution("exec")), None]);
     let lists = decode_value_lists(json!([[], [full_document(), full_document()]])).unwrap();
     assert_eq!(lists.iter().map(Vec::len).collect::<Vec<_>>(), vec![0, 2]);
     assert!(decode_null(json!(null)).is_ok());

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use super::*;
-use crate::fixtures::minimal_value;
+use crate::fixtures::minimal_execution;
 use crate::types::*;
 
 /// The clock every test starts at; writes then happen at `now = CLOCK_START + 50`.
@@ -86,7 +86,7 @@ fn child_of(parent: &str, id: &str, only_child: bool, finalize: bool) -> TaskExe
             is_only_child_of_parent: only_child,
             is_finalize_of_parent: finalize,
         }),
-        ..minimal_value(id)
+        ..minimal_execution(id)
     }
 }
 
@@ -101,7 +101,7 @@ fn thrown(error: StorageError) -> String {
 #[tokio::test]
 async fn insert_clamps_times_to_now() {
     let f = Fixture::new();
-    let mut value = minimal_value("e1");
+    let mut value = minimal_execution("e1");
     value.start_at = 0; // No zero guard for startAt at insert.
     value.created_at = 5;
     value.updated_at = 6;
@@ -120,7 +120,7 @@ async fn insert_clamps_times_to_now() {
     assert_eq!(stored.close_expires_at, Some(NOW + 5));
     assert_eq!(stored.waiting_for_children_started_at, Some(1));
 
-    let mut future = minimal_value("e2");
+    let mut future = minimal_execution("e2");
     future.start_at = NOW + 1;
     f.insert(vec![future]).await;
     assert_eq!(f.get("e2").await.unwrap().start_at, NOW + 1);
@@ -132,19 +132,19 @@ async fn duplicates_fail_the_whole_batch() {
     let error = f
         .storage
         .insert_many(vec![
-            minimal_value("a"),
-            minimal_value("b"),
-            minimal_value("a"),
+            minimal_execution("a"),
+            minimal_execution("b"),
+            minimal_execution("a"),
         ])
         .await
         .unwrap_err();
     assert_eq!(thrown(error), "Execution id already exists");
     assert!(f.ids().is_empty(), "nothing inserted");
 
-    f.insert(vec![minimal_value("a")]).await;
+    f.insert(vec![minimal_execution("a")]).await;
     let error = f
         .storage
-        .insert_many(vec![minimal_value("b"), minimal_value("a")])
+        .insert_many(vec![minimal_execution("b"), minimal_execution("a")])
         .await
         .unwrap_err();
     assert!(
@@ -160,7 +160,7 @@ async fn sleeping_task_unique_ids_are_unique_unless_empty() {
     let sleeping = |id: &str, unique: &str| TaskExecutionStorageValue {
         is_sleeping_task: true,
         sleeping_task_unique_id: Some(unique.into()),
-        ..minimal_value(id)
+        ..minimal_execution(id)
     };
     f.insert(vec![
         sleeping("a", "u1"),
@@ -201,7 +201,7 @@ async fn sleeping_task_unique_ids_are_unique_unless_empty() {
 #[tokio::test]
 async fn get_by_id_applies_every_filter() {
     let f = Fixture::new();
-    f.insert(vec![minimal_value("e1")]).await;
+    f.insert(vec![minimal_execution("e1")]).await;
     let filters = |is_sleeping_task, status, is_finished| {
         Some(TaskExecutionStorageGetByIdFilters {
             is_sleeping_task,
@@ -246,7 +246,7 @@ async fn get_by_id_applies_every_filter() {
 #[tokio::test]
 async fn updates_clamp_set_and_unset() {
     let f = Fixture::new();
-    let mut value = minimal_value("e1");
+    let mut value = minimal_execution("e1");
     value.executor_id = Some("old".into());
     value.close_expires_at = Some(NOW + 10_000);
     f.insert(vec![value]).await;
@@ -302,7 +302,7 @@ async fn updates_clamp_set_and_unset() {
 #[tokio::test]
 async fn update_by_id_skips_missing_and_filtered_out_rows() {
     let f = Fixture::new();
-    f.insert(vec![minimal_value("e1"), minimal_value("e2")])
+    f.insert(vec![minimal_execution("e1"), minimal_execution("e2")])
         .await;
     let set_retries = |id: &str, n: i64, status: Option<TaskExecutionStatus>| UpdateByIdRequest {
         execution_id: id.into(),
@@ -334,9 +334,9 @@ async fn update_by_id_skips_missing_and_filtered_out_rows() {
 async fn children_are_inserted_only_for_updated_parents_and_atomically() {
     let f = Fixture::new();
     f.insert(vec![
-        minimal_value("p1"),
-        minimal_value("p2"),
-        minimal_value("taken"),
+        minimal_execution("p1"),
+        minimal_execution("p2"),
+        minimal_execution("taken"),
     ])
     .await;
     let request = |parent: &str, status, children: Vec<TaskExecutionStorageValue>| {
@@ -417,7 +417,7 @@ async fn start_at_claim_orders_by_start_at_then_insertion_and_returns_pre_update
     let at = |id: &str, start_at| TaskExecutionStorageValue {
         start_at,
         timeout_ms: 100,
-        ..minimal_value(id)
+        ..minimal_execution(id)
     };
     // Stored start times: late=NOW+10, a=NOW, b=NOW (clamped), c=NOW+5, too_late=NOW+50.
     f.insert(vec![
@@ -492,12 +492,12 @@ async fn start_at_claim_stores_the_computed_expiry_clamped() {
     let f = Fixture::new();
     f.insert(vec![TaskExecutionStorageValue {
         timeout_ms: 10,
-        ..minimal_value("a")
+        ..minimal_execution("a")
     }])
     .await;
     f.insert(vec![TaskExecutionStorageValue {
         timeout_ms: 10,
-        ..minimal_value("b")
+        ..minimal_execution("b")
     }])
     .await;
     let request = |ues| UpdateByStatusAndStartAtLessThanRequest {
@@ -533,7 +533,7 @@ async fn start_at_claim_stores_the_computed_expiry_clamped() {
 #[tokio::test]
 async fn stale_selectors_need_updated_at_below_the_clock() {
     let f = Fixture::new();
-    let mut parent = minimal_value("p");
+    let mut parent = minimal_execution("p");
     parent.status = TaskExecutionStatus::WaitingForChildren;
     f.insert(vec![parent]).await;
     let request =
@@ -577,7 +577,7 @@ async fn acc_zero_selector_needs_a_zero_count() {
     let waiting = |id: &str, acc| TaskExecutionStorageValue {
         status: TaskExecutionStatus::WaitingForChildren,
         active_children_count: acc,
-        ..minimal_value(id)
+        ..minimal_execution(id)
     };
     f.insert(vec![waiting("busy", 1), waiting("done", 0)]).await;
     f.advance(100);
@@ -605,8 +605,11 @@ async fn acc_zero_selector_needs_a_zero_count() {
 #[tokio::test]
 async fn close_status_selector_orders_by_updated_at() {
     let f = Fixture::new();
-    f.insert(vec![minimal_value("first"), minimal_value("second")])
-        .await;
+    f.insert(vec![
+        minimal_execution("first"),
+        minimal_execution("second"),
+    ])
+    .await;
     f.advance(10);
     // Touch `first` so its updatedAt is later than `second`'s.
     f.storage
@@ -647,7 +650,7 @@ async fn expiry_sweeps_take_zero_up_to_the_bound_in_expiry_order() {
         expires_at,
         on_children_finished_processing_expires_at: expires_at,
         close_expires_at: expires_at,
-        ..minimal_value(id)
+        ..minimal_execution(id)
     };
     let bound = NOW + 3_000;
     f.insert(vec![
@@ -741,7 +744,7 @@ async fn executor_selector_matches_executor_and_flag() {
     let held = |id: &str, executor: Option<&str>, npc| TaskExecutionStorageValue {
         executor_id: executor.map(Into::into),
         needs_promise_cancellation: npc,
-        ..minimal_value(id)
+        ..minimal_execution(id)
     };
     f.insert(vec![
         held("a", Some("x"), true),
@@ -833,7 +836,7 @@ async fn children_come_unfinished_first_then_oldest_first() {
 async fn spawn(f: &Fixture, parent: &str, acc: i64, children: Vec<TaskExecutionStorageValue>) {
     f.insert(vec![TaskExecutionStorageValue {
         status: TaskExecutionStatus::Running,
-        ..minimal_value(parent)
+        ..minimal_execution(parent)
     }])
     .await;
     f.storage
@@ -938,7 +941,7 @@ async fn decrement_sweep_skips_deleted_parents_and_respects_the_limit() {
     // A new row with the old parent's execution id is a different document: not touched.
     f.insert(vec![TaskExecutionStorageValue {
         active_children_count: 9,
-        ..minimal_value("p2")
+        ..minimal_execution("p2")
     }])
     .await;
     f.advance(100);
@@ -1000,7 +1003,7 @@ async fn reads_are_held_to_convex_limits() {
     let f = Fixture::new();
     let big = TaskExecutionStorageValue {
         input: "x".repeat(900 * 1024),
-        ..minimal_value("big")
+        ..minimal_execution("big")
     };
     f.insert(vec![big]).await;
     let requests = |n: usize, id: &dyn Fn(usize) -> String| -> Vec<GetByIdRequest> {
@@ -1038,7 +1041,11 @@ async fn reads_are_held_to_convex_limits() {
         .starts_with("Too many reads in a single function execution (limit: 4096)."));
     let err = f
         .storage
-        .insert_many((0..4097).map(|i| minimal_value(&format!("n{i}"))).collect())
+        .insert_many(
+            (0..4097)
+                .map(|i| minimal_execution(&format!("n{i}")))
+                .collect(),
+        )
         .await
         .unwrap_err();
     assert!(err.thrown_message().unwrap().starts_with("Too many reads"));
@@ -1054,7 +1061,7 @@ async fn sharded_selectors_visit_configured_shards_in_order() {
     let shard_of = [3, 1, 0, 2, 1, 3, 0, 2];
     f.insert(
         (0..8)
-            .map(|i| minimal_value(&format!("x{i}_{}", shard_of[i])))
+            .map(|i| minimal_execution(&format!("x{i}_{}", shard_of[i])))
             .collect(),
     )
     .await;
@@ -1101,7 +1108,7 @@ async fn sharded_decrement_sweep_splits_the_limit() {
             .map(|i| TaskExecutionStorageValue {
                 is_finished: true,
                 close_status: TaskExecutionCloseStatus::Ready,
-                ..minimal_value(&format!("x{i}_{}", i % 2))
+                ..minimal_execution(&format!("x{i}_{}", i % 2))
             })
             .collect(),
     )
@@ -1128,14 +1135,18 @@ async fn sharded_decrement_sweep_splits_the_limit() {
 #[tokio::test]
 async fn random_shards_stay_in_range_and_bad_choosers_are_reported() {
     let f = Fixture::with(3, None, None);
-    f.insert((0..50).map(|i| minimal_value(&format!("e{i}"))).collect())
-        .await;
+    f.insert(
+        (0..50)
+            .map(|i| minimal_execution(&format!("e{i}")))
+            .collect(),
+    )
+    .await;
     assert!(f.storage.snapshot_with_shards().iter().all(|(s, _)| *s < 3));
 
     let f = Fixture::with(2, None, Some(Arc::new(|_: &str| 2)));
     let error = f
         .storage
-        .insert_many(vec![minimal_value("e1")])
+        .insert_many(vec![minimal_execution("e1")])
         .await
         .unwrap_err();
     assert!(
@@ -1176,9 +1187,9 @@ async fn reads_hide_root_and_parent_with_empty_ids_but_the_index_still_sees_them
 async fn deletes_always_work_in_memory() {
     let f = Fixture::new();
     f.insert(vec![
-        minimal_value("a"),
-        minimal_value("b"),
-        minimal_value("c"),
+        minimal_execution("a"),
+        minimal_execution("b"),
+        minimal_execution("c"),
     ])
     .await;
     f.storage.delete_by_id("b").await.unwrap();
@@ -1186,6 +1197,6 @@ async fn deletes_always_work_in_memory() {
     assert_eq!(f.ids(), vec!["a", "c"]);
     f.storage.delete_all().await.unwrap();
     assert!(f.ids().is_empty());
-    f.insert(vec![minimal_value("a")]).await;
+    f.insert(vec![minimal_execution("a")]).await;
     assert_eq!(f.ids(), vec!["a"], "ids are free again after a delete");
 }

@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use convex_storage_operations::Operation;
 use serde_json::{json, Map, Value};
 
 use crate::error::StorageError;
@@ -24,24 +25,6 @@ const STATUS_UDF_FAILED: u16 = 560;
 /// (PROTOCOL.md section 6); twice that leaves room for the envelope and JSON escaping, and
 /// anything larger is not a storage answer, so it is refused rather than buffered.
 pub(crate) const RESPONSE_BYTES_MAX: usize = 32 * 1024 * 1024;
-
-/// Which endpoint a public function is called through; it must match how it is defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FunctionKind {
-    Query,
-    Mutation,
-    Action,
-}
-
-impl FunctionKind {
-    fn endpoint(self) -> &'static str {
-        match self {
-            Self::Query => "query",
-            Self::Mutation => "mutation",
-            Self::Action => "action",
-        }
-    }
-}
 
 /// A configured connection to one deployment's storage module.
 #[derive(Clone)]
@@ -87,19 +70,18 @@ impl ConvexHttp {
     }
 
     /// The full function path, e.g. `taskExecutionsStorage:insertMany`.
-    pub(crate) fn path(&self, function: &str) -> String {
-        format!("{}:{}", self.module, function)
+    pub(crate) fn path(&self, operation: Operation) -> String {
+        format!("{}:{}", self.module, operation.name())
     }
 
-    /// Calls `function` with the inner `args` (`None` sends the envelope without `args`, as the
+    /// Calls `operation`'s public function, through the endpoint of its kind, with the inner `args` (`None` sends the envelope without `args`, as the
     /// TypeScript client does for `args: undefined`) and returns the function's `value`.
     pub(crate) async fn call(
         &self,
-        kind: FunctionKind,
-        function: &str,
+        operation: Operation,
         args: Option<Value>,
     ) -> Result<Value, StorageError> {
-        let path = self.path(function);
+        let path = self.path(operation);
         let mut envelope = Map::new();
         envelope.insert("authSecret".into(), Value::String(self.auth_secret.clone()));
         if let Some(args) = args {
@@ -110,7 +92,7 @@ impl ConvexHttp {
             "format": "convex_encoded_json",
             "args": [Value::Object(envelope)],
         });
-        let url = format!("{}/api/{}", self.base_url, kind.endpoint());
+        let url = format!("{}/api/{}", self.base_url, operation.kind().endpoint());
         let transport = |e: reqwest::Error| StorageError::Transport {
             path: path.clone(),
             message: error_chain(&e),

@@ -112,12 +112,12 @@ fn clear_if<T>(field: &mut Option<T>, flag: bool) {
 
 #[cfg(test)]
 mod tests {
-    use crate::fixtures::{full_update, full_value, minimal_value, unset_all};
+    use crate::fixtures::{full_execution, full_update, minimal_execution, unset_all, F0};
     use crate::types::{TaskExecutionStorageUnset, TaskExecutionStorageUpdate};
 
     #[test]
     fn sets_every_field_the_update_carries() {
-        let mut value = full_value();
+        let mut value = full_execution("exec");
         let update = full_update();
         value.apply_update(&update);
         let u = update;
@@ -164,7 +164,7 @@ mod tests {
         );
         assert_eq!(value.updated_at, u.updated_at);
         // The identity and the immutable fields stay.
-        let before = full_value();
+        let before = full_execution("exec");
         assert_eq!(
             (
                 &value.execution_id,
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn an_empty_update_only_moves_updated_at() {
-        let mut value = full_value();
+        let mut value = full_execution("exec");
         value.apply_update(&TaskExecutionStorageUpdate {
             updated_at: 77,
             ..Default::default()
@@ -192,14 +192,14 @@ mod tests {
             value,
             crate::types::TaskExecutionStorageValue {
                 updated_at: 77,
-                ..full_value()
+                ..full_execution("exec")
             }
         );
     }
 
     #[test]
     fn unset_wins_over_a_value_in_the_same_update() {
-        let mut value = full_value();
+        let mut value = full_execution("exec");
         value.apply_update(&TaskExecutionStorageUpdate {
             unset: Some(unset_all()),
             ..full_update()
@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(value.close_expires_at, None);
         // Fields without an unset flag keep the update's value.
         assert_eq!(value.output.as_deref(), Some("out2"));
-        assert_eq!(value.closed_at, Some(2_009));
+        assert_eq!(value.closed_at, Some(F0 + 29));
     }
 
     #[test]
@@ -238,14 +238,14 @@ mod tests {
         for (set_flag, is_removed) in flags {
             let mut unset = TaskExecutionStorageUnset::default();
             set_flag(&mut unset);
-            let mut value = full_value();
+            let mut value = full_execution("exec");
             value.apply_update(&TaskExecutionStorageUpdate {
                 updated_at: 1,
                 unset: Some(unset),
                 ..Default::default()
             });
             assert!(is_removed(&value));
-            let mut expected = full_value();
+            let mut expected = full_execution("exec");
             expected.updated_at = 1;
             assert!(!is_removed(&expected));
             // Exactly one field differs from the untouched value.
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn start_update_sets_expiry_from_started_at_and_timeout() {
-        let mut value = minimal_value("e1");
+        let mut value = minimal_execution("e1");
         let update = TaskExecutionStorageUpdate {
             status: Some(crate::types::TaskExecutionStatus::Running),
             updated_at: 10,
@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn start_update_with_zero_started_at_sets_no_expiry() {
-        let mut value = minimal_value("e1");
+        let mut value = minimal_execution("e1");
         value.apply_start_update(
             &TaskExecutionStorageUpdate {
                 updated_at: 10,

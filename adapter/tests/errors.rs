@@ -3,16 +3,15 @@
 
 mod support {
     pub mod stub_server;
-    pub mod values;
 }
 
 use std::time::Duration;
 
 use convex_storage_testkit::Emulator;
+use durable_execution_storage_convex::fixtures::minimal_execution;
 use durable_execution_storage_convex::*;
 use serde_json::json;
 use support::stub_server::{success, StubServer};
-use support::values::ready;
 
 const SECRET: &str = "adapter-errors-secret";
 
@@ -66,8 +65,14 @@ async fn wrong_secret_is_a_function_error() {
 async fn duplicate_ids_are_function_errors_with_the_thrown_message() {
     let server = start_emulator().await;
     let storage = connect(server.url(), SECRET, ConvexStorageOptions::default());
-    storage.insert_many(vec![ready("dup")]).await.unwrap();
-    let error = storage.insert_many(vec![ready("dup")]).await.unwrap_err();
+    storage
+        .insert_many(vec![minimal_execution("dup")])
+        .await
+        .unwrap();
+    let error = storage
+        .insert_many(vec![minimal_execution("dup")])
+        .await
+        .unwrap_err();
     assert!(matches!(error, StorageError::Function { .. }), "{error:?}");
     assert_eq!(
         error.thrown_message().as_deref(),

@@ -2,14 +2,10 @@
 //! 17 operations: the `StorageError` kind, the function path it names, and what the call left
 //! behind ([`CallOutcome`]). docs/FAULTS.md says what a caller should do about each.
 
-mod support {
-    pub mod values;
-}
-
 use convex_storage_testkit::{EmulatorDb, ServerProcess};
+use durable_execution_storage_convex::fixtures::minimal_execution;
 use durable_execution_storage_convex::*;
 use serde_json::{json, Value};
-use support::values::ready;
 
 const SECRET: &str = "adapter-faults-secret";
 
@@ -120,7 +116,7 @@ async fn call(s: &ConvexTaskExecutionsStorage, function: &str) -> Result<u64, St
     };
     let len = |v: Vec<TaskExecutionStorageValue>| v.len() as u64;
     match function {
-        "insertMany" => s.insert_many(vec![ready("inserted")]).await.map(|_| 0),
+        "insertMany" => s.insert_many(vec![minimal_execution("inserted")]).await.map(|_| 0),
         "getManyById" => s
             .get_many_by_id(vec![by_id("a")])
             .await
@@ -308,12 +304,15 @@ async fn drop_is_a_transport_error_with_an_unknown_outcome_and_the_write_committ
     // "Execution id already exists", which after a lost reply means success.
     bed.storage.delete_all().await.unwrap();
     bed.strike("insertMany", "drop").await;
-    let lost = bed.storage.insert_many(vec![ready("once")]).await;
+    let lost = bed
+        .storage
+        .insert_many(vec![minimal_execution("once")])
+        .await;
     assert_eq!(lost.unwrap_err().outcome(), CallOutcome::Unknown);
     bed.clear().await;
     let retried = bed
         .storage
-        .insert_many(vec![ready("once")])
+        .insert_many(vec![minimal_execution("once")])
         .await
         .unwrap_err();
     assert_eq!(
@@ -327,7 +326,7 @@ async fn drop_is_a_transport_error_with_an_unknown_outcome_and_the_write_committ
 async fn hold_makes_a_locked_operation_answer_nothing_until_the_lock_expires() {
     let bed = Bed::start().await;
     bed.storage
-        .insert_many(vec![ready("a"), ready("b")])
+        .insert_many(vec![minimal_execution("a"), minimal_execution("b")])
         .await
         .unwrap();
     bed.advance(100).await;
@@ -346,7 +345,10 @@ async fn delay_only_delays() {
     let plan = json!({"seed": 1, "rules": [{"function": "*", "fault": "delay", "delayMs": 5}]});
     bed.control(reqwest::Method::POST, "/_emulator/faults", plan)
         .await;
-    bed.storage.insert_many(vec![ready("a")]).await.unwrap();
+    bed.storage
+        .insert_many(vec![minimal_execution("a")])
+        .await
+        .unwrap();
     assert_eq!(call(&bed.storage, "getManyById").await.unwrap(), 1);
     let report = bed
         .control(reqwest::Method::GET, "/_emulator/faults", Value::Null)

@@ -3,14 +3,17 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use durable_execution_storage_convex::{
-    NewTaskExecution, ParentTaskExecutionSummary, TaskExecutionStorageUpdate,
-    TaskExecutionStorageValue, TaskExecutionSummary, TaskRetryOptions,
+    NewTaskExecution, ParentTaskExecutionSummary, TaskExecutionStorageValue, TaskExecutionSummary,
+    TaskRetryOptions,
 };
 
-/// Far enough ahead that no clamp touches it and no `< now` bound selects it (year 2096).
-pub const FAR_FUTURE_MS: i64 = 4_000_000_000_000;
-/// A start time in the past: the store raises it to its own `now`, so it is claimable at once.
-pub const PAST_MS: i64 = 1;
+/// The shared time margins of the adapter's `fixtures` module: `FAR_FUTURE_MS` is far enough
+/// ahead that no clamp touches it and no `< now` bound selects it; `PAST_MS` is a start time in
+/// the past that a store raises to its own `now`, so the row is claimable at once. `touch`
+/// is an update that only moves `updatedAt`.
+pub use durable_execution_storage_convex::fixtures::{
+    touch, FUTURE_BAND_START_MS as FAR_FUTURE_MS, PAST_MS,
+};
 
 /// The wall clock in milliseconds since the epoch, as an executor would pass it.
 pub fn now_ms() -> i64 {
@@ -54,12 +57,4 @@ pub fn child_execution(
         is_finalize_of_parent: false,
     });
     child
-}
-
-/// An update that only touches `updatedAt` (so a selector's rows stay selectable later).
-pub fn touch(now: i64) -> TaskExecutionStorageUpdate {
-    TaskExecutionStorageUpdate {
-        updated_at: now,
-        ..Default::default()
-    }
 }

@@ -30,7 +30,8 @@ use durable_execution_storage_convex::{
 use serde_json::{json, Value};
 
 use crate::executor::ExecutorWorkload;
-use crate::ops::{RunLimits, Seed, OPERATIONS};
+use crate::ops::{RunLimits, Seed};
+use convex_storage_operations::Operation;
 
 const AUTH_SECRET: &str = "bench-secret";
 /// Per-call timeout of the bench's clients, in seconds.
@@ -333,9 +334,9 @@ async fn bench_backend(cli: &Cli, backend: &str, scratch: &std::path::Path) -> R
     };
     let delete_cursor = AtomicU64::new(0);
     let mut per_op = serde_json::Map::new();
-    for op in OPERATIONS {
+    for op in Operation::ALL {
         let mut row = serde_json::Map::new();
-        if op == "delete_all" {
+        if op == Operation::DeleteAll {
             let t = Instant::now();
             storage.delete_all().await?;
             row.insert(
@@ -514,7 +515,7 @@ fn print_report(report: &Value, backends: &[String]) {
     }
     println!("{header}");
     println!("|{}", "---|".repeat(header.matches('|').count() - 1));
-    for op in OPERATIONS {
+    for op in Operation::ALL.map(Operation::name) {
         for c in ["c1", "c16"] {
             let a = |k: &str| num(report, &[first, "operations", op, c, k]);
             let mut line = format!(
@@ -545,13 +546,13 @@ fn print_report(report: &Value, backends: &[String]) {
     for backend in backends {
         if let Some(ms) = num(
             report,
-            &[backend, "operations", "delete_all", "full_store_ms"],
+            &[backend, "operations", "deleteAll", "full_store_ms"],
         ) {
             println!(
                 "\n{backend}: delete_all over {} rows took {} ms",
                 fmt(num(
                     report,
-                    &[backend, "operations", "delete_all", "full_store_rows"]
+                    &[backend, "operations", "deleteAll", "full_store_rows"]
                 )),
                 fmt(Some(ms))
             );

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use convex_storage_operations::Operation;
 use durable_execution_storage_convex::*;
 use rand::Rng;
 
@@ -30,27 +31,6 @@ pub struct Seed {
     /// Rows that `delete_by_id` may delete.
     pub deletable: usize,
 }
-
-/// The 17 operations, named as the storage interface names them.
-pub const OPERATIONS: [&str; 17] = [
-    "insert_many",
-    "get_many_by_id",
-    "get_many_by_sleeping_task_unique_id",
-    "update_many_by_id",
-    "update_many_by_id_and_insert_children_if_updated",
-    "update_by_status_and_start_at_less_than_and_return",
-    "update_by_status_and_ocfp_status_and_acc_zero_and_return",
-    "update_by_close_status_and_return",
-    "update_by_status_and_is_sleeping_task_and_expires_at_less_than",
-    "update_by_ocfp_expires_at_less_than",
-    "update_by_close_expires_at_less_than",
-    "update_by_executor_id_and_npc_and_return",
-    "get_many_by_parent_execution_id",
-    "update_many_by_parent_execution_id_and_is_finished",
-    "update_and_decrement_parent_acc_by_is_finished_and_close_status",
-    "delete_by_id",
-    "delete_all",
-];
 
 /// Fills an empty store with the rows the operations work on.
 pub async fn seed(storage: &dyn TaskExecutionsStorage, seed: Seed) -> Result<usize> {
@@ -149,16 +129,20 @@ fn pick(range: std::ops::Range<usize>) -> usize {
 }
 
 /// Runs one call of `op`.
-async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunState) -> Result<()> {
+async fn call_once(
+    storage: &dyn TaskExecutionsStorage,
+    op: Operation,
+    state: &RunState,
+) -> Result<()> {
     let now = now_ms();
     match op {
-        "insert_many" => {
+        Operation::InsertMany => {
             let n = state.next_id.fetch_add(1, Ordering::Relaxed);
             let mut row = ready_execution(format!("ins-{}-{n}", state.run_tag), 256);
             row.start_at = FAR_FUTURE_MS;
             storage.insert_many(vec![row]).await?;
         }
-        "get_many_by_id" => {
+        Operation::GetManyById => {
             let i = pick(0..state.seed.ready);
             storage
                 .get_many_by_id(vec![GetByIdRequest {
@@ -167,13 +151,13 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 }])
                 .await?;
         }
-        "get_many_by_sleeping_task_unique_id" => {
+        Operation::GetManyBySleepingTaskUniqueId => {
             let i = pick(0..state.seed.per_selector);
             storage
                 .get_many_by_sleeping_task_unique_id(vec![format!("sleep-uid-{i}")])
                 .await?;
         }
-        "update_many_by_id" => {
+        Operation::UpdateManyById => {
             let i = pick(0..state.seed.ready);
             let mut update = touch(now);
             update.run_output = Some("bench".to_string());
@@ -185,7 +169,7 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 }])
                 .await?;
         }
-        "update_many_by_id_and_insert_children_if_updated" => {
+        Operation::UpdateManyByIdAndInsertChildrenIfUpdated => {
             let i = pick(0..state.seed.parents);
             let n = state.next_id.fetch_add(1, Ordering::Relaxed);
             let parent = ready_execution(format!("parent-{i}"), 0);
@@ -203,7 +187,7 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 ])
                 .await?;
         }
-        "update_by_status_and_start_at_less_than_and_return" => {
+        Operation::UpdateByStatusAndStartAtLessThanAndReturn => {
             // Claim one and push its start back by the store's clamp, so it comes round again.
             let mut update = touch(now);
             update.executor_id = Some("bench-claimer".to_string());
@@ -220,7 +204,7 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 )
                 .await?;
         }
-        "update_by_status_and_ocfp_status_and_acc_zero_and_return" => {
+        Operation::UpdateByStatusAndOCFPStatusAndACCZeroAndReturn => {
             storage
                 .update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
                     UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest {
@@ -232,7 +216,7 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 )
                 .await?;
         }
-        "update_by_close_status_and_return" => {
+        Operation::UpdateByCloseStatusAndReturn => {
             storage
                 .update_by_close_status_and_return(UpdateByCloseStatusRequest {
                     close_status: TaskExecutionCloseStatus::Ready,
@@ -241,7 +225,7 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 })
                 .await?;
         }
-        "update_by_status_and_is_sleeping_task_and_expires_at_less_than" => {
+        Operation::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan => {
             let mut update = touch(now);
             update.expires_at = Some(PAST_MS);
             storage
@@ -256,7 +240,7 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 )
                 .await?;
         }
-        "update_by_ocfp_expires_at_less_than" => {
+        Operation::UpdateByOCFPExpiresAt => {
             let mut update = touch(now);
             update.on_children_finished_processing_expires_at = Some(PAST_MS);
             storage
@@ -269,7 +253,7 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 )
                 .await?;
         }
-        "update_by_close_expires_at_less_than" => {
+        Operation::UpdateByCloseExpiresAt => {
             let mut update = touch(now);
             update.close_expires_at = Some(PAST_MS);
             storage
@@ -280,7 +264,7 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 })
                 .await?;
         }
-        "update_by_executor_id_and_npc_and_return" => {
+        Operation::UpdateByExecutorIdAndNPCAndReturn => {
             storage
                 .update_by_executor_id_and_needs_promise_cancellation_and_return(
                     UpdateByExecutorIdAndNeedsPromiseCancellationRequest {
@@ -292,13 +276,13 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 )
                 .await?;
         }
-        "get_many_by_parent_execution_id" => {
+        Operation::GetManyByParentExecutionId => {
             let i = pick(0..state.seed.parents);
             storage
                 .get_many_by_parent_execution_id(vec![format!("parent-{i}")])
                 .await?;
         }
-        "update_many_by_parent_execution_id_and_is_finished" => {
+        Operation::UpdateManyByParentExecutionIdAndIsFinished => {
             let i = pick(0..state.seed.parents);
             storage
                 .update_many_by_parent_execution_id_and_is_finished(vec![
@@ -310,7 +294,7 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 ])
                 .await?;
         }
-        "update_and_decrement_parent_acc_by_is_finished_and_close_status" => {
+        Operation::UpdateAndDecrementParentACCByIsFinishedAndCloseStatus => {
             storage
                 .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
                     UpdateAndDecrementParentActiveChildrenCountRequest {
@@ -322,12 +306,11 @@ async fn call_once(storage: &dyn TaskExecutionsStorage, op: &str, state: &RunSta
                 )
                 .await?;
         }
-        "delete_by_id" => {
+        Operation::DeleteById => {
             let n = state.next_delete.fetch_add(1, Ordering::Relaxed);
             storage.delete_by_id(&format!("del-{n}")).await?;
         }
-        "delete_all" => storage.delete_all().await?,
-        other => anyhow::bail!("unknown operation {other}"),
+        Operation::DeleteAll => storage.delete_all().await?,
     }
     Ok(())
 }
@@ -346,7 +329,7 @@ pub struct RunLimits {
 /// Drives `op` from `concurrency` workers and summarizes the latencies.
 pub async fn run_operation(
     storage: Arc<dyn TaskExecutionsStorage>,
-    op: &'static str,
+    op: Operation,
     concurrency: usize,
     limits: RunLimits,
     seed: Seed,
@@ -359,13 +342,13 @@ pub async fn run_operation(
         run_tag: format!("{op}-{concurrency}-{}", now_ms()),
     });
     // delete_by_id may use up at most half the deletable rows per run, so both runs delete real rows.
-    let max_calls = if op == "delete_by_id" {
+    let max_calls = if op == Operation::DeleteById {
         limits.max_calls.min(seed.deletable / 2)
     } else {
         limits.max_calls
     };
     for _ in 0..limits.warmup_calls.min(max_calls / 10) {
-        if op != "delete_by_id" {
+        if op != Operation::DeleteById {
             call_once(storage.as_ref(), op, &state).await?;
         }
     }

@@ -85,7 +85,7 @@ pub async fn claims_are_exclusive(
     placing.delete_all().await.during("deleteAll")?;
     let ids: Vec<String> = (0..config.rows).map(|i| format!("claim-{i:04}")).collect();
     placing
-        .insert_many(ids.iter().map(|id| execution(id)).collect())
+        .insert_many(ids.iter().map(|id| minimal_execution(id)).collect())
         .await
         .during("insertMany")?;
 
@@ -99,7 +99,7 @@ pub async fn claims_are_exclusive(
         workers.spawn(async move {
             let mut mine = Vec::new();
             let (mut calls, mut empty) = (0, 0);
-            let mut u = update(PAST);
+            let mut u = touch(PAST_MS);
             u.status = Some(Status::Running);
             u.executor_id = Some(format!("worker-{worker}"));
             while remaining.load(Ordering::SeqCst) > 0 && calls < calls_max {
@@ -175,7 +175,7 @@ pub async fn decrements_are_never_lost(
     let parents: Vec<String> = (0..config.parents).map(|i| format!("parent-{i}")).collect();
     let mut rows = Vec::new();
     for p in &parents {
-        let mut v = execution(p);
+        let mut v = minimal_execution(p);
         v.active_children_count = config.children_per_parent as i64;
         rows.push(v);
     }
@@ -183,7 +183,7 @@ pub async fn decrements_are_never_lost(
     for p in &parents {
         let kids = (0..config.children_per_parent)
             .map(|i| {
-                let mut c = child(&format!("{p}-child-{i}"), p, i as i64, false, false);
+                let mut c = child_execution(&format!("{p}-child-{i}"), p, i as i64, false, false);
                 c.is_finished = true;
                 c.close_status = Close::Ready;
                 c
@@ -203,7 +203,7 @@ pub async fn decrements_are_never_lost(
         let calls_max = total * CALLS_PER_ROW_MAX / config.workers.max(1);
         workers.spawn(async move {
             let (mut calls, mut empty) = (0, 0);
-            let mut u = update(PAST);
+            let mut u = touch(PAST_MS);
             u.close_status = Some(Close::Closed);
             while closed.load(Ordering::SeqCst) < total && calls < calls_max {
                 calls += 1;
@@ -295,7 +295,7 @@ pub async fn one_insert_wins(
         let mut inserters = JoinSet::new();
         for worker in 0..config.workers {
             let client: Arc<dyn TaskExecutionsStorage> = backend.client(&options)?;
-            let mut v = execution(&id);
+            let mut v = minimal_execution(&id);
             v.input = format!("worker-{worker}");
             inserters.spawn(async move { (worker, client.insert_many(vec![v]).await) });
         }

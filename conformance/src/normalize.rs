@@ -25,18 +25,16 @@
 
 use serde_json::Value;
 
-/// Generated past-band timestamps stay below this, in milliseconds since the epoch.
-pub const PAST_BAND_END_MS: i64 = 1_000_000;
-/// Generated future-band timestamps start here (2096-10-02), in milliseconds since the epoch.
-pub const FUTURE_BAND_START_MS: i64 = 4_000_000_000_000;
+/// The bands are the shared test margins of the adapter's `fixtures` module.
+pub use durable_execution_storage_convex::fixtures::{FUTURE_BAND_START_MS, PAST_BAND_END_MS};
 /// What a clock-written timestamp becomes once tokenized.
 pub const CLOCK_TOKEN: &str = "<clock>";
 /// A time clamped to `now` by the same write that set the row's `updatedAt`.
 pub const SAME_WRITE_TOKEN: &str = "<clock = updatedAt>";
 /// An expiry clamped to `now + 1000` by the same write that set the row's `updatedAt`.
 pub const SAME_WRITE_EXPIRY_TOKEN: &str = "<clock = updatedAt + 1000>";
-/// What a write adds to `now` for an expiry in the past, in milliseconds.
-pub const EXPIRY_CLAMP_OFFSET_MS: f64 = 1_000.0;
+/// What a write adds to `now` for an expiry in the past, in milliseconds (SPEC.md section 3).
+const EXPIRY_CLAMP_OFFSET_MS: f64 = durable_execution_storage_convex::EXPIRY_CLAMP_OFFSET_MS as f64;
 
 /// Fields a write clamps to `now` (insert: `startAt`, `createdAt`; update: the rest).
 const NOW_FIELDS: [&str; 6] = [

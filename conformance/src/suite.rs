@@ -121,7 +121,7 @@ impl SuiteReport {
             };
             out.push_str(&format!(
                 "{:<56} {:>4}/{:<4} {:>7} {:>11} {:>4}/{:<4} {:>8}  {}\n",
-                op.public_name(),
+                op.name(),
                 row.scenarios_passed,
                 row.scenarios_passed + row.scenarios_failed,
                 row.scenarios_skipped,

@@ -89,7 +89,7 @@ fn report(stats: &RunStats, what: &str) {
         let effective = stats.effective.get(op).copied().unwrap_or(0);
         eprintln!(
             "  {:<56} {calls:>5} calls {effective:>5} effective {:>6} ms",
-            op.public_name(),
+            op.name(),
             time.as_millis()
         );
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use convex_storage_emulator::clock::SystemClock;
-use convex_storage_emulator::functions::{Function, Functions};
+use convex_storage_emulator::functions::{Functions, Operation};
 use convex_storage_emulator::store::{DbLocation, Store};
 use convex_storage_emulator::value::{object, Value};
 
@@ -63,7 +63,7 @@ async fn main() {
             .collect();
         functions
             .call(
-                Function::InsertMany,
+                Operation::InsertMany,
                 envelope(serde_json::json!({ "executions": executions })),
             )
             .await
@@ -83,7 +83,7 @@ async fn main() {
             "update": {"status": "running", "executorId": "w", "startedAt": 0, "updatedAt": 0}});
         let claimed = functions
             .call(
-                Function::UpdateByStatusAndStartAtLessThanAndReturn,
+                Operation::UpdateByStatusAndStartAtLessThanAndReturn,
                 envelope(claim),
             )
             .await
@@ -99,7 +99,7 @@ async fn main() {
             "update": {"status": "completed", "isFinished": true, "output": "done", "finishedAt": 0,
                        "updatedAt": 0, "unset": {"executorId": true, "expiresAt": true}}}]});
         functions
-            .call(Function::UpdateManyById, envelope(complete))
+            .call(Operation::UpdateManyById, envelope(complete))
             .await
             .unwrap();
     }
@@ -113,7 +113,7 @@ async fn main() {
     for i in 0..count {
         let get = serde_json::json!({"requests": [{"executionId": format!("{prefix}-{i}")}]});
         functions
-            .call(Function::GetManyById, envelope(get))
+            .call(Operation::GetManyById, envelope(get))
             .await
             .unwrap();
     }

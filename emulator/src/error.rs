@@ -75,6 +75,11 @@ pub enum Error {
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
 
+    /// Arguments a validator accepted did not have the shape their function reads: a validator
+    /// and its argument struct disagree, which is a bug in this crate, not the caller's.
+    #[error("checked arguments do not have the shape their function reads: {0}")]
+    ArgumentShape(String),
+
     #[error("starting from the snapshot {path}: {message}")]
     Snapshot { path: PathBuf, message: String },
 }

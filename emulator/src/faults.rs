@@ -51,7 +51,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::functions::Function;
+use crate::functions::Operation;
 use crate::limits::{FAULT_DELAY_MS_MAX, FAULT_LOG_ENTRIES_MAX, FAULT_RULES_MAX};
 
 /// What a rule injects.
@@ -105,33 +105,18 @@ pub struct FaultPlan {
     pub rules: Vec<FaultRule>,
 }
 
-/// Whether `function` takes a selector lock (the only ones a `hold` can strike).
-pub fn takes_selector_lock(function: Function) -> bool {
-    matches!(
-        function,
-        Function::UpdateByStatusAndStartAtLessThanAndReturn
-            | Function::UpdateByStatusAndOcfpStatusAndAccZeroAndReturn
-            | Function::UpdateByCloseStatusAndReturn
-            | Function::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan
-            | Function::UpdateByOcfpExpiresAt
-            | Function::UpdateByCloseExpiresAt
-            | Function::UpdateByExecutorIdAndNpcAndReturn
-            | Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus
-    )
-}
-
 impl FaultRule {
-    fn matches(&self, function: Function) -> bool {
+    fn matches(&self, function: Operation) -> bool {
         let named = self.function == "*" || self.function == function.name();
-        named && (self.fault != FaultKind::Hold || takes_selector_lock(function))
+        named && (self.fault != FaultKind::Hold || function.is_locked())
     }
 
     fn check(&self) -> Result<(), String> {
         if self.function != "*" {
-            let Some(function) = Function::from_name(&self.function) else {
+            let Some(function) = Operation::from_name(&self.function) else {
                 return Err(format!("unknown function `{}`", self.function));
             };
-            if self.fault == FaultKind::Hold && !takes_selector_lock(function) {
+            if self.fault == FaultKind::Hold && !function.is_locked() {
                 return Err(format!(
                     "`hold` needs a function that takes a selector lock; `{}` takes none",
                     self.function
@@ -347,7 +332,7 @@ impl Faults {
     }
 
     /// The fault for the next call of `function`, if one strikes; logs it.
-    pub fn decide(&self, function: Function) -> Option<Fault> {
+    pub fn decide(&self, function: Operation) -> Option<Fault> {
         let mut state = self.lock();
         state.calls += 1;
         let Injector {
@@ -470,9 +455,9 @@ mod tests {
         let struck: Vec<bool> = (0..7)
             .map(|i| {
                 let f = if i % 2 == 0 {
-                    Function::InsertMany
+                    Operation::InsertMany
                 } else {
-                    Function::GetManyById
+                    Operation::GetManyById
                 };
                 faults.decide(f).is_some()
             })
@@ -492,7 +477,7 @@ mod tests {
                 FaultPlan::parse_spec(&format!("seed={seed};*:drop@p=0.3;*:fail@p=0.3")).unwrap();
             let faults = Faults::new(plan);
             (0..200)
-                .map(|i| faults.decide(Function::ALL[i % 17]))
+                .map(|i| faults.decide(Operation::ALL[i % 17]))
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
@@ -502,22 +487,11 @@ mod tests {
     }
 
     #[test]
-    fn the_functions_that_take_a_lock_are_the_ones_without_a_validator() {
-        for function in Function::ALL {
-            assert_eq!(
-                takes_selector_lock(function),
-                function.args_validator().is_none(),
-                "{function:?}"
-            );
-        }
-    }
-
-    #[test]
     fn hold_only_strikes_functions_that_take_a_lock() {
         let faults = Faults::new(FaultPlan::parse_spec("*:hold").unwrap());
-        assert_eq!(faults.decide(Function::InsertMany), None);
+        assert_eq!(faults.decide(Operation::InsertMany), None);
         assert_eq!(
-            faults.decide(Function::UpdateByCloseExpiresAt),
+            faults.decide(Operation::UpdateByCloseExpiresAt),
             Some(Fault::Hold)
         );
     }
@@ -525,9 +499,9 @@ mod tests {
     #[test]
     fn setting_a_plan_starts_afresh() {
         let faults = Faults::new(FaultPlan::parse_spec("*:fail").unwrap());
-        faults.decide(Function::InsertMany);
+        faults.decide(Operation::InsertMany);
         faults.set(FaultPlan::default());
-        assert_eq!(faults.decide(Function::InsertMany), None);
+        assert_eq!(faults.decide(Operation::InsertMany), None);
         let report = faults.report();
         assert_eq!((report.calls, report.injected.len()), (1, 0));
     }

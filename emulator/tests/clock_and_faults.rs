@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{execution, ids, Deployment, MODULE, SECRET, T0};
+use common::{execution, ids, json_reply, Deployment, MODULE, SECRET, T0};
 use convex_storage_emulator::clock::{Clock, ClockControl, ManualClock};
 use convex_storage_emulator::faults::FaultPlan;
 use convex_storage_emulator::limits::LOCK_EXPIRY_MS;
@@ -343,16 +343,13 @@ async fn the_binary_takes_the_clock_and_fault_flags() {
     )
     .unwrap();
     let client = reqwest::Client::new();
-    let clock: Json = client
-        .post(format!("{}/_emulator/clock", server.url()))
-        .bearer_auth(SECRET)
-        .json(&json!({"advanceMs": 5}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let clock = json_reply(
+        client
+            .post(format!("{}/_emulator/clock", server.url()))
+            .bearer_auth(SECRET)
+            .json(&json!({"advanceMs": 5})),
+    )
+    .await;
     assert_eq!(
         clock,
         json!({"mode": "manual", "nowMs": 1_700_000_000_005u64})
@@ -382,15 +379,12 @@ async fn the_binary_takes_the_clock_and_fault_flags() {
     }
     .await;
     assert!(second.is_err(), "no reply: {second:?}");
-    let faults: Json = client
-        .get(format!("{}/_emulator/faults", server.url()))
-        .bearer_auth(SECRET)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let faults = json_reply(
+        client
+            .get(format!("{}/_emulator/faults", server.url()))
+            .bearer_auth(SECRET),
+    )
+    .await;
     assert_eq!(faults["injected"][0]["function"], "insertMany");
     assert_eq!(faults["injected"][0]["fault"], "drop");
 }
@@ -420,15 +414,12 @@ async fn a_server_bound_in_process_exposes_its_manual_clock() {
         stopped.await.ok();
     }));
     assert_eq!(clock.try_advance_ms(60_000), Ok(T0 + 60_000));
-    let reading: Json = reqwest::Client::new()
-        .get(format!("{url}/_emulator/clock"))
-        .bearer_auth(SECRET)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reading = json_reply(
+        reqwest::Client::new()
+            .get(format!("{url}/_emulator/clock"))
+            .bearer_auth(SECRET),
+    )
+    .await;
     assert_eq!(reading, json!({"mode": "manual", "nowMs": T0 + 60_000}));
     stop.send(()).unwrap();
     serving.await.unwrap().unwrap();

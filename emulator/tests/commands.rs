@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use convex_storage_emulator::id::{DocumentId, TASK_EXECUTIONS_TABLE_NUMBER};
+use convex_storage_testkit::fixtures::execution_json_with;
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_convex-storage-emulator");
@@ -142,13 +143,15 @@ fn seed_zip() -> Vec<u8> {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let id = DocumentId::generate(TASK_EXECUTIONS_TABLE_NUMBER, 0, &mut rng).encode();
-    let doc = json!({
-        "_id": id, "_creationTime": 1_700_000_000_000.5, "shard": 0, "taskId": "task",
-        "executionId": "seeded", "isSleepingTask": false, "retryOptions": {"maxAttempts": 1},
-        "sleepMsBeforeRun": 0, "timeoutMs": 1000, "areChildrenSequential": false, "input": "in",
-        "status": "ready", "isFinished": false, "retryAttempts": 0, "startAt": 0, "acc": 0,
-        "ocfpStatus": "idle", "closeStatus": "idle", "npc": false, "createdAt": 0, "updatedAt": 0,
-    });
+    let doc = execution_json_with(
+        "seeded",
+        json!({"_id": id, "_creationTime": 1_700_000_000_000.5}),
+    );
+    snapshot_zip(format!("{doc}\n").as_bytes())
+}
+
+/// A snapshot ZIP in Convex's layout whose task executions are the lines of `documents`.
+fn snapshot_zip(documents: &[u8]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     writer
         .start_file(
@@ -156,7 +159,7 @@ fn seed_zip() -> Vec<u8> {
             zip::write::SimpleFileOptions::default(),
         )
         .unwrap();
-    writeln!(writer, "{doc}").unwrap();
+    writer.write_all(documents).unwrap();
     writer.finish().unwrap().into_inner()
 }
 
@@ -227,15 +230,7 @@ fn import_export_and_snapshot_move_a_store_through_zip_files() {
     );
 
     // A bad ZIP is refused with its file and line, and the database keeps what it had.
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    writer
-        .start_file(
-            "_components/taskExecutionsStorage/taskExecutions/documents.jsonl",
-            zip::write::SimpleFileOptions::default(),
-        )
-        .unwrap();
-    writer.write_all(b"{\"_id\": \"nope\"}\n").unwrap();
-    std::fs::write(&bad, writer.finish().unwrap().into_inner()).unwrap();
+    std::fs::write(&bad, snapshot_zip(b"{\"_id\": \"nope\"}\n")).unwrap();
     let output = emulator(&["import", "--db", &db, "--path", &bad, "--replace"]);
     assert!(!output.status.success());
     assert!(

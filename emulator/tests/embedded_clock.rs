@@ -1,9 +1,11 @@
 //! The in-process handle moves a manual clock: what `Emulator::state().clock` moves is what
 //! `GET /_emulator/clock` and every function see.
 
+mod common;
+
+use common::json_reply;
 use convex_storage_emulator::clock::ClockControl;
 use convex_storage_emulator::{Controls, Emulator};
-use serde_json::Value;
 
 #[tokio::test]
 async fn the_handle_moves_the_clock_the_routes_read() {
@@ -28,15 +30,12 @@ async fn the_handle_moves_the_clock_the_routes_read() {
         "time never goes backwards"
     );
 
-    let answer: Value = reqwest::Client::new()
-        .get(format!("{}/_emulator/clock", emulator.url()))
-        .bearer_auth(emulator.auth_secret())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = json_reply(
+        reqwest::Client::new()
+            .get(format!("{}/_emulator/clock", emulator.url()))
+            .bearer_auth(emulator.auth_secret()),
+    )
+    .await;
     assert_eq!(answer["mode"], "manual");
     assert_eq!(answer["nowMs"], serde_json::json!(start_ms + 60_000));
     emulator.shutdown().await;

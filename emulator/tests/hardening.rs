@@ -6,14 +6,15 @@
 //! (`HEADER,BODY,IDLE,GRACE` in ms). Nothing here asserts how long anything took: waits for
 //! the server have a generous safety bound only so a broken build fails instead of hanging.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use convex_storage_testkit::fixtures::execution_json;
+use convex_storage_testkit::ServerProcess;
 use rusqlite::Connection;
 use serde_json::{json, Value as Json};
 
@@ -26,11 +27,9 @@ const SAFETY_BOUND: Duration = Duration::from_secs(60);
 /// The application_id the emulator marks its databases with ("CxSE").
 const APPLICATION_ID: i64 = 0x4378_5345;
 
-/// A running emulator started by a test; killed when dropped.
+/// A running emulator started by a test (testkit's [`ServerProcess`]); killed when dropped.
 struct Emulator {
-    child: Child,
-    addr: String,
-    stderr: Arc<Mutex<String>>,
+    server: ServerProcess,
 }
 
 impl Emulator {
@@ -49,10 +48,7 @@ impl Emulator {
         command
             .args(["--auth-secret", SECRET, "--port", "0", "--db", db])
             .args(args)
-            .env_remove("CONVEX_STORAGE_AUTH_SECRET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env_remove("CONVEX_STORAGE_AUTH_SECRET");
         if let Some(timeouts) = timeouts {
             command.env(TIMEOUTS_ENV, timeouts);
         }
@@ -71,45 +67,42 @@ impl Emulator {
                 });
             }
         }
-        let mut child = command.spawn().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let log = stderr.clone();
-        let pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut log = log.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim_end()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("no listening line: {line:?} {}", stderr.lock().unwrap()))
-            .to_string();
+        Self::adopt(command)
+    }
+
+    /// Starts a command built by the test.
+    fn adopt(command: Command) -> Self {
         Self {
-            child,
-            addr,
-            stderr,
+            server: ServerProcess::start(command).unwrap(),
         }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url().to_string()
     }
 
     fn port(&self) -> u16 {
-        self.addr.rsplit(':').next().unwrap().parse().unwrap()
+        self.server
+            .url()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn pid(&self) -> u32 {
+        self.server.pid()
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.server.try_wait().unwrap().is_none()
     }
 
     fn signal(&self, signal: libc::c_int) {
         // SAFETY: a plain syscall on our own child.
         unsafe {
-            libc::kill(self.child.id() as i32, signal);
+            libc::kill(self.server.pid() as i32, signal);
         }
     }
 
@@ -117,7 +110,7 @@ impl Emulator {
     fn wait(&mut self) -> ExitStatus {
         let start = Instant::now();
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.server.try_wait().unwrap() {
                 return status;
             }
             assert!(
@@ -139,14 +132,7 @@ impl Emulator {
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.stderr()
     }
 }
 
@@ -228,25 +214,17 @@ async fn call(url: &str, secret: &str, kind: &str, function: &str, args: Json) -
         "format": "convex_encoded_json",
         "args": [{"authSecret": secret, "args": args}],
     });
-    reqwest::Client::new()
-        .post(format!("{url}/api/{kind}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_reply(
+        reqwest::Client::new()
+            .post(format!("{url}/api/{kind}"))
+            .json(&body),
+    )
+    .await
 }
 
-fn execution(execution_id: &str) -> Json {
-    json!({
-        "shard": 0, "taskId": "task", "executionId": execution_id, "isSleepingTask": false,
-        "retryOptions": {"maxAttempts": 1}, "sleepMsBeforeRun": 0, "timeoutMs": 1000,
-        "areChildrenSequential": false, "input": "in", "status": "ready", "isFinished": false,
-        "retryAttempts": 0, "startAt": 0, "acc": 0, "ocfpStatus": "idle", "closeStatus": "idle",
-        "npc": false, "createdAt": 0, "updatedAt": 0,
-    })
+/// Sends `request` and parses its answer as JSON.
+async fn json_reply(request: reqwest::RequestBuilder) -> Json {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 const SHORT_BODY_REQUEST: &[u8] = b"POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\n\
@@ -372,7 +350,7 @@ async fn sigterm_with_a_stalled_client_exits_zero_and_keeps_acknowledged_writes(
         SECRET,
         "mutation",
         "insertMany",
-        json!({"executions": [execution("kept-1"), execution("kept-2")]}),
+        json!({"executions": [execution_json("kept-1"), execution_json("kept-2")]}),
     )
     .await;
     assert_eq!(got["status"], "success", "{got}");
@@ -412,16 +390,13 @@ async fn a_hostile_array_gets_convex_argument_error_with_its_real_length() {
         "{{\"path\":\"taskExecutionsStorage:insertMany\",\"format\":\"json\",\
          \"args\":[{{\"authSecret\":\"{SECRET}\",\"args\":{{\"executions\":[{items}]}}}}]}}"
     );
-    let reply: Json = reqwest::Client::new()
-        .post(format!("{}/api/mutation", emulator.url()))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = json_reply(
+        reqwest::Client::new()
+            .post(format!("{}/api/mutation", emulator.url()))
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await;
     assert_eq!(reply["status"], "error");
     let message = reply["errorMessage"].as_str().unwrap();
     assert!(
@@ -447,10 +422,7 @@ fn a_second_signal_exits_at_once() {
     let _mid_body = request_in_flight(emulator.port());
     emulator.signal(libc::SIGTERM);
     emulator.wait_for_stderr("shutting down");
-    assert!(
-        emulator.child.try_wait().unwrap().is_none(),
-        "waits for the call in flight"
-    );
+    assert!(emulator.is_running(), "waits for the call in flight");
     emulator.signal(libc::SIGINT);
     assert_eq!(emulator.wait().code(), Some(130));
 }
@@ -616,7 +588,7 @@ fn a_second_emulator_on_the_same_file_is_refused_with_the_first_ones_pid() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("process {}", first.child.id())),
+        stderr.contains(&format!("process {}", first.pid())),
         "{stderr}"
     );
     first.signal(libc::SIGTERM);
@@ -688,15 +660,12 @@ async fn the_secret_can_come_from_a_file() {
     let dir = TempDir::new("secret-file");
     let file = dir.path("secret");
     std::fs::write(&file, "from-a-file\n").unwrap();
-    let output = Command::new(BINARY)
+    let mut command = Command::new(BINARY);
+    command
         .args(["--port", "0", "--db", ":memory:", "--auth-secret-file"])
         .arg(&file)
-        .env_remove("CONVEX_STORAGE_AUTH_SECRET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut emulator = adopt(output);
+        .env_remove("CONVEX_STORAGE_AUTH_SECRET");
+    let mut emulator = Emulator::adopt(command);
     let ok = call(
         &emulator.url(),
         "from-a-file",
@@ -745,30 +714,4 @@ async fn the_secret_can_come_from_a_file() {
         .unwrap();
     assert!(!both.status.success(), "the two are exclusive");
     assert!(!String::from_utf8_lossy(&both.stderr).contains("from-a-file"));
-}
-
-/// Wraps a child started elsewhere, reading its listening line.
-fn adopt(mut child: Child) -> Emulator {
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let log = stderr.clone();
-    let pipe = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            log.lock().unwrap().push_str(&(line + "\n"));
-        }
-    });
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim_end()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("no listening line: {line:?}"))
-        .to_string();
-    Emulator {
-        child,
-        addr,
-        stderr,
-    }
 }

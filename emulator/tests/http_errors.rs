@@ -318,7 +318,7 @@ async fn every_function_checks_the_secret_first_and_changes_nothing() {
         json!(["test-secret"]),
         json!([null]),
     ];
-    for function in convex_storage_emulator::functions::Function::ALL {
+    for function in convex_storage_emulator::functions::Operation::ALL {
         let kind = match function.kind() {
             convex_storage_emulator::functions::FunctionKind::Query => "query",
             convex_storage_emulator::functions::FunctionKind::Mutation => "mutation",

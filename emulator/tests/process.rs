@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use convex_storage_testkit::fixtures::execution_json;
 use convex_storage_testkit::{EmulatorDb, ServerProcess, EMULATOR_BIN_ENV};
 use serde_json::{json, Value as Json};
 
@@ -38,16 +39,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn execution(execution_id: &str) -> Json {
-    json!({
-        "shard": 0, "taskId": "task", "executionId": execution_id, "isSleepingTask": false,
-        "retryOptions": {"maxAttempts": 1}, "sleepMsBeforeRun": 0, "timeoutMs": 1000,
-        "areChildrenSequential": false, "input": "in", "status": "ready", "isFinished": false,
-        "retryAttempts": 0, "startAt": 0, "acc": 0, "ocfpStatus": "idle", "closeStatus": "idle",
-        "npc": false, "createdAt": 0, "updatedAt": 0,
-    })
 }
 
 /// Calls a function like `ConvexHttpClient`; `Err` carries the error message or the failure.
@@ -135,33 +126,21 @@ fn refuses_to_start_without_a_secret() {
 
 #[tokio::test]
 async fn takes_the_secret_from_the_environment() {
-    let mut child = Command::new(BINARY)
+    let mut command = Command::new(BINARY);
+    command
         .args(["--port", "0", "--db", ":memory:"])
-        .env("CONVEX_STORAGE_AUTH_SECRET", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim_end()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+        .env("CONVEX_STORAGE_AUTH_SECRET", SECRET);
+    let server = ServerProcess::start(command).unwrap();
     let client = reqwest::Client::new();
     let got = call(
         &client,
-        &url,
+        server.url(),
         "query",
         "getManyById",
         json!({"requests": []}),
     )
     .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
     assert_eq!(got.unwrap(), json!([]));
 }
 
@@ -187,7 +166,7 @@ async fn acknowledged_batches_survive_kill_9_whole() {
             let client = reqwest::Client::new();
             for b in 0.. {
                 let batch: Vec<Json> = (0..BATCH_SIZE)
-                    .map(|j| execution(&format!("w{w}-b{b}-{j}")))
+                    .map(|j| execution_json(&format!("w{w}-b{b}-{j}")))
                     .collect();
                 progress.lock().unwrap()[w].0 = b + 1;
                 match call(
@@ -275,7 +254,7 @@ async fn concurrent_http_claimers_claim_each_execution_exactly_once() {
     let client = reqwest::Client::new();
     for chunk in 0..EXECUTIONS / 100 {
         let batch: Vec<Json> = (0..100)
-            .map(|i| execution(&format!("e{}", chunk * 100 + i)))
+            .map(|i| execution_json(&format!("e{}", chunk * 100 + i)))
             .collect();
         call(
             &client,

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{execution_with, ids, Deployment, SECRET, T0};
+use common::{execution_with, ids, json_reply, Deployment, SECRET, T0};
 use convex_storage_emulator::id::{DocumentId, LOCKS_TABLE_NUMBER, TASK_EXECUTIONS_TABLE_NUMBER};
 use convex_storage_emulator::limits::IMPORT_BATCH_DOCUMENTS;
 use convex_storage_emulator::Emulator;
@@ -654,16 +654,13 @@ async fn an_in_process_emulator_starts_from_a_snapshot_over_a_real_socket() {
 
     let emulator = Emulator::builder().snapshot(&path).start().await.unwrap();
     let client = reqwest::Client::new();
-    let answer: Json = client
-        .post(format!("{}/api/query", emulator.url()))
-        .json(&json!({"path": "taskExecutionsStorage:getManyById", "format": "json",
-                      "args": [{"authSecret": emulator.auth_secret(), "args": {"requests": [{"executionId": "c1"}]}}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = json_reply(
+        client
+            .post(format!("{}/api/query", emulator.url()))
+            .json(&json!({"path": "taskExecutionsStorage:getManyById", "format": "json",
+                          "args": [{"authSecret": emulator.auth_secret(), "args": {"requests": [{"executionId": "c1"}]}}]}))
+    )
+    .await;
     assert_eq!(answer["value"][0]["output"], "done", "{answer}");
     let exported = client
         .get(format!("{}/_emulator/export", emulator.url()))

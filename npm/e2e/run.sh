@@ -2,8 +2,11 @@
 # The npm packages' end-to-end check, as a new user would meet them:
 #   1. set-up (the only step that may use the network): `npm ci --prefix npm`, which installs
 #      the build tooling and fills the npm cache with the pinned vitest, convex and TypeScript;
-#   2. npm/build.sh: release binary into the platform package, TypeScript build, `npm pack` of
-#      the main package and of this machine's platform package;
+#   2. npm/build.sh: the binary into the platform package, TypeScript build, `npm pack` of
+#      the main package and of this machine's platform package. The binary is the debug build
+#      (NPM_E2E_PROFILE=release for the release one): ./scripts/test has just built it, while
+#      a release build would compile the whole dependency tree again (about 4 minutes on 2
+#      cores) for the same code; the packaging under test is the same either way;
 #   3. a fresh project in a temporary folder: `npm ci --offline` of the pinned tooling, then
 #      `npm install --offline` of the two tarballs;
 #   4. there: `npx convex-storage-emulator --version`, a type-check of the tests against the
@@ -39,7 +42,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/convex-storage-emulator-e2e.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 echo "--- build and pack"
-"$npm_dir/build.sh" --pack "$work/tarballs"
+"$npm_dir/build.sh" --profile "${NPM_E2E_PROFILE:-dev}" --pack "$work/tarballs"
 
 echo "--- a fresh project, installed offline"
 project="$work/project"

@@ -8,7 +8,11 @@
 //! that line and hands back the URL. Each server runs in its own process group so that
 //! dropping (or [`ServerProcess::kill`]ing) it also ends the `node` under `npm`.
 //!
-//! Invariant: this crate knows how to find and start servers, never what they serve.
+//! [`fixtures`] holds the execution documents of the tests that speak the wire protocol
+//! directly.
+//!
+//! Invariant: this crate knows how to find and start servers, never what they serve; its only
+//! knowledge of the protocol is the shape of an execution document, in [`fixtures`].
 //!
 //! Starting the emulator in process, from a `#[tokio::test]`:
 //!
@@ -24,6 +28,8 @@
 //! # Ok(())
 //! # }
 //! ```
+
+pub mod fixtures;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -286,6 +292,13 @@ impl ServerProcess {
         Self::spawn(cmd, REFERENCE_START_TIMEOUT_MS)
     }
 
+    /// Starts a server command of the test's own making (flags, environment, limits) and waits
+    /// up to [`EMULATOR_START_TIMEOUT_MS`] for its `listening on` line. Its stdio and process
+    /// group are set here.
+    pub fn start(cmd: Command) -> Result<Self> {
+        Self::spawn(cmd, EMULATOR_START_TIMEOUT_MS)
+    }
+
     fn spawn(mut cmd: Command, timeout_ms: u64) -> Result<Self> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -352,6 +365,11 @@ impl ServerProcess {
     /// What the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr_log.lock().unwrap().clone()
+    }
+
+    /// The exit status if the server has exited, `None` while it runs.
+    pub fn try_wait(&mut self) -> Result<Option<std::process::ExitStatus>> {
+        Ok(self.child.try_wait()?)
     }
 
     /// SIGKILLs the whole process group and reaps the child: a crash, not a shutdown.

@@ -23,12 +23,8 @@ use std::time::{Duration, Instant};
 
 use super::transition::Transition;
 
-/// How long after a write's answer every row it wrote is stale on a real backend, in ms.
-///
-/// Must exceed the 50 ms that writes add to `now`, plus one millisecond of rounding.
-pub const STALE_AFTER_WRITE_MS: u64 = 60;
-/// The least time between a write's answer and the next write, in milliseconds.
-pub const WRITE_GAP_MS: u64 = 2;
+/// The two margins are the shared test margins of the adapter's `fixtures` module.
+pub use durable_execution_storage_convex::fixtures::{STALE_AFTER_WRITE_MS, WRITE_GAP_MS};
 
 /// Remembers when the rows last changed and waits before the next step as needed.
 #[derive(Debug, Default)]

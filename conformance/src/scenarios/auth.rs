@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::backend::ClientOptions;
-use crate::error::{ConformanceError, StorageResultExt};
+use crate::error::ConformanceError;
 use crate::model::driver::perform;
 use crate::model::transition::{IdUpdate, IdUpdateWithChildren, Lookup, ParentUpdate, Transition};
 use crate::operation::Operation;
@@ -16,31 +16,28 @@ use durable_execution_storage_convex::{
 };
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![Scenario {
+    let mut all = vec![Scenario {
         name: "every_operation_rejects_a_wrong_secret",
         family: Family::Auth,
         operations: &Operation::ALL,
         run: |ctx| Box::pin(every_operation_rejects_a_wrong_secret(ctx)),
-    }]
-    .into_iter()
-    .chain([scenario!(
-        Family::Auth,
-        near_miss_secrets_are_rejected,
-        [GetManyById]
-    )])
-    .collect()
+    }];
+    all.extend(scenarios! { Family::Auth;
+        near_miss_secrets_are_rejected: [GetManyById],
+    });
+    all
 }
 
 /// One call of each of the 17 operations, each of which would change or read row `a`.
 pub fn one_call_per_operation() -> Vec<Transition> {
     let u = || {
-        let mut u = update(PAST);
+        let mut u = touch(PAST_MS);
         u.output = Some("changed".into());
         u
     };
     vec![
         Transition::InsertMany {
-            executions: vec![execution("b")],
+            executions: vec![minimal_execution("b")],
         },
         Transition::GetManyById {
             requests: vec![Lookup {
@@ -63,7 +60,7 @@ pub fn one_call_per_operation() -> Vec<Transition> {
                 execution_id: "a".into(),
                 filters: None,
                 update: u(),
-                children: vec![child("c", "a", 0, true, false)],
+                children: vec![child_execution("c", "a", 0, true, false)],
             }],
         },
         Transition::ClaimByStartAt {
@@ -132,7 +129,7 @@ pub fn one_call_per_operation() -> Vec<Transition> {
 
 /// Row `a`, matched by every call of [`one_call_per_operation`].
 fn row_a() -> durable_execution_storage_convex::TaskExecutionStorageValue {
-    let mut a = child("a", "root", 0, false, false);
+    let mut a = child_execution("a", "root", 0, false, false);
     a.is_sleeping_task = true;
     a.sleeping_task_unique_id = Some("s-a".into());
     a.executor_id = Some("x".into());
@@ -149,7 +146,7 @@ async fn every_operation_rejects_a_wrong_secret(ctx: &Ctx<'_>) -> Result<(), Con
         ));
     }
     let s = ctx.storage()?;
-    s.insert_many(vec![row_a()]).await.during("insertMany")?;
+    insert(&*s, vec![row_a()]).await?;
     ctx.wait_until_stale().await?;
     let before = read(&*s, &["a", "b", "c"]).await?;
     let wrong = ctx.client(&ClientOptions {
@@ -178,6 +175,7 @@ async fn near_miss_secrets_are_rejected(ctx: &Ctx<'_>) -> Result<(), Conformance
         ));
     };
     let mut near = vec![
+        String::new(),
         format!("{secret} "),
         secret.to_uppercase(),
         format!("x{secret}"),

@@ -4,23 +4,16 @@
 use durable_execution_storage_convex::UpdateByParentExecutionIdAndIsFinishedRequest;
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Children;
-    vec![
-        scenario!(
-            f,
-            children_are_listed_unfinished_first_then_oldest,
-            [GetManyByParentExecutionId]
-        ),
-        scenario!(
-            f,
-            children_update_touches_only_the_matching_is_finished,
-            [UpdateManyByParentExecutionIdAndIsFinished]
-        ),
-    ]
+    scenarios! { Family::Children;
+        children_are_listed_unfinished_first_then_oldest: [GetManyByParentExecutionId],
+        children_update_touches_only_the_matching_is_finished: [
+            UpdateManyByParentExecutionIdAndIsFinished
+        ],
+    }
 }
 
 fn kid(
@@ -29,7 +22,7 @@ fn kid(
     index: i64,
     finished: bool,
 ) -> durable_execution_storage_convex::TaskExecutionStorageValue {
-    let mut c = child(id, parent, index, false, false);
+    let mut c = child_execution(id, parent, index, false, false);
     c.is_finished = finished;
     c
 }
@@ -47,9 +40,7 @@ async fn children_are_listed_unfinished_first_then_oldest(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("p"), execution("q")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("p"), minimal_execution("q")]).await?;
     insert_children(
         &*s,
         "p",
@@ -62,9 +53,11 @@ async fn children_are_listed_unfinished_first_then_oldest(
     )
     .await?;
     // A child inserted on its own (no parent document id) is listed by its parentExecutionId too.
-    s.insert_many(vec![kid("c5", "p", 4, false), kid("q1", "q", 0, false)])
-        .await
-        .during("insertMany")?;
+    insert(
+        &*s,
+        vec![kid("c5", "p", 4, false), kid("q1", "q", 0, false)],
+    )
+    .await?;
     ensure_eq(
         "children of p, nope, q, p",
         &vec![
@@ -75,7 +68,7 @@ async fn children_are_listed_unfinished_first_then_oldest(
         ],
         &list(ctx, &["p", "nope", "q", "p"]).await?,
     )?;
-    let mut finished = update(PAST);
+    let mut finished = touch(PAST_MS);
     finished.is_finished = Some(true);
     update_one(&*s, "c2", finished).await?;
     ensure_eq(
@@ -89,9 +82,7 @@ async fn children_update_touches_only_the_matching_is_finished(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("p"), execution("q")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("p"), minimal_execution("q")]).await?;
     insert_children(
         &*s,
         "p",
@@ -99,7 +90,7 @@ async fn children_update_touches_only_the_matching_is_finished(
     )
     .await?;
     insert_children(&*s, "q", vec![kid("q1", "q", 0, false)]).await?;
-    let mut u = update(F0);
+    let mut u = touch(F0);
     u.output = Some("touched".into());
     s.update_many_by_parent_execution_id_and_is_finished(vec![
         UpdateByParentExecutionIdAndIsFinishedRequest {

@@ -9,116 +9,77 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::model::transition::requests;
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Claims;
-    vec![
-        scenario!(
-            f,
-            start_at_claim_selects_by_status_and_start_at_in_index_order,
-            [UpdateByStatusAndStartAtLessThanAndReturn]
-        ),
-        scenario!(
-            f,
-            start_at_claim_sets_expires_at_from_the_timeout,
-            [UpdateByStatusAndStartAtLessThanAndReturn]
-        ),
-        scenario!(
-            f,
-            children_finished_claim_selects_stale_parents_with_zero_acc,
-            [UpdateByStatusAndOCFPStatusAndACCZeroAndReturn]
-        ),
-        scenario!(
-            f,
-            close_status_claim_selects_stale_rows_oldest_first,
-            [UpdateByCloseStatusAndReturn]
-        ),
-        scenario!(
-            f,
-            executor_claim_selects_stale_rows_of_one_executor,
-            [UpdateByExecutorIdAndNPCAndReturn]
-        ),
-        scenario!(
-            f,
-            claims_with_limit_zero_select_nothing,
-            [
-                UpdateByStatusAndStartAtLessThanAndReturn,
-                UpdateByStatusAndOCFPStatusAndACCZeroAndReturn,
-                UpdateByCloseStatusAndReturn,
-                UpdateByExecutorIdAndNPCAndReturn,
-                UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan,
-                UpdateByOCFPExpiresAt,
-                UpdateByCloseExpiresAt,
-                UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
-            ]
-        ),
-        scenario!(
-            f,
-            claims_answer_rows_with_the_update_applied_by_the_client,
-            [UpdateByCloseStatusAndReturn]
-        ),
-    ]
-}
-
-fn with(id: &str, edit: impl FnOnce(&mut TaskExecutionStorageValue)) -> TaskExecutionStorageValue {
-    let mut v = execution(id);
-    edit(&mut v);
-    v
+    scenarios! { Family::Claims;
+        start_at_claim_selects_by_status_and_start_at_in_index_order: [
+            UpdateByStatusAndStartAtLessThanAndReturn
+        ],
+        start_at_claim_sets_expires_at_from_the_timeout: [
+            UpdateByStatusAndStartAtLessThanAndReturn
+        ],
+        children_finished_claim_selects_stale_parents_with_zero_acc: [
+            UpdateByStatusAndOCFPStatusAndACCZeroAndReturn
+        ],
+        close_status_claim_selects_stale_rows_oldest_first: [UpdateByCloseStatusAndReturn],
+        executor_claim_selects_stale_rows_of_one_executor: [UpdateByExecutorIdAndNPCAndReturn],
+        claims_with_limit_zero_select_nothing: [
+            UpdateByStatusAndStartAtLessThanAndReturn,
+            UpdateByStatusAndOCFPStatusAndACCZeroAndReturn, UpdateByCloseStatusAndReturn,
+            UpdateByExecutorIdAndNPCAndReturn, UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan,
+            UpdateByOCFPExpiresAt, UpdateByCloseExpiresAt,
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        claims_answer_rows_with_the_update_applied_by_the_client: [UpdateByCloseStatusAndReturn],
+    }
 }
 
 async fn start_at_claim_selects_by_status_and_start_at_in_index_order(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![
-        with("a", |v| v.start_at = F1),
-        with("b", |v| v.start_at = F0),
-        with("c", |v| v.start_at = F0),
-        with("d", |v| {
-            v.start_at = F0;
-            v.status = Status::Running
-        }),
-        with("e", |v| v.start_at = PAST),
-        with("f", |v| v.start_at = F2),
-        with("g", |v| v.start_at = F2),
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            with("a", |v| v.start_at = F1),
+            with("b", |v| v.start_at = F0),
+            with("c", |v| v.start_at = F0),
+            with("d", |v| {
+                v.start_at = F0;
+                v.status = Status::Running
+            }),
+            with("e", |v| v.start_at = PAST_MS),
+            with("f", |v| v.start_at = F2),
+            with("g", |v| v.start_at = F2),
+        ],
+    )
+    .await?;
     // startAt 0 is only reachable through an update (an insert clamps it); 0 is never clamped there.
-    let mut zero = update(PAST);
+    let mut zero = touch(PAST_MS);
     zero.start_at = Some(0);
     update_one(&*s, "g", zero).await?;
-    let mut claim = update(F0);
+    let mut claim = touch(F0);
     claim.status = Some(Status::Running);
     claim.executor_id = Some("x".into());
-    let first = s
-        .update_by_status_and_start_at_less_than_and_return(requests::start_at(
+    let claim_three = || {
+        s.update_by_status_and_start_at_less_than_and_return(requests::start_at(
             Status::Ready,
             F1,
             &claim,
             F0,
             3,
         ))
-        .await
-        .during("start-at claim, limit 3")?;
+    };
+    let first = claim_three().await.during("start-at claim, limit 3")?;
     ensure_eq(
         "first claim (startAt 0, then the clock-clamped one, then the older F0)",
         &vec!["g", "e", "b"],
         &ids(&first),
     )?;
-    let second = s
-        .update_by_status_and_start_at_less_than_and_return(requests::start_at(
-            Status::Ready,
-            F1,
-            &claim,
-            F0,
-            3,
-        ))
-        .await
-        .during("start-at claim again")?;
+    let second = claim_three().await.during("start-at claim again")?;
     ensure_eq(
         "second claim (startAt F1 and F2 are not below F1)",
         &vec!["c"],
@@ -149,24 +110,22 @@ async fn start_at_claim_sets_expires_at_from_the_timeout(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![with("a", |v| v.timeout_ms = 1_000)])
-        .await
-        .during("insertMany")?;
-    let mut running = update(PAST);
+    insert(&*s, vec![with("a", |v| v.timeout_ms = 1_000)]).await?;
+    let mut running = touch(PAST_MS);
     running.status = Some(Status::Running);
     let claimed = s
         .update_by_status_and_start_at_less_than_and_return(requests::start_at(
             Status::Ready,
             F0,
             &running,
-            PAST,
+            PAST_MS,
             1,
         ))
         .await
         .during("start-at claim from a past base")?;
     ensure_eq(
         "answered expiresAt = base + timeoutMs, unclamped",
-        &vec![Some(PAST + 1_000)],
+        &vec![Some(PAST_MS + 1_000)],
         &claimed.iter().map(|v| v.expires_at).collect::<Vec<_>>(),
     )?;
     let a = read_one(&*s, "a").await?;
@@ -182,10 +141,8 @@ async fn start_at_claim_sets_expires_at_from_the_timeout(
     )?;
 
     // An unset expiresAt in the same update wins in the store.
-    s.insert_many(vec![with("b", |v| v.timeout_ms = 1_000)])
-        .await
-        .during("insertMany")?;
-    let mut u = update(F0);
+    insert(&*s, vec![with("b", |v| v.timeout_ms = 1_000)]).await?;
+    let mut u = touch(F0);
     u.unset = Some(TaskExecutionStorageUnset {
         expires_at: true,
         ..Default::default()
@@ -219,23 +176,25 @@ async fn children_finished_claim_selects_stale_parents_with_zero_acc(
             edit(v);
         })
     };
-    s.insert_many(vec![
-        parent("p1", |_| {}),
-        parent("p2", |v| v.active_children_count = 1),
-        parent("p3", |v| {
-            v.on_children_finished_processing_status = Ocfp::Processing
-        }),
-        parent("p4", |v| v.status = Status::Running),
-        parent("p5", |_| {}),
-        parent("p6", |_| {}),
-    ])
-    .await
-    .during("insertMany")?;
-    update_one(&*s, "p5", update(F0)).await?; // updatedAt in the future: never stale
+    insert(
+        &*s,
+        vec![
+            parent("p1", |_| {}),
+            parent("p2", |v| v.active_children_count = 1),
+            parent("p3", |v| {
+                v.on_children_finished_processing_status = Ocfp::Processing
+            }),
+            parent("p4", |v| v.status = Status::Running),
+            parent("p5", |_| {}),
+            parent("p6", |_| {}),
+        ],
+    )
+    .await?;
+    update_one(&*s, "p5", touch(F0)).await?; // updatedAt in the future: never stale
     ctx.wait_until_stale().await?;
-    update_one(&*s, "p1", update(PAST)).await?; // now the newest row
+    update_one(&*s, "p1", touch(PAST_MS)).await?; // now the newest row
     ctx.wait_until_stale().await?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.on_children_finished_processing_status = Some(Ocfp::Processing);
     let claimed = s
         .update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
@@ -263,19 +222,16 @@ async fn close_status_claim_selects_stale_rows_oldest_first(
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     let ready = |id: &str| with(id, |v| v.close_status = Close::Ready);
-    s.insert_many(vec![
-        ready("c1"),
-        ready("c2"),
-        with("c3", |_| {}),
-        ready("c4"),
-    ])
-    .await
-    .during("insertMany")?;
-    update_one(&*s, "c4", update(F0)).await?;
+    insert(
+        &*s,
+        vec![ready("c1"), ready("c2"), with("c3", |_| {}), ready("c4")],
+    )
+    .await?;
+    update_one(&*s, "c4", touch(F0)).await?;
     ctx.wait_until_stale().await?;
-    update_one(&*s, "c1", update(PAST)).await?;
+    update_one(&*s, "c1", touch(PAST_MS)).await?;
     ctx.wait_until_stale().await?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.close_status = Some(Close::Closing);
     let first = s
         .update_by_close_status_and_return(requests::close_status(Close::Ready, &u, 1))
@@ -304,19 +260,21 @@ async fn executor_claim_selects_stale_rows_of_one_executor(
             v.needs_promise_cancellation = npc;
         })
     };
-    s.insert_many(vec![
-        held("e1", Some("x1"), true),
-        held("e2", Some("x1"), true),
-        held("e3", Some("x1"), false),
-        held("e4", Some("x2"), true),
-        held("e5", None, true),
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            held("e1", Some("x1"), true),
+            held("e2", Some("x1"), true),
+            held("e3", Some("x1"), false),
+            held("e4", Some("x2"), true),
+            held("e5", None, true),
+        ],
+    )
+    .await?;
     ctx.wait_until_stale().await?;
-    update_one(&*s, "e1", update(PAST)).await?;
+    update_one(&*s, "e1", touch(PAST_MS)).await?;
     ctx.wait_until_stale().await?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.needs_promise_cancellation = Some(false);
     let claimed = s
         .update_by_executor_id_and_needs_promise_cancellation_and_return(requests::executor_npc(
@@ -343,28 +301,30 @@ async fn executor_claim_selects_stale_rows_of_one_executor(
 
 async fn claims_with_limit_zero_select_nothing(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut parent = execution("p");
+    let mut parent = minimal_execution("p");
     parent.active_children_count = 1;
-    s.insert_many(vec![
-        with("a", |v| {
-            v.status = Status::Running;
-            v.executor_id = Some("x".into());
-            v.needs_promise_cancellation = true;
-            v.expires_at = Some(0);
-            v.on_children_finished_processing_expires_at = Some(0);
-            v.close_expires_at = Some(0);
-            v.close_status = Close::Ready;
-            v.is_finished = true;
-        }),
-        parent,
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            with("a", |v| {
+                v.status = Status::Running;
+                v.executor_id = Some("x".into());
+                v.needs_promise_cancellation = true;
+                v.expires_at = Some(0);
+                v.on_children_finished_processing_expires_at = Some(0);
+                v.close_expires_at = Some(0);
+                v.close_status = Close::Ready;
+                v.is_finished = true;
+            }),
+            parent,
+        ],
+    )
+    .await?;
     insert_children(
         &*s,
         "p",
         vec![with("c", |v| {
-            v.parent = child("c", "p", 0, false, false).parent;
+            v.parent = child_execution("c", "p", 0, false, false).parent;
             v.close_status = Close::Ready;
             v.is_finished = true;
         })],
@@ -372,7 +332,7 @@ async fn claims_with_limit_zero_select_nothing(ctx: &Ctx<'_>) -> Result<(), Conf
     .await?;
     let before = read(&*s, &["a", "p", "c"]).await?;
     ctx.wait_until_stale().await?;
-    let u = &update(F0);
+    let u = &touch(F0);
     let lists = vec![
         s.update_by_status_and_start_at_less_than_and_return(requests::start_at(Status::Running, 2 * F0, u, F0, 0)).await,
         s.update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
@@ -427,20 +387,22 @@ async fn claims_answer_rows_with_the_update_applied_by_the_client(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![with("a", |v| {
-        v.close_status = Close::Ready;
-        v.executor_id = Some("old".into());
-        v.output = Some("kept".into());
-    })])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![with("a", |v| {
+            v.close_status = Close::Ready;
+            v.executor_id = Some("old".into());
+            v.output = Some("kept".into());
+        })],
+    )
+    .await?;
     ctx.wait_until_stale().await?;
     let u = TaskExecutionStorageUpdate {
         close_status: Some(Close::Closing),
         run_output: Some("ro".into()),
         executor_id: Some("new".into()),
-        closed_at: Some(PAST),
-        updated_at: PAST,
+        closed_at: Some(PAST_MS),
+        updated_at: PAST_MS,
         unset: Some(TaskExecutionStorageUnset {
             executor_id: true,
             ..Default::default()
@@ -463,8 +425,8 @@ async fn claims_answer_rows_with_the_update_applied_by_the_client(
             Close::Closing,
             Some("ro"),
             None::<String>,
-            Some(PAST),
-            PAST,
+            Some(PAST_MS),
+            PAST_MS,
             Some("kept"),
         ),
         &(
@@ -478,7 +440,7 @@ async fn claims_answer_rows_with_the_update_applied_by_the_client(
     )?;
     // The store: clamped to its now.
     ensure(
-        stored.updated_at > PAST && stored.closed_at == Some(stored.updated_at),
+        stored.updated_at > PAST_MS && stored.closed_at == Some(stored.updated_at),
         format!("stored closedAt/updatedAt not clamped: {stored:?}"),
     )?;
     ensure_eq(

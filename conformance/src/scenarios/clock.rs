@@ -10,65 +10,52 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::model::transition::requests;
 
-/// On the wall clock (the reference server, a deployment), a fresh-row check counts only when
-/// the insert and the claim together took less than this, in milliseconds, leaving a margin
-/// below the 50 ms a write adds to `now`. On a manual clock the check is exact.
-const FRESH_CHECK_ELAPSED_MAX_MS: u128 = 40;
+// On the wall clock (the reference server, a deployment), a fresh-row check counts only when
+// the insert and the claim together took less than this shared margin. On a manual clock the
+// check is exact.
+use durable_execution_storage_convex::fixtures::FRESH_ROW_CHECK_MAX_MS;
 /// How many times the fresh-row check is tried before a slow machine makes it inconclusive.
 const FRESH_CHECK_ATTEMPTS: usize = 5;
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Clock;
-    vec![
-        scenario!(
-            f,
-            insert_clamps_start_at_and_the_three_expiries,
-            [InsertMany]
-        ),
-        scenario!(
-            f,
-            update_clamps_times_to_now_and_expiries_to_now_plus_1000,
-            [UpdateManyById]
-        ),
-        scenario!(f, update_keeps_zero_and_future_timestamps, [UpdateManyById]),
-        scenario!(
-            f,
-            a_row_written_moments_ago_is_not_stale,
-            [UpdateByCloseStatusAndReturn]
-        ),
-    ]
+    scenarios! { Family::Clock;
+        insert_clamps_start_at_and_the_three_expiries: [InsertMany],
+        update_clamps_times_to_now_and_expiries_to_now_plus_1000: [UpdateManyById],
+        update_keeps_zero_and_future_timestamps: [UpdateManyById],
+        a_row_written_moments_ago_is_not_stale: [UpdateByCloseStatusAndReturn],
+    }
 }
 
 async fn insert_clamps_start_at_and_the_three_expiries(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut x = execution("x");
-    x.start_at = PAST;
-    x.expires_at = Some(PAST);
-    x.on_children_finished_processing_expires_at = Some(PAST);
-    x.close_expires_at = Some(PAST);
-    x.started_at = Some(PAST);
-    x.finished_at = Some(PAST);
-    x.closed_at = Some(PAST);
+    let mut x = minimal_execution("x");
+    x.start_at = PAST_MS;
+    x.expires_at = Some(PAST_MS);
+    x.on_children_finished_processing_expires_at = Some(PAST_MS);
+    x.close_expires_at = Some(PAST_MS);
+    x.started_at = Some(PAST_MS);
+    x.finished_at = Some(PAST_MS);
+    x.closed_at = Some(PAST_MS);
     x.created_at = F0;
     x.updated_at = F0;
-    let mut y = execution("y");
+    let mut y = minimal_execution("y");
     y.start_at = 0;
     y.expires_at = Some(0);
     y.on_children_finished_processing_expires_at = Some(0);
     y.close_expires_at = Some(0);
-    let mut z = execution("z");
+    let mut z = minimal_execution("z");
     z.start_at = F0;
     z.expires_at = Some(F1);
     z.on_children_finished_processing_expires_at = Some(F1);
     z.close_expires_at = Some(F2);
     let before = ctx.now_ms().await?;
-    s.insert_many(vec![x, y, z]).await.during("insertMany")?;
+    insert(&*s, vec![x, y, z]).await?;
     let after = ctx.now_ms().await?;
     let got = read(&*s, &["x", "y", "z"]).await?;
     let (x, y, z) = (
@@ -79,14 +66,14 @@ async fn insert_clamps_start_at_and_the_three_expiries(
     let now = x.created_at;
     if ctx.shares_clock() {
         ensure(
-            within(now, before, after, WRITE_NOW_OFFSET_MS),
+            within(now, before, after, WRITE_CLOCK_OFFSET_MS),
             format!("createdAt {now} is not clock + 50 ms ({before}..={after})"),
         )?;
     }
     let exp = Some(now + EXPIRY_CLAMP_OFFSET_MS);
     ensure_eq(
         "x (createdAt, updatedAt, startAt, expiresAt, ocfpExpiresAt, closeExpiresAt, startedAt, finishedAt, closedAt)",
-        &(now, now, now, exp, exp, exp, Some(PAST), Some(PAST), Some(PAST)),
+        &(now, now, now, exp, exp, exp, Some(PAST_MS), Some(PAST_MS), Some(PAST_MS)),
         &(x.created_at, x.updated_at, x.start_at, x.expires_at, x.on_children_finished_processing_expires_at, x.close_expires_at, x.started_at, x.finished_at, x.closed_at),
     )?;
     ensure_eq(
@@ -150,21 +137,19 @@ async fn update_clamps_times_to_now_and_expiries_to_now_plus_1000(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("x")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("x")]).await?;
     let before = ctx.now_ms().await?;
-    update_one(&*s, "x", every_time(PAST)).await?;
+    update_one(&*s, "x", every_time(PAST_MS)).await?;
     let after = ctx.now_ms().await?;
     let x = read_one(&*s, "x").await?;
     let now = x.updated_at;
     if ctx.shares_clock() {
         ensure(
-            within(now, before, after, WRITE_NOW_OFFSET_MS),
+            within(now, before, after, WRITE_CLOCK_OFFSET_MS),
             format!("updatedAt {now} is not clock + 50 ms ({before}..={after})"),
         )?;
     }
-    let (n, e, p) = (Some(now), Some(now + EXPIRY_CLAMP_OFFSET_MS), Some(PAST));
+    let (n, e, p) = (Some(now), Some(now + EXPIRY_CLAMP_OFFSET_MS), Some(PAST_MS));
     ensure_eq(
         "startAt, startedAt, expiresAt, waitingForChildrenStartedAt, waitingForFinalizeStartedAt, finishedAt, ocfpExpiresAt, ocfpFinishedAt, closeExpiresAt, closedAt, updatedAt",
         &vec![n, n, e, p, p, n, e, n, e, n, n],
@@ -174,9 +159,7 @@ async fn update_clamps_times_to_now_and_expiries_to_now_plus_1000(
 
 async fn update_keeps_zero_and_future_timestamps(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("x")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("x")]).await?;
     update_one(&*s, "x", every_time(0)).await?;
     let x = read_one(&*s, "x").await?;
     let z = Some(0);
@@ -198,22 +181,22 @@ async fn update_keeps_zero_and_future_timestamps(ctx: &Ctx<'_>) -> Result<(), Co
 
 async fn a_row_written_moments_ago_is_not_stale(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.close_status = Some(Close::Closing);
     let claim =
         || s.update_by_close_status_and_return(requests::close_status(Close::Ready, &u, 10));
-    let mut row = execution("fresh");
+    let mut row = minimal_execution("fresh");
     row.close_status = Close::Ready;
     if ctx.has_manual_clock() {
         // Time stands still between the insert and the claim: the answer is definite.
-        s.insert_many(vec![row]).await.during("insertMany")?;
+        insert(&*s, vec![row]).await?;
         let claimed = claim().await.during("close claim")?;
         ensure_eq(
             "claimed right after the insert (updatedAt = clock + 50 ms is not yet < clock)",
             &Vec::<String>::new(),
             &ids(&claimed),
         )?;
-        ctx.pass_ms(WRITE_NOW_OFFSET_MS as u64).await?;
+        ctx.pass_ms(WRITE_CLOCK_OFFSET_MS as u64).await?;
         let claimed = claim().await.during("close claim")?;
         ensure_eq(
             "claimed at exactly clock = updatedAt (not yet <)",
@@ -234,11 +217,11 @@ async fn a_row_written_moments_ago_is_not_stale(ctx: &Ctx<'_>) -> Result<(), Con
         let mut row = row.clone();
         row.execution_id = id.clone();
         let started = Instant::now();
-        s.insert_many(vec![row]).await.during("insertMany")?;
+        insert(&*s, vec![row]).await?;
         let claimed = claim().await.during("close claim")?;
         let elapsed_ms = started.elapsed().as_millis();
         slowest_ms = slowest_ms.max(elapsed_ms);
-        if elapsed_ms >= FRESH_CHECK_ELAPSED_MAX_MS {
+        if elapsed_ms >= u128::from(FRESH_ROW_CHECK_MAX_MS) {
             // Too slow to tell: the row may legitimately be stale already. Let it age, claim it, retry.
             ctx.wait_until_stale().await?;
             claim().await.during("close claim")?;
@@ -254,6 +237,6 @@ async fn a_row_written_moments_ago_is_not_stale(ctx: &Ctx<'_>) -> Result<(), Con
         return ensure_eq("claimed once stale", &vec![id], &ids(&later));
     }
     Err(ConformanceError::NotApplicable(format!(
-        "inconclusive on the wall clock: insert + claim took {slowest_ms} ms or more on every attempt (need < {FRESH_CHECK_ELAPSED_MAX_MS} ms)"
+        "inconclusive on the wall clock: insert + claim took {slowest_ms} ms or more on every attempt (need < {FRESH_ROW_CHECK_MAX_MS} ms)"
     )))
 }

@@ -8,54 +8,37 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::model::transition::requests;
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Decrement;
-    vec![
-        scenario!(
-            f,
-            sweep_decrements_the_parent_once_per_closed_child,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            an_only_child_sets_its_parent_acc_to_zero,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            a_finalize_child_leaves_its_parent_alone,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            a_child_without_parent_document_leaves_the_parent_alone,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            a_missing_parent_of_several_children_is_skipped,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            a_missing_parent_of_an_only_child_fails_the_whole_sweep,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            one_sweep_decrements_several_parents,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(
-            f,
-            the_decrement_is_not_floored_at_zero,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-    ]
+    scenarios! { Family::Decrement;
+        sweep_decrements_the_parent_once_per_closed_child: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        an_only_child_sets_its_parent_acc_to_zero: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        a_finalize_child_leaves_its_parent_alone: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        a_child_without_parent_document_leaves_the_parent_alone: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        a_missing_parent_of_several_children_is_skipped: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        a_missing_parent_of_an_only_child_fails_the_whole_sweep: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        one_sweep_decrements_several_parents: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        the_decrement_is_not_floored_at_zero: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+    }
 }
 
 /// A finished child ready to be closed.
@@ -66,14 +49,14 @@ fn closable(
     only: bool,
     finalize: bool,
 ) -> TaskExecutionStorageValue {
-    let mut c = child(id, parent, index, only, finalize);
+    let mut c = child_execution(id, parent, index, only, finalize);
     c.is_finished = true;
     c.close_status = Close::Ready;
     c
 }
 
 fn parent(id: &str, acc: i64) -> TaskExecutionStorageValue {
-    let mut p = execution(id);
+    let mut p = minimal_execution(id);
     p.active_children_count = acc;
     p
 }
@@ -90,7 +73,7 @@ async fn sweep_raw(
     updated_at: i64,
     limit: u32,
 ) -> Result<Result<u64, durable_execution_storage_convex::StorageError>, ConformanceError> {
-    let mut u = update(updated_at);
+    let mut u = touch(updated_at);
     u.close_status = Some(Close::Closed);
     ctx.wait_until_stale().await?;
     Ok(ctx
@@ -109,9 +92,7 @@ async fn sweep_decrements_the_parent_once_per_closed_child(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 3)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 3)]).await?;
     insert_children(
         &*s,
         "p",
@@ -125,16 +106,31 @@ async fn sweep_decrements_the_parent_once_per_closed_child(
     ensure_eq(
         "first sweep (limit 2) count",
         &2,
-        &sweep(ctx, PAST, 2).await?,
+        &sweep(ctx, PAST_MS, 2).await?,
     )?;
     ensure_eq(
         "p's acc after two children closed",
         &1,
         &acc(ctx, "p").await?,
     )?;
-    ensure_eq("second sweep count", &1, &sweep(ctx, PAST, 2).await?)?;
+    // The decrement is an update with the sweep's updatedAt, as clamped by the children's.
+    let got = read(&*s, &["p", "c1", "c2", "c3"]).await?;
+    let stamps: Vec<Option<i64>> = got
+        .iter()
+        .map(|v| v.as_ref().map(|v| v.updated_at))
+        .collect();
+    let closed_stamp = got[1..]
+        .iter()
+        .flatten()
+        .find(|c| c.close_status == Close::Closed)
+        .map(|c| c.updated_at);
+    ensure(
+        closed_stamp.is_some() && stamps[0] == closed_stamp,
+        format!("p's updatedAt is not its closed children's (p, c1, c2, c3): {stamps:?}"),
+    )?;
+    ensure_eq("second sweep count", &1, &sweep(ctx, PAST_MS, 2).await?)?;
     ensure_eq("p's acc after all closed", &0, &acc(ctx, "p").await?)?;
-    ensure_eq("third sweep count", &0, &sweep(ctx, PAST, 2).await?)?;
+    ensure_eq("third sweep count", &0, &sweep(ctx, PAST_MS, 2).await?)?;
     let closed = read(&*s, &["c1", "c2", "c3"]).await?;
     ensure(
         closed
@@ -146,9 +142,7 @@ async fn sweep_decrements_the_parent_once_per_closed_child(
 
 async fn an_only_child_sets_its_parent_acc_to_zero(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 5)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 5)]).await?;
     insert_children(&*s, "p", vec![closable("c", "p", 0, true, false)]).await?;
     ensure_eq("count", &1, &sweep(ctx, F0, 10).await?)?;
     let p = read_one(&*s, "p").await?;
@@ -158,11 +152,9 @@ async fn an_only_child_sets_its_parent_acc_to_zero(ctx: &Ctx<'_>) -> Result<(), 
         &(p.active_children_count, p.updated_at),
     )?;
 
-    s.insert_many(vec![parent("q", 5)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("q", 5)]).await?;
     insert_children(&*s, "q", vec![closable("d", "q", 0, true, false)]).await?;
-    ensure_eq("count", &1, &sweep(ctx, PAST, 10).await?)?;
+    ensure_eq("count", &1, &sweep(ctx, PAST_MS, 10).await?)?;
     let got = read(&*s, &["q", "d"]).await?;
     let (q, d) = (
         got[0].clone().expect("q exists"),
@@ -178,12 +170,10 @@ async fn an_only_child_sets_its_parent_acc_to_zero(ctx: &Ctx<'_>) -> Result<(), 
 
 async fn a_finalize_child_leaves_its_parent_alone(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 2)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 2)]).await?;
     insert_children(&*s, "p", vec![closable("f", "p", 0, false, true)]).await?;
     let before = read_one(&*s, "p").await?;
-    ensure_eq("count", &1, &sweep(ctx, PAST, 10).await?)?;
+    ensure_eq("count", &1, &sweep(ctx, PAST_MS, 10).await?)?;
     ensure_eq(
         "p after its finalize child closed",
         &before,
@@ -200,15 +190,17 @@ async fn a_child_without_parent_document_leaves_the_parent_alone(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![
-        parent("p", 2),
-        closable("c", "p", 0, false, false),
-        closable("d", "p", 1, true, false),
-    ])
-    .await
-    .during("insertMany")?;
+    insert(
+        &*s,
+        vec![
+            parent("p", 2),
+            closable("c", "p", 0, false, false),
+            closable("d", "p", 1, true, false),
+        ],
+    )
+    .await?;
     let before = read_one(&*s, "p").await?;
-    ensure_eq("count", &2, &sweep(ctx, PAST, 10).await?)?;
+    ensure_eq("count", &2, &sweep(ctx, PAST_MS, 10).await?)?;
     ensure_eq(
         "p after children inserted without its document id closed",
         &before,
@@ -220,15 +212,13 @@ async fn a_missing_parent_of_several_children_is_skipped(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("q", 2)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("q", 2)]).await?;
     insert_children(&*s, "q", vec![closable("c2", "q", 0, false, false)]).await?;
     s.delete_by_id("q").await.during("deleteById(q)")?;
     ensure_eq(
         "count with the parent gone",
         &1,
-        &sweep(ctx, PAST, 10).await?,
+        &sweep(ctx, PAST_MS, 10).await?,
     )?;
     let got = read(&*s, &["q", "c2"]).await?;
     ensure(got[0].is_none(), "the deleted parent came back")?;
@@ -246,14 +236,12 @@ async fn a_missing_parent_of_an_only_child_fails_the_whole_sweep(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 1), parent("q", 2)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 1), parent("q", 2)]).await?;
     insert_children(&*s, "p", vec![closable("c1", "p", 0, true, false)]).await?;
     insert_children(&*s, "q", vec![closable("c2", "q", 0, false, false)]).await?;
     s.delete_by_id("p").await.during("deleteById(p)")?;
     let before = read(&*s, &["q", "c1", "c2"]).await?;
-    match sweep_raw(ctx, PAST, 10).await? {
+    match sweep_raw(ctx, PAST_MS, 10).await? {
         Err(error)
             if error
                 .thrown_message()
@@ -273,9 +261,7 @@ async fn a_missing_parent_of_an_only_child_fails_the_whole_sweep(
 
 async fn one_sweep_decrements_several_parents(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 2), parent("q", 2), parent("r", 3)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 2), parent("q", 2), parent("r", 3)]).await?;
     insert_children(
         &*s,
         "p",
@@ -287,7 +273,7 @@ async fn one_sweep_decrements_several_parents(ctx: &Ctx<'_>) -> Result<(), Confo
     .await?;
     insert_children(&*s, "q", vec![closable("q1", "q", 0, false, false)]).await?;
     insert_children(&*s, "r", vec![closable("r1", "r", 0, true, false)]).await?;
-    ensure_eq("count", &4, &sweep(ctx, PAST, 10).await?)?;
+    ensure_eq("count", &4, &sweep(ctx, PAST_MS, 10).await?)?;
     let got = read(&*s, &["p", "q", "r"]).await?;
     let accs: Vec<Option<i64>> = got
         .iter()
@@ -302,9 +288,7 @@ async fn one_sweep_decrements_several_parents(ctx: &Ctx<'_>) -> Result<(), Confo
 
 async fn the_decrement_is_not_floored_at_zero(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![parent("p", 1)])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![parent("p", 1)]).await?;
     insert_children(
         &*s,
         "p",
@@ -314,7 +298,7 @@ async fn the_decrement_is_not_floored_at_zero(ctx: &Ctx<'_>) -> Result<(), Confo
         ],
     )
     .await?;
-    ensure_eq("count", &2, &sweep(ctx, PAST, 10).await?)?;
+    ensure_eq("count", &2, &sweep(ctx, PAST_MS, 10).await?)?;
     ensure_eq(
         "p's acc (1 - 2: upstream subtracts without a floor)",
         &-1,

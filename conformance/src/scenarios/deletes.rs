@@ -1,7 +1,7 @@
 //! `deleteById` and `deleteAll`, and their absence without test mode.
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::backend::ClientOptions;
 use crate::error::{ConformanceError, StorageResultExt};
 
@@ -11,25 +11,18 @@ pub const DELETE_ALL_ROWS: usize = 250;
 const INSERT_BATCH_ROWS: usize = 50;
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Deletes;
-    vec![
-        scenario!(f, delete_by_id_removes_only_that_execution, [DeleteById]),
-        scenario!(f, delete_all_removes_more_than_one_batch, [DeleteAll]),
-        scenario!(
-            f,
-            deletes_do_nothing_without_test_mode,
-            [DeleteById, DeleteAll]
-        ),
-    ]
+    scenarios! { Family::Deletes;
+        delete_by_id_removes_only_that_execution: [DeleteById],
+        delete_all_removes_more_than_one_batch: [DeleteAll],
+        deletes_do_nothing_without_test_mode: [DeleteById, DeleteAll],
+    }
 }
 
 async fn delete_by_id_removes_only_that_execution(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut a = execution("a");
+    let mut a = minimal_execution("a");
     a.sleeping_task_unique_id = Some("s-a".into());
-    s.insert_many(vec![a.clone(), execution("b")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![a.clone(), minimal_execution("b")]).await?;
     s.delete_by_id("a").await.during("deleteById(a)")?;
     s.delete_by_id("missing")
         .await
@@ -49,7 +42,7 @@ async fn delete_all_removes_more_than_one_batch(ctx: &Ctx<'_>) -> Result<(), Con
         .map(|i| format!("row-{i:04}"))
         .collect();
     for chunk in ids.chunks(INSERT_BATCH_ROWS) {
-        s.insert_many(chunk.iter().map(|id| execution(id)).collect())
+        s.insert_many(chunk.iter().map(|id| minimal_execution(id)).collect())
             .await
             .during("insertMany")?;
     }
@@ -71,9 +64,7 @@ async fn deletes_do_nothing_without_test_mode(ctx: &Ctx<'_>) -> Result<(), Confo
         ..ClientOptions::default()
     })?;
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("a"), execution("b")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("a"), minimal_execution("b")]).await?;
     production
         .delete_by_id("a")
         .await

@@ -3,39 +3,22 @@
 
 use durable_execution_storage_convex::{
     OnChildrenFinishedProcessingStatus as Ocfp, TaskExecutionStatus as Status,
-    TaskExecutionStorageUnset, TaskExecutionStorageValue,
+    TaskExecutionStorageUnset,
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::model::transition::requests;
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Expiries;
-    vec![
-        scenario!(
-            f,
-            expiry_sweep_selects_by_status_sleeping_flag_and_range,
-            [UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan]
-        ),
-        scenario!(
-            f,
-            children_finished_expiry_sweep_selects_by_range_in_order,
-            [UpdateByOCFPExpiresAt]
-        ),
-        scenario!(
-            f,
-            close_expiry_sweep_selects_by_range_in_order,
-            [UpdateByCloseExpiresAt]
-        ),
-    ]
-}
-
-fn with(id: &str, edit: impl FnOnce(&mut TaskExecutionStorageValue)) -> TaskExecutionStorageValue {
-    let mut v = execution(id);
-    edit(&mut v);
-    v
+    scenarios! { Family::Expiries;
+        expiry_sweep_selects_by_status_sleeping_flag_and_range: [
+            UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan
+        ],
+        children_finished_expiry_sweep_selects_by_range_in_order: [UpdateByOCFPExpiresAt],
+        close_expiry_sweep_selects_by_range_in_order: [UpdateByCloseExpiresAt],
+    }
 }
 
 async fn expiry_sweep_selects_by_status_sleeping_flag_and_range(
@@ -49,18 +32,20 @@ async fn expiry_sweep_selects_by_status_sleeping_flag_and_range(
             v.expires_at = expires;
         })
     };
-    s.insert_many(vec![
-        running("r0", false, None),
-        running("r1", false, Some(0)),
-        running("r2", false, Some(PAST)),
-        running("r3", false, Some(F0)),
-        running("r4", false, Some(F1)),
-        running("r5", true, Some(0)),
-        with("r6", |v| v.expires_at = Some(0)),
-    ])
-    .await
-    .during("insertMany")?;
-    let mut u = update(PAST);
+    insert(
+        &*s,
+        vec![
+            running("r0", false, None),
+            running("r1", false, Some(0)),
+            running("r2", false, Some(PAST_MS)),
+            running("r3", false, Some(F0)),
+            running("r4", false, Some(F1)),
+            running("r5", true, Some(0)),
+            with("r6", |v| v.expires_at = Some(0)),
+        ],
+    )
+    .await?;
+    let mut u = touch(PAST_MS);
     u.status = Some(Status::TimedOut);
     let sweep = |sleeping: bool, bound: i64, limit: u32| {
         s.update_by_status_and_is_sleeping_task_and_expires_at_less_than(requests::expires(
@@ -128,15 +113,17 @@ async fn children_finished_expiry_sweep_selects_by_range_in_order(
             v.on_children_finished_processing_expires_at = at;
         })
     };
-    s.insert_many(vec![
-        row("o0", None),
-        row("o1", Some(0)),
-        row("o2", Some(F1)),
-        row("o3", Some(F0)),
-    ])
-    .await
-    .during("insertMany")?;
-    let mut u = update(PAST);
+    insert(
+        &*s,
+        vec![
+            row("o0", None),
+            row("o1", Some(0)),
+            row("o2", Some(F1)),
+            row("o3", Some(F0)),
+        ],
+    )
+    .await?;
+    let mut u = touch(PAST_MS);
     u.on_children_finished_processing_status = Some(Ocfp::Idle);
     u.unset = Some(TaskExecutionStorageUnset {
         on_children_finished_processing_expires_at: true,
@@ -185,15 +172,17 @@ async fn close_expiry_sweep_selects_by_range_in_order(
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     let row = |id: &str, at: Option<i64>| with(id, |v| v.close_expires_at = at);
-    s.insert_many(vec![
-        row("c0", None),
-        row("c1", Some(F1)),
-        row("c2", Some(0)),
-        row("c3", Some(PAST)),
-    ])
-    .await
-    .during("insertMany")?;
-    let mut u = update(PAST);
+    insert(
+        &*s,
+        vec![
+            row("c0", None),
+            row("c1", Some(F1)),
+            row("c2", Some(0)),
+            row("c3", Some(PAST_MS)),
+        ],
+    )
+    .await?;
+    let mut u = touch(PAST_MS);
     u.output = Some("swept".into());
     u.unset = Some(TaskExecutionStorageUnset {
         close_expires_at: true,

@@ -1,119 +1,28 @@
 //! `insertMany`: round trip, empty batches, duplicate ids within a batch and across calls.
 
-use durable_execution_storage_convex::{
-    DurableExecutionErrorStorageValue, DurableExecutionErrorType,
-    OnChildrenFinishedProcessingStatus, ParentTaskExecutionSummary, TaskExecutionCloseStatus,
-    TaskExecutionStatus, TaskExecutionSummary, TaskRetryOptions,
-};
-
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Inserts;
-    vec![
-        scenario!(f, insert_round_trips_every_field, [InsertMany, GetManyById]),
-        scenario!(f, insert_of_an_empty_batch_changes_nothing, [InsertMany]),
-        scenario!(f, duplicate_id_within_a_batch_inserts_nothing, [InsertMany]),
-        scenario!(f, duplicate_id_across_calls_inserts_nothing, [InsertMany]),
-        scenario!(
-            f,
-            duplicate_sleeping_task_unique_id_inserts_nothing,
-            [InsertMany]
-        ),
-        scenario!(
-            f,
-            empty_sleeping_task_unique_id_is_not_unique,
-            [InsertMany, GetManyBySleepingTaskUniqueId]
-        ),
-        scenario!(
-            f,
-            execution_id_is_checked_before_sleeping_task_unique_id,
-            [InsertMany]
-        ),
-    ]
-}
-
-/// A value with every optional field present and only future-band timestamps.
-fn full_value(id: &str) -> durable_execution_storage_convex::TaskExecutionStorageValue {
-    let mut v = execution(id);
-    v.root = Some(TaskExecutionSummary {
-        task_id: "root-task".into(),
-        execution_id: "root-exec".into(),
-    });
-    v.parent = Some(ParentTaskExecutionSummary {
-        task_id: "parent-task".into(),
-        execution_id: "parent-exec".into(),
-        index_in_parent_children: 2,
-        is_only_child_of_parent: false,
-        is_finalize_of_parent: true,
-    });
-    v.is_sleeping_task = true;
-    v.sleeping_task_unique_id = Some(format!("sleep-{id}"));
-    v.retry_options = TaskRetryOptions {
-        max_attempts: 5,
-        base_delay_ms: Some(100),
-        max_delay_ms: Some(10_000),
-        delay_multiplier: Some(1.5),
-    };
-    v.sleep_ms_before_run = 250;
-    v.timeout_ms = 30_000;
-    v.are_children_sequential = true;
-    v.input = "{\"a\":[1,2,3],\"s\":\"ü\"}".into();
-    v.executor_id = Some("executor-1".into());
-    v.status = TaskExecutionStatus::WaitingForChildren;
-    v.is_finished = false;
-    v.run_output = Some("run-output".into());
-    v.output = Some("output".into());
-    v.error = Some(DurableExecutionErrorStorageValue {
-        error_type: DurableExecutionErrorType::TimedOut,
-        message: "took too long".into(),
-        is_retryable: true,
-        is_internal: false,
-    });
-    v.retry_attempts = 2;
-    v.start_at = F0;
-    v.started_at = Some(F0 + 1);
-    v.expires_at = Some(F0 + 2);
-    v.waiting_for_children_started_at = Some(F0 + 3);
-    v.waiting_for_finalize_started_at = Some(F0 + 4);
-    v.finished_at = Some(F0 + 5);
-    v.children = Some(vec![
-        TaskExecutionSummary {
-            task_id: "c".into(),
-            execution_id: "c1".into(),
-        },
-        TaskExecutionSummary {
-            task_id: "c".into(),
-            execution_id: "c2".into(),
-        },
-    ]);
-    v.active_children_count = 2;
-    v.on_children_finished_processing_status = OnChildrenFinishedProcessingStatus::Processing;
-    v.on_children_finished_processing_expires_at = Some(F0 + 6);
-    v.on_children_finished_processing_finished_at = Some(F0 + 7);
-    v.finalize = Some(TaskExecutionSummary {
-        task_id: "fin".into(),
-        execution_id: "fin-1".into(),
-    });
-    v.close_status = TaskExecutionCloseStatus::Closing;
-    v.close_expires_at = Some(F0 + 8);
-    v.closed_at = Some(F0 + 9);
-    v.needs_promise_cancellation = true;
-    v.created_at = PAST;
-    v.updated_at = PAST;
-    v
+    scenarios! { Family::Inserts;
+        insert_round_trips_every_field: [InsertMany, GetManyById],
+        insert_of_an_empty_batch_changes_nothing: [InsertMany],
+        special_float_multipliers_round_trip: [InsertMany, GetManyById],
+        duplicate_id_within_a_batch_inserts_nothing: [InsertMany],
+        duplicate_id_across_calls_inserts_nothing: [InsertMany],
+        duplicate_sleeping_task_unique_id_inserts_nothing: [InsertMany],
+        empty_sleeping_task_unique_id_is_not_unique: [InsertMany, GetManyBySleepingTaskUniqueId],
+        execution_id_is_checked_before_sleeping_task_unique_id: [InsertMany],
+    }
 }
 
 async fn insert_round_trips_every_field(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let value = full_value("a");
-    let plain = execution("b");
+    let value = full_execution("a");
+    let plain = minimal_execution("b");
     let before = ctx.now_ms().await?;
-    s.insert_many(vec![value.clone(), plain.clone()])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![value.clone(), plain.clone()]).await?;
     let after = ctx.now_ms().await?;
     let got = read(&*s, &["a", "b"]).await?;
     let a = got[0]
@@ -128,7 +37,7 @@ async fn insert_round_trips_every_field(ctx: &Ctx<'_>) -> Result<(), Conformance
     )?;
     if ctx.shares_clock() {
         ensure(
-            within(a.created_at, before, after, WRITE_NOW_OFFSET_MS),
+            within(a.created_at, before, after, WRITE_CLOCK_OFFSET_MS),
             format!(
                 "createdAt {} is not the insert's clock + 50 ms (clock was {before}..={after})",
                 a.created_at
@@ -153,7 +62,7 @@ async fn insert_round_trips_every_field(ctx: &Ctx<'_>) -> Result<(), Conformance
 async fn insert_of_an_empty_batch_changes_nothing(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     s.insert_many(vec![]).await.during("insertMany([])")?;
-    s.insert_many(vec![execution("a")])
+    s.insert_many(vec![minimal_execution("a")])
         .await
         .during("insertMany")?;
     s.insert_many(vec![]).await.during("insertMany([])")?;
@@ -161,12 +70,48 @@ async fn insert_of_an_empty_batch_changes_nothing(ctx: &Ctx<'_>) -> Result<(), C
     ensure(got[0].is_some(), "a is missing after an empty insert")
 }
 
+/// `delayMultiplier` is the one float of a row: NaN, the infinities and -0 travel in Convex's
+/// `$float` encoding and must come back bit for bit.
+async fn special_float_multipliers_round_trip(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    let multipliers = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 2.0, 0.1];
+    let ids: Vec<String> = (0..multipliers.len()).map(|i| format!("m{i}")).collect();
+    let values = ids
+        .iter()
+        .zip(multipliers)
+        .map(|(id, multiplier)| {
+            let mut v = minimal_execution(id);
+            v.retry_options.delay_multiplier = Some(multiplier);
+            v
+        })
+        .collect();
+    s.insert_many(values).await.during("insertMany")?;
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let got = read(&*s, &refs).await?;
+    // Compared as bits: NaN equals nothing and -0 equals 0, and JSON has neither.
+    let bits = |m: Option<f64>| m.map(f64::to_bits);
+    ensure_eq(
+        "delayMultiplier bits read back (NaN, inf, -inf, -0, 2, 0.1)",
+        &multipliers.map(|m| Some(m.to_bits())).to_vec(),
+        &got.iter()
+            .map(|v| {
+                v.as_ref()
+                    .and_then(|v| bits(v.retry_options.delay_multiplier))
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
 async fn duplicate_id_within_a_batch_inserts_nothing(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     let result = s
-        .insert_many(vec![execution("a"), execution("b"), execution("a")])
+        .insert_many(vec![
+            minimal_execution("a"),
+            minimal_execution("b"),
+            minimal_execution("a"),
+        ])
         .await;
     ensure_thrown(
         "insertMany([a, b, a])",
@@ -182,12 +127,12 @@ async fn duplicate_id_within_a_batch_inserts_nothing(
 
 async fn duplicate_id_across_calls_inserts_nothing(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut first = execution("a");
+    let mut first = minimal_execution("a");
     first.input = "first".into();
     s.insert_many(vec![first]).await.during("insertMany([a])")?;
-    let mut second = execution("a");
+    let mut second = minimal_execution("a");
     second.input = "second".into();
-    let result = s.insert_many(vec![execution("b"), second]).await;
+    let result = s.insert_many(vec![minimal_execution("b"), second]).await;
     ensure_thrown(
         "insertMany([b, a]) after a",
         result,
@@ -207,7 +152,7 @@ async fn duplicate_sleeping_task_unique_id_inserts_nothing(
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     let sleeping = |id: &str, unique: &str| {
-        let mut v = execution(id);
+        let mut v = minimal_execution(id);
         v.is_sleeping_task = true;
         v.sleeping_task_unique_id = Some(unique.to_string());
         v
@@ -247,9 +192,9 @@ async fn empty_sleeping_task_unique_id_is_not_unique(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut a = execution("a");
+    let mut a = minimal_execution("a");
     a.sleeping_task_unique_id = Some(String::new());
-    let mut b = execution("b");
+    let mut b = minimal_execution("b");
     b.sleeping_task_unique_id = Some(String::new());
     s.insert_many(vec![a]).await.during("insertMany([a('')])")?;
     s.insert_many(vec![b]).await.during("insertMany([b('')])")?;
@@ -276,7 +221,7 @@ async fn execution_id_is_checked_before_sleeping_task_unique_id(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut a = execution("a");
+    let mut a = minimal_execution("a");
     a.sleeping_task_unique_id = Some("s0".into());
     s.insert_many(vec![a.clone()])
         .await

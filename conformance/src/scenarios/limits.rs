@@ -11,38 +11,19 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Limits;
-    vec![
-        scenario!(
-            f,
-            one_big_document_read_512_times_passes_the_bytes_read_limit,
-            [GetManyById]
-        ),
-        scenario!(
-            f,
-            more_than_4096_lookups_pass_the_read_range_limit,
-            [GetManyById]
-        ),
-        scenario!(
-            f,
-            an_insert_of_more_than_4096_executions_fails_whole,
-            [InsertMany]
-        ),
-        scenario!(
-            f,
-            updating_more_than_4096_children_at_once_fails_whole,
-            [UpdateManyByParentExecutionIdAndIsFinished]
-        ),
-        scenario!(
-            f,
-            more_than_32000_children_cannot_be_listed,
-            [GetManyByParentExecutionId]
-        ),
-    ]
+    scenarios! { Family::Limits;
+        one_big_document_read_512_times_passes_the_bytes_read_limit: [GetManyById],
+        more_than_4096_lookups_pass_the_read_range_limit: [GetManyById],
+        an_insert_of_more_than_4096_executions_fails_whole: [InsertMany],
+        updating_more_than_4096_children_at_once_fails_whole: [
+            UpdateManyByParentExecutionIdAndIsFinished
+        ],
+        more_than_32000_children_cannot_be_listed: [GetManyByParentExecutionId],
+    }
 }
 
 /// The backend's advice after a read-limit message.
@@ -77,9 +58,7 @@ async fn insert_in_chunks(
     let s = ctx.storage()?;
     let all: Vec<usize> = (0..count).collect();
     for chunk in all.chunks(4000) {
-        s.insert_many(chunk.iter().map(|&i| make(i)).collect())
-            .await
-            .during("insertMany")?;
+        insert(&*s, chunk.iter().map(|&i| make(i)).collect()).await?;
     }
     Ok(())
 }
@@ -97,9 +76,9 @@ async fn one_big_document_read_512_times_passes_the_bytes_read_limit(
 ) -> Result<(), ConformanceError> {
     enforced(ctx)?;
     let s = ctx.storage()?;
-    let mut big = execution("big");
+    let mut big = minimal_execution("big");
     big.input = "x".repeat(900 * 1024);
-    s.insert_many(vec![big]).await.during("insertMany")?;
+    insert(&*s, vec![big]).await?;
     let result = s
         .get_many_by_id(lookups((0..512).map(|_| "big".to_string())))
         .await;
@@ -144,7 +123,11 @@ async fn an_insert_of_more_than_4096_executions_fails_whole(
     enforced(ctx)?;
     let s = ctx.storage()?;
     let result = s
-        .insert_many((0..4097).map(|i| execution(&format!("n{i}"))).collect())
+        .insert_many(
+            (0..4097)
+                .map(|i| minimal_execution(&format!("n{i}")))
+                .collect(),
+        )
         .await;
     ensure_limit(
         "insertMany of 4097",
@@ -164,12 +147,12 @@ async fn updating_more_than_4096_children_at_once_fails_whole(
     enforced(ctx)?;
     insert_in_chunks(
         ctx,
-        |i| child(&format!("c{i}"), "p", i as i64, false, false),
+        |i| child_execution(&format!("c{i}"), "p", i as i64, false, false),
         4096,
     )
     .await?;
     let s = ctx.storage()?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.status = Some(durable_execution_storage_convex::TaskExecutionStatus::Cancelled);
     let result = s
         .update_many_by_parent_execution_id_and_is_finished(vec![
@@ -197,7 +180,7 @@ async fn more_than_32000_children_cannot_be_listed(ctx: &Ctx<'_>) -> Result<(), 
     enforced(ctx)?;
     insert_in_chunks(
         ctx,
-        |i| child(&format!("c{i}"), "p", i as i64, false, false),
+        |i| child_execution(&format!("c{i}"), "p", i as i64, false, false),
         32_001,
     )
     .await?;

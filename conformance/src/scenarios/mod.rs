@@ -240,15 +240,16 @@ pub async fn run_all(backend: &Backend, scenarios: &[Scenario]) -> Vec<ScenarioO
     outcomes
 }
 
-/// Builds a [`Scenario`] from an `async fn(&Ctx) -> Result<(), ConformanceError>`.
-macro_rules! scenario {
-    ($family:expr, $name:ident, [$($op:ident),+ $(,)?]) => {
-        $crate::scenarios::Scenario {
+/// A family's scenarios, one a line: `Family::X; name: [Operation, ...], ...`, each `name` an
+/// `async fn(&Ctx) -> Result<(), ConformanceError>` of the calling file.
+macro_rules! scenarios {
+    ($family:expr; $($name:ident: [$($op:ident),+ $(,)?]),+ $(,)?) => {
+        vec![$($crate::scenarios::Scenario {
             name: stringify!($name),
             family: $family,
             operations: &[$($crate::operation::Operation::$op),+],
             run: |ctx| Box::pin($name(ctx)),
-        }
+        }),+]
     };
 }
-pub(crate) use scenario;
+pub(crate) use scenarios;

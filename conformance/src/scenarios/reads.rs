@@ -5,27 +5,23 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Reads;
-    vec![
-        scenario!(f, reads_by_id_answer_in_request_order, [GetManyById]),
-        scenario!(f, reads_by_id_apply_every_filter, [GetManyById]),
-        scenario!(
-            f,
-            reads_by_sleeping_task_unique_id_answer_in_request_order,
-            [GetManyBySleepingTaskUniqueId]
-        ),
-    ]
+    scenarios! { Family::Reads;
+        reads_by_id_answer_in_request_order: [GetManyById],
+        reads_by_id_apply_every_filter: [GetManyById],
+        reads_by_sleeping_task_unique_id_answer_in_request_order: [GetManyBySleepingTaskUniqueId],
+        empty_request_lists_answer_empty_lists: [
+            GetManyById, GetManyBySleepingTaskUniqueId, GetManyByParentExecutionId
+        ],
+    }
 }
 
 async fn reads_by_id_answer_in_request_order(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("a"), execution("b")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("a"), minimal_execution("b")]).await?;
     let got = read(&*s, &["b", "missing", "a", "b"]).await?;
     let got: Vec<Option<String>> = got
         .iter()
@@ -45,11 +41,11 @@ async fn reads_by_id_answer_in_request_order(ctx: &Ctx<'_>) -> Result<(), Confor
 
 async fn reads_by_id_apply_every_filter(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut a = execution("a");
+    let mut a = minimal_execution("a");
     a.is_sleeping_task = true;
     a.status = TaskExecutionStatus::Running;
     a.is_finished = false;
-    s.insert_many(vec![a]).await.during("insertMany")?;
+    insert(&*s, vec![a]).await?;
     let f = |is_sleeping_task, status, is_finished| TaskExecutionStorageGetByIdFilters {
         is_sleeping_task,
         status,
@@ -92,13 +88,13 @@ async fn reads_by_sleeping_task_unique_id_answer_in_request_order(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    let mut a = execution("a");
+    let mut a = minimal_execution("a");
     a.is_sleeping_task = true;
     a.sleeping_task_unique_id = Some("s0".into());
-    let mut b = execution("b");
+    let mut b = minimal_execution("b");
     b.is_sleeping_task = true;
     b.sleeping_task_unique_id = Some("s1".into());
-    s.insert_many(vec![a, b]).await.during("insertMany")?;
+    insert(&*s, vec![a, b]).await?;
     let got = s
         .get_many_by_sleeping_task_unique_id(vec!["s1".into(), "nope".into(), "s0".into()])
         .await
@@ -108,4 +104,30 @@ async fn reads_by_sleeping_task_unique_id_answer_in_request_order(
         .map(|v| v.as_ref().map(|v| v.execution_id.clone()))
         .collect();
     ensure_eq("ids answered", &vec![Some("b"), None, Some("a")], &got)
+}
+
+async fn empty_request_lists_answer_empty_lists(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    let mut a = child_execution("a", "p", 0, true, false);
+    a.sleeping_task_unique_id = Some("s0".into());
+    insert(&*s, vec![minimal_execution("p"), a]).await?;
+    let lengths = (
+        s.get_many_by_id(vec![])
+            .await
+            .during("getManyById([])")?
+            .len(),
+        s.get_many_by_sleeping_task_unique_id(vec![])
+            .await
+            .during("getManyBySleepingTaskUniqueId([])")?
+            .len(),
+        s.get_many_by_parent_execution_id(vec![])
+            .await
+            .during("getManyByParentExecutionId([])")?
+            .len(),
+    );
+    ensure_eq(
+        "answers to empty lists of ids, unique ids and parent ids (one row matches each kind)",
+        &(0, 0, 0),
+        &lengths,
+    )
 }

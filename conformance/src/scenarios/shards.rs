@@ -9,7 +9,7 @@ use durable_execution_storage_convex::{
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::backend::ClientOptions;
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::model::transition::requests;
@@ -19,32 +19,20 @@ use crate::model::transition::requests;
 const PLACED_ROWS: usize = 40;
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Shards;
-    vec![
-        scenario!(
-            f,
-            shard_subsets_partition_the_claims,
-            [InsertMany, UpdateByStatusAndStartAtLessThanAndReturn]
-        ),
-        scenario!(
-            f,
-            claims_fan_out_over_every_configured_shard,
-            [
-                UpdateByStatusAndStartAtLessThanAndReturn,
-                UpdateByCloseStatusAndReturn
-            ]
-        ),
-        scenario!(
-            f,
-            the_decrement_sweep_divides_its_limit_by_the_shard_count,
-            [UpdateAndDecrementParentACCByIsFinishedAndCloseStatus]
-        ),
-        scenario!(f, invalid_shard_options_are_rejected, [InsertMany]),
-    ]
+    scenarios! { Family::Shards;
+        shard_subsets_partition_the_claims: [InsertMany, UpdateByStatusAndStartAtLessThanAndReturn],
+        claims_fan_out_over_every_configured_shard: [
+            UpdateByStatusAndStartAtLessThanAndReturn, UpdateByCloseStatusAndReturn
+        ],
+        the_decrement_sweep_divides_its_limit_by_the_shard_count: [
+            UpdateAndDecrementParentACCByIsFinishedAndCloseStatus
+        ],
+        invalid_shard_options_are_rejected: [InsertMany],
+    }
 }
 
 fn claim_update() -> durable_execution_storage_convex::TaskExecutionStorageUpdate {
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.status = Some(Status::Running);
     u
 }
@@ -72,7 +60,7 @@ async fn shard_subsets_partition_the_claims(ctx: &Ctx<'_>) -> Result<(), Conform
     let only1 = ctx.client(&ClientOptions::shard_subset(2, &[1]))?;
     let all: BTreeSet<String> = (0..PLACED_ROWS).map(|i| format!("r{i:02}")).collect();
     placing
-        .insert_many(all.iter().map(|id| execution(id)).collect())
+        .insert_many(all.iter().map(|id| minimal_execution(id)).collect())
         .await
         .during("insertMany")?;
     let zero: BTreeSet<String> = claim_all(&*only0, 100).await?.into_iter().collect();
@@ -106,7 +94,7 @@ async fn claims_fan_out_over_every_configured_shard(ctx: &Ctx<'_>) -> Result<(),
         .insert_many(
             rows.iter()
                 .map(|id| {
-                    let mut v = execution(id);
+                    let mut v = minimal_execution(id);
                     v.close_status = Close::Ready;
                     v
                 })
@@ -139,7 +127,7 @@ async fn claims_fan_out_over_every_configured_shard(ctx: &Ctx<'_>) -> Result<(),
         &claimed,
     )?;
     ctx.wait_until_stale().await?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.close_status = Some(Close::Closing);
     let closing = three
         .update_by_close_status_and_return(requests::close_status(Close::Ready, &u, 100))
@@ -158,12 +146,12 @@ async fn the_decrement_sweep_divides_its_limit_by_the_shard_count(
     // Every row on shard 0 (a one-shard client places there), swept by a two-shard client.
     let placing = ctx.client(&ClientOptions::shards(1))?;
     let two = ctx.client(&ClientOptions::shards(2))?;
-    let mut p = execution("p");
+    let mut p = minimal_execution("p");
     p.active_children_count = 5;
-    placing.insert_many(vec![p]).await.during("insertMany")?;
+    insert(&*placing, vec![p]).await?;
     let kids = (0..5)
         .map(|i| {
-            let mut c = child(&format!("c{i}"), "p", i, false, false);
+            let mut c = child_execution(&format!("c{i}"), "p", i, false, false);
             c.is_finished = true;
             c.close_status = Close::Ready;
             c
@@ -171,7 +159,7 @@ async fn the_decrement_sweep_divides_its_limit_by_the_shard_count(
         .collect();
     insert_children(&*placing, "p", kids).await?;
     ctx.wait_until_stale().await?;
-    let mut u = update(PAST);
+    let mut u = touch(PAST_MS);
     u.close_status = Some(Close::Closed);
     let count = two
         .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(

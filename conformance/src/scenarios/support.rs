@@ -1,63 +1,39 @@
 //! Builders and checks shared by the scenarios.
 
 use durable_execution_storage_convex::{
-    GetByIdRequest, NewTaskExecution, ParentTaskExecutionSummary, StorageError,
-    TaskExecutionStorageUpdate, TaskExecutionStorageValue, TaskExecutionsStorage,
-    UpdateByIdAndInsertChildrenRequest, UpdateByIdRequest,
+    GetByIdRequest, StorageError, TaskExecutionStorageUpdate, TaskExecutionStorageValue,
+    TaskExecutionsStorage, UpdateByIdAndInsertChildrenRequest, UpdateByIdRequest,
 };
 use serde::Serialize;
 
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::json_diff::{diff, render};
-use crate::normalize::{tokenize_clock_values, FUTURE_BAND_START_MS};
+use crate::normalize::tokenize_clock_values;
 
-/// A future-band timestamp: never clamped, never stale.
-pub const F0: i64 = FUTURE_BAND_START_MS;
-/// A later future-band timestamp.
-pub const F1: i64 = FUTURE_BAND_START_MS + 1_000;
-/// A still later future-band timestamp.
-pub const F2: i64 = FUTURE_BAND_START_MS + 2_000;
-/// A past-band timestamp: always clamped up to the store's now.
-pub const PAST: i64 = 7;
+/// The shared fixtures and margins (the adapter's `fixtures` module) and the store's own
+/// offsets (SPEC.md section 3), under the names the scenarios use.
+pub use durable_execution_storage_convex::fixtures::{
+    child_execution, full_execution, full_update, minimal_execution, touch, unset_all, F0, F1, F2,
+    PAST_MS,
+};
+pub use durable_execution_storage_convex::{EXPIRY_CLAMP_OFFSET_MS, WRITE_CLOCK_OFFSET_MS};
 
-/// What the store adds to its clock reading for `now` in a write (SPEC.md section 3), in ms.
-pub const WRITE_NOW_OFFSET_MS: i64 = 50;
-/// What the store adds to `now` for a clamped expiry, in ms.
-pub const EXPIRY_CLAMP_OFFSET_MS: i64 = 1_000;
-
-/// A plain ready execution with the given id: no optional field, every timestamp 0.
-pub fn execution(execution_id: &str) -> TaskExecutionStorageValue {
-    TaskExecutionStorageValue::create(NewTaskExecution {
-        timeout_ms: 1_000,
-        ..NewTaskExecution::new("task", execution_id, "input")
-    })
-}
-
-/// A child of `parent_id` at `index`, with the parent flags given.
-pub fn child(
-    execution_id: &str,
-    parent_id: &str,
-    index: i64,
-    only: bool,
-    finalize: bool,
+/// A minimal execution with `edit` applied.
+pub fn with(
+    id: &str,
+    edit: impl FnOnce(&mut TaskExecutionStorageValue),
 ) -> TaskExecutionStorageValue {
-    let mut c = execution(execution_id);
-    c.parent = Some(ParentTaskExecutionSummary {
-        task_id: "task".to_string(),
-        execution_id: parent_id.to_string(),
-        index_in_parent_children: index,
-        is_only_child_of_parent: only,
-        is_finalize_of_parent: finalize,
-    });
-    c
+    let mut v = minimal_execution(id);
+    edit(&mut v);
+    v
 }
 
-/// An update that changes nothing but asks for `updated_at`.
-pub fn update(updated_at: i64) -> TaskExecutionStorageUpdate {
-    TaskExecutionStorageUpdate {
-        updated_at,
-        ..TaskExecutionStorageUpdate::default()
-    }
+/// Inserts `executions` in one `insertMany` call.
+pub async fn insert(
+    storage: &dyn TaskExecutionsStorage,
+    executions: Vec<TaskExecutionStorageValue>,
+) -> Result<(), ConformanceError> {
+    storage.insert_many(executions).await.during("insertMany")
 }
 
 /// Reads executions by id, `None` where absent.
@@ -117,7 +93,7 @@ pub async fn insert_children(
             UpdateByIdAndInsertChildrenRequest {
                 execution_id: parent_id.to_string(),
                 filters: None,
-                update: update(PAST),
+                update: touch(PAST_MS),
                 children_task_executions_to_insert_if_any_updated: children,
             },
         ])

@@ -3,118 +3,66 @@
 //! atomicity when a child is a duplicate.
 
 use durable_execution_storage_convex::{
-    DurableExecutionErrorStorageValue, DurableExecutionErrorType,
-    OnChildrenFinishedProcessingStatus, TaskExecutionCloseStatus, TaskExecutionStatus,
-    TaskExecutionStorageGetByIdFilters, TaskExecutionStorageUnset, TaskExecutionStorageUpdate,
-    TaskExecutionSummary, UpdateByIdAndInsertChildrenRequest, UpdateByIdRequest,
+    TaskExecutionStatus, TaskExecutionStorageGetByIdFilters, UpdateByIdAndInsertChildrenRequest,
+    UpdateByIdRequest,
 };
 
 use super::support::*;
-use super::{scenario, Ctx, Family, Scenario};
+use super::{scenarios, Ctx, Family, Scenario};
 use crate::error::{ConformanceError, StorageResultExt};
 
 pub fn scenarios() -> Vec<Scenario> {
-    let f = Family::Updates;
-    vec![
-        scenario!(f, update_sets_every_field_and_unset_wins, [UpdateManyById]),
-        scenario!(
-            f,
-            updates_skip_missing_and_filtered_out_executions,
-            [UpdateManyById]
-        ),
-        scenario!(f, requests_of_one_batch_apply_in_order, [UpdateManyById]),
-        scenario!(
-            f,
-            children_are_inserted_only_when_their_parent_is_updated,
-            [
-                UpdateManyByIdAndInsertChildrenIfUpdated,
-                GetManyByParentExecutionId
-            ]
-        ),
-        scenario!(
-            f,
-            a_duplicate_child_rolls_back_the_whole_call,
-            [UpdateManyByIdAndInsertChildrenIfUpdated]
-        ),
-    ]
-}
-
-fn full_update() -> TaskExecutionStorageUpdate {
-    TaskExecutionStorageUpdate {
-        executor_id: Some("x9".into()),
-        status: Some(TaskExecutionStatus::Completed),
-        is_finished: Some(true),
-        run_output: Some("ro".into()),
-        output: Some("o".into()),
-        error: Some(DurableExecutionErrorStorageValue {
-            error_type: DurableExecutionErrorType::Cancelled,
-            message: "stop".into(),
-            is_retryable: false,
-            is_internal: true,
-        }),
-        retry_attempts: Some(4),
-        start_at: Some(F0 + 10),
-        started_at: Some(F0 + 11),
-        expires_at: Some(F0 + 12),
-        waiting_for_children_started_at: Some(F0 + 13),
-        waiting_for_finalize_started_at: Some(F0 + 14),
-        finished_at: Some(F0 + 15),
-        children: Some(vec![TaskExecutionSummary {
-            task_id: "k".into(),
-            execution_id: "k1".into(),
-        }]),
-        active_children_count: Some(1),
-        on_children_finished_processing_status: Some(OnChildrenFinishedProcessingStatus::Processed),
-        on_children_finished_processing_expires_at: Some(F0 + 16),
-        on_children_finished_processing_finished_at: Some(F0 + 17),
-        finalize: Some(TaskExecutionSummary {
-            task_id: "f".into(),
-            execution_id: "f1".into(),
-        }),
-        close_status: Some(TaskExecutionCloseStatus::Ready),
-        close_expires_at: Some(F0 + 18),
-        closed_at: Some(F0 + 19),
-        needs_promise_cancellation: Some(true),
-        updated_at: F1,
-        unset: None,
+    scenarios! { Family::Updates;
+        update_sets_every_field_and_unset_wins: [UpdateManyById],
+        updates_skip_missing_and_filtered_out_executions: [UpdateManyById],
+        requests_of_one_batch_apply_in_order: [UpdateManyById],
+        empty_update_batches_change_nothing: [
+            UpdateManyById, UpdateManyByIdAndInsertChildrenIfUpdated,
+            UpdateManyByParentExecutionIdAndIsFinished
+        ],
+        children_are_inserted_only_when_their_parent_is_updated: [
+            UpdateManyByIdAndInsertChildrenIfUpdated, GetManyByParentExecutionId
+        ],
+        a_duplicate_child_rolls_back_the_whole_call: [UpdateManyByIdAndInsertChildrenIfUpdated],
     }
 }
 
 async fn update_sets_every_field_and_unset_wins(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("a")])
-        .await
-        .during("insertMany")?;
+    insert(&*s, vec![minimal_execution("a")]).await?;
     let before = read_one(&*s, "a").await?;
     let u = full_update();
     update_one(&*s, "a", u.clone()).await?;
     let mut expected = before;
     expected.executor_id = u.executor_id.clone();
-    expected.status = TaskExecutionStatus::Completed;
-    expected.is_finished = true;
+    expected.status = u.status.expect("full_update sets it");
+    expected.is_finished = u.is_finished.expect("full_update sets it");
     expected.run_output = u.run_output.clone();
     expected.output = u.output.clone();
     expected.error = u.error.clone();
-    expected.retry_attempts = 4;
-    expected.start_at = F0 + 10;
+    expected.retry_attempts = u.retry_attempts.expect("full_update sets it");
+    expected.start_at = u.start_at.expect("full_update sets it");
     expected.started_at = u.started_at;
     expected.expires_at = u.expires_at;
     expected.waiting_for_children_started_at = u.waiting_for_children_started_at;
     expected.waiting_for_finalize_started_at = u.waiting_for_finalize_started_at;
     expected.finished_at = u.finished_at;
     expected.children = u.children.clone();
-    expected.active_children_count = 1;
-    expected.on_children_finished_processing_status = OnChildrenFinishedProcessingStatus::Processed;
+    expected.active_children_count = u.active_children_count.expect("full_update sets it");
+    expected.on_children_finished_processing_status = u
+        .on_children_finished_processing_status
+        .expect("full_update sets it");
     expected.on_children_finished_processing_expires_at =
         u.on_children_finished_processing_expires_at;
     expected.on_children_finished_processing_finished_at =
         u.on_children_finished_processing_finished_at;
     expected.finalize = u.finalize.clone();
-    expected.close_status = TaskExecutionCloseStatus::Ready;
+    expected.close_status = u.close_status.expect("full_update sets it");
     expected.close_expires_at = u.close_expires_at;
     expected.closed_at = u.closed_at;
-    expected.needs_promise_cancellation = true;
-    expected.updated_at = F1;
+    expected.needs_promise_cancellation =
+        u.needs_promise_cancellation.expect("full_update sets it");
+    expected.updated_at = u.updated_at;
     ensure_eq(
         "a after setting every field",
         &expected,
@@ -124,15 +72,7 @@ async fn update_sets_every_field_and_unset_wins(ctx: &Ctx<'_>) -> Result<(), Con
     // Every unset flag, with a value for the same field in the same update: unset wins.
     let mut u = full_update();
     u.updated_at = F2;
-    u.unset = Some(TaskExecutionStorageUnset {
-        executor_id: true,
-        run_output: true,
-        error: true,
-        started_at: true,
-        expires_at: true,
-        on_children_finished_processing_expires_at: true,
-        close_expires_at: true,
-    });
+    u.unset = Some(unset_all());
     update_one(&*s, "a", u).await?;
     expected.executor_id = None;
     expected.run_output = None;
@@ -153,10 +93,8 @@ async fn updates_skip_missing_and_filtered_out_executions(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("a"), execution("b")])
-        .await
-        .during("insertMany")?;
-    let mut u = update(F0);
+    insert(&*s, vec![minimal_execution("a"), minimal_execution("b")]).await?;
+    let mut u = touch(F0);
     u.output = Some("changed".into());
     let filter = |status| {
         Some(TaskExecutionStorageGetByIdFilters {
@@ -197,13 +135,11 @@ async fn updates_skip_missing_and_filtered_out_executions(
 
 async fn requests_of_one_batch_apply_in_order(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("a")])
-        .await
-        .during("insertMany")?;
-    let mut first = update(F0);
+    insert(&*s, vec![minimal_execution("a")]).await?;
+    let mut first = touch(F0);
     first.output = Some("first".into());
     first.status = Some(TaskExecutionStatus::Running);
-    let mut second = update(F0);
+    let mut second = touch(F0);
     second.output = Some("second".into());
     // Matches only after the first request changed the status.
     let running = Some(TaskExecutionStorageGetByIdFilters {
@@ -231,14 +167,39 @@ async fn requests_of_one_batch_apply_in_order(ctx: &Ctx<'_>) -> Result<(), Confo
     )
 }
 
+async fn empty_update_batches_change_nothing(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    insert(
+        &*s,
+        vec![
+            minimal_execution("p"),
+            child_execution("c", "p", 0, true, false),
+        ],
+    )
+    .await?;
+    let before = read(&*s, &["p", "c"]).await?;
+    s.update_many_by_id(vec![])
+        .await
+        .during("updateManyById([])")?;
+    s.update_many_by_id_and_insert_children_if_updated(vec![])
+        .await
+        .during("updateManyByIdAndInsertChildrenIfUpdated([])")?;
+    s.update_many_by_parent_execution_id_and_is_finished(vec![])
+        .await
+        .during("updateManyByParentExecutionIdAndIsFinished([])")?;
+    ensure_eq(
+        "rows after three empty update batches",
+        &before,
+        &read(&*s, &["p", "c"]).await?,
+    )
+}
+
 async fn children_are_inserted_only_when_their_parent_is_updated(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("p"), execution("q")])
-        .await
-        .during("insertMany")?;
-    let mut u = update(F0);
+    insert(&*s, vec![minimal_execution("p"), minimal_execution("q")]).await?;
+    let mut u = touch(F0);
     u.status = Some(TaskExecutionStatus::WaitingForChildren);
     u.active_children_count = Some(2);
     let running = Some(TaskExecutionStorageGetByIdFilters {
@@ -251,15 +212,15 @@ async fn children_are_inserted_only_when_their_parent_is_updated(
             filters: None,
             update: u.clone(),
             children_task_executions_to_insert_if_any_updated: vec![
-                child("p1", "p", 0, false, false),
-                child("p2", "p", 1, false, false),
+                child_execution("p1", "p", 0, false, false),
+                child_execution("p2", "p", 1, false, false),
             ],
         },
         UpdateByIdAndInsertChildrenRequest {
             execution_id: "q".into(),
             filters: running,
             update: u.clone(),
-            children_task_executions_to_insert_if_any_updated: vec![child(
+            children_task_executions_to_insert_if_any_updated: vec![child_execution(
                 "q1", "q", 0, true, false,
             )],
         },
@@ -267,7 +228,7 @@ async fn children_are_inserted_only_when_their_parent_is_updated(
             execution_id: "missing".into(),
             filters: None,
             update: u,
-            children_task_executions_to_insert_if_any_updated: vec![child(
+            children_task_executions_to_insert_if_any_updated: vec![child_execution(
                 "m1", "missing", 0, true, false,
             )],
         },
@@ -308,10 +269,16 @@ async fn a_duplicate_child_rolls_back_the_whole_call(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    s.insert_many(vec![execution("p"), execution("q"), execution("taken")])
-        .await
-        .during("insertMany")?;
-    let mut u = update(F0);
+    insert(
+        &*s,
+        vec![
+            minimal_execution("p"),
+            minimal_execution("q"),
+            minimal_execution("taken"),
+        ],
+    )
+    .await?;
+    let mut u = touch(F0);
     u.output = Some("updated".into());
     let result = s
         .update_many_by_id_and_insert_children_if_updated(vec![
@@ -319,7 +286,7 @@ async fn a_duplicate_child_rolls_back_the_whole_call(
                 execution_id: "p".into(),
                 filters: None,
                 update: u.clone(),
-                children_task_executions_to_insert_if_any_updated: vec![child(
+                children_task_executions_to_insert_if_any_updated: vec![child_execution(
                     "p1", "p", 0, true, false,
                 )],
             },
@@ -328,8 +295,8 @@ async fn a_duplicate_child_rolls_back_the_whole_call(
                 filters: None,
                 update: u,
                 children_task_executions_to_insert_if_any_updated: vec![
-                    child("q1", "q", 0, false, false),
-                    child("taken", "q", 1, false, false),
+                    child_execution("q1", "q", 0, false, false),
+                    child_execution("taken", "q", 1, false, false),
                 ],
             },
         ])

@@ -2,61 +2,48 @@
 
 use std::sync::LazyLock;
 
-use crate::functions::args;
+use crate::functions::args::{Fields, PlainFunction, ShapeError};
 use crate::functions::inserts::insert_one;
-use crate::functions::schema::{get_by_id_filters, insert_value, string, update_request};
+use crate::functions::schema::{get_by_id_filters, insert_value, requests, string, update_request};
 use crate::functions::update::{update_one, UpdateRequest};
-use crate::functions::validator::{array, object, optional, required, Validator};
-use crate::functions::{Args, FunctionError};
+use crate::functions::validator::{array, optional, required, Validator};
+use crate::functions::FunctionError;
 use crate::limits::INLINE_READ_LOOKUPS_MAX;
 use crate::store::{Document, ReadTx, Store};
 use crate::value::{Object, Value};
 
 /// `{requests: v.array({executionId, filters?})}`.
 pub static GET_MANY_BY_ID_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([
-            required("executionId", string()),
-            optional("filters", get_by_id_filters()),
-        ])),
-    )])
+    requests([
+        required("executionId", string()),
+        optional("filters", get_by_id_filters()),
+    ])
 });
 
 /// `{requests: v.array({sleepingTaskUniqueId})}`.
-pub static GET_MANY_BY_SLEEPING_ID_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([required("sleepingTaskUniqueId", string())])),
-    )])
-});
+pub static GET_MANY_BY_SLEEPING_ID_ARGS: LazyLock<Validator> =
+    LazyLock::new(|| requests([required("sleepingTaskUniqueId", string())]));
 
 /// `{requests: v.array({executionId, filters?, update})}`.
 pub static UPDATE_MANY_BY_ID_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([
-            required("executionId", string()),
-            optional("filters", get_by_id_filters()),
-            required("update", update_request()),
-        ])),
-    )])
+    requests([
+        required("executionId", string()),
+        optional("filters", get_by_id_filters()),
+        required("update", update_request()),
+    ])
 });
 
 /// `{requests: v.array({executionId, filters?, update, childrenTaskExecutionsToInsertIfAnyUpdated})}`.
 pub static UPDATE_AND_INSERT_CHILDREN_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([
-            required("executionId", string()),
-            optional("filters", get_by_id_filters()),
-            required("update", update_request()),
-            required(
-                "childrenTaskExecutionsToInsertIfAnyUpdated",
-                array(insert_value()),
-            ),
-        ])),
-    )])
+    requests([
+        required("executionId", string()),
+        optional("filters", get_by_id_filters()),
+        required("update", update_request()),
+        required(
+            "childrenTaskExecutionsToInsertIfAnyUpdated",
+            array(insert_value()),
+        ),
+    ])
 });
 
 /// One `{executionId, filters?}` request.
@@ -66,13 +53,18 @@ struct ByIdRequest {
 }
 
 impl ByIdRequest {
-    fn from_validated(request: &mut Object) -> Self {
-        let execution_id = args::string(request, "executionId").to_string();
-        let filters = request.remove("filters").map(args::into_object);
-        Self {
-            execution_id,
-            filters,
-        }
+    fn read(request: &mut Fields) -> Result<Self, ShapeError> {
+        Ok(Self {
+            execution_id: request.string("executionId")?,
+            filters: request.optional_object("filters")?,
+        })
+    }
+
+    /// The request's document, when it exists and passes the filters.
+    fn find(&self, tx: &ReadTx<'_>) -> Result<Option<Document>, FunctionError> {
+        Ok(tx
+            .execution_by_execution_id(&self.execution_id)?
+            .filter(|doc| matches_filters(doc, self.filters.as_ref())))
     }
 }
 
@@ -88,121 +80,139 @@ fn matches_filters(doc: &Document, filters: Option<&Object>) -> bool {
         })
 }
 
-/// Each request's document, or null when absent or filtered out; in request order.
-pub async fn get_many_by_id(store: &Store, mut args: Args) -> Result<Value, FunctionError> {
-    let requests: Vec<ByIdRequest> = args::take_array(&mut args, "requests")
-        .into_iter()
-        .map(|r| ByIdRequest::from_validated(&mut args::into_object(r)))
-        .collect();
-    let lookups = requests.len();
-    read_lookups(store, lookups, move |tx| {
-        let mut results = Vec::with_capacity(requests.len());
-        for request in &requests {
-            let doc = tx.execution_by_execution_id(&request.execution_id)?;
-            results.push(match doc {
-                Some(doc) if matches_filters(&doc, request.filters.as_ref()) => doc.into_value(),
-                _ => Value::Null,
-            });
+/// One document (or null) per key, in key order, found by `find`: a read of point lookups, run
+/// inline when few and on a blocking thread when many.
+async fn find_each<K: Send + Sync + 'static>(
+    store: &Store,
+    keys: Vec<K>,
+    find: fn(&ReadTx<'_>, &K) -> Result<Option<Document>, FunctionError>,
+) -> Result<Value, FunctionError> {
+    let inline = keys.len() <= INLINE_READ_LOOKUPS_MAX;
+    let read = move |tx: &ReadTx<'_>| {
+        let mut results = Vec::with_capacity(keys.len());
+        for key in &keys {
+            results.push(find(tx, key)?.map_or(Value::Null, Document::into_value));
         }
         Ok(Value::Array(results))
-    })
-    .await
-}
-
-/// Runs a read of `lookups` point lookups: inline when few, on a blocking thread when many.
-async fn read_lookups<F>(store: &Store, lookups: usize, read: F) -> Result<Value, FunctionError>
-where
-    F: Fn(&ReadTx<'_>) -> Result<Value, FunctionError> + Send + Sync + 'static,
-{
-    if lookups <= INLINE_READ_LOOKUPS_MAX {
+    };
+    if inline {
         store.read_inline(read).await
     } else {
         store.read(read).await
     }
 }
 
-/// Each request's document by its sleeping task unique id, or null.
-pub async fn get_many_by_sleeping_task_unique_id(
-    store: &Store,
-    mut args: Args,
-) -> Result<Value, FunctionError> {
-    let unique_ids: Vec<String> = args::take_array(&mut args, "requests")
-        .into_iter()
-        .map(|r| args::string(&args::into_object(r), "sleepingTaskUniqueId").to_string())
-        .collect();
-    let lookups = unique_ids.len();
-    read_lookups(store, lookups, move |tx| {
-        let mut results = Vec::with_capacity(unique_ids.len());
-        for unique_id in &unique_ids {
-            let doc = tx.execution_by_sleeping_task_unique_id(unique_id)?;
-            results.push(doc.map_or(Value::Null, Document::into_value));
-        }
-        Ok(Value::Array(results))
-    })
-    .await
+/// `getManyById`: each request's document, or null when absent or filtered out; in request
+/// order.
+pub(crate) struct GetManyById {
+    requests: Vec<ByIdRequest>,
 }
 
-/// One atomic mutation: each matching document gets its update; others are skipped.
-pub async fn update_many_by_id(store: &Store, mut args: Args) -> Result<Value, FunctionError> {
-    let requests: Vec<(ByIdRequest, UpdateRequest)> = args::take_array(&mut args, "requests")
-        .into_iter()
-        .map(|r| {
-            let mut r = args::into_object(r);
-            let update = UpdateRequest::from_validated(&r["update"]);
-            (ByIdRequest::from_validated(&mut r), update)
+impl PlainFunction for GetManyById {
+    const ARGS: &'static LazyLock<Validator> = &GET_MANY_BY_ID_ARGS;
+
+    fn read(mut args: Fields) -> Result<Self, ShapeError> {
+        let requests = args.each("requests", |mut request| ByIdRequest::read(&mut request))?;
+        Ok(Self { requests })
+    }
+
+    async fn run(self, store: &Store) -> Result<Value, FunctionError> {
+        find_each(store, self.requests, |tx, request| request.find(tx)).await
+    }
+}
+
+/// `getManyBySleepingTaskUniqueId`: each request's document by its sleeping task unique id,
+/// or null.
+pub(crate) struct GetManyBySleepingTaskUniqueId {
+    unique_ids: Vec<String>,
+}
+
+impl PlainFunction for GetManyBySleepingTaskUniqueId {
+    const ARGS: &'static LazyLock<Validator> = &GET_MANY_BY_SLEEPING_ID_ARGS;
+
+    fn read(mut args: Fields) -> Result<Self, ShapeError> {
+        let unique_ids = args.each("requests", |mut r| r.string("sleepingTaskUniqueId"))?;
+        Ok(Self { unique_ids })
+    }
+
+    async fn run(self, store: &Store) -> Result<Value, FunctionError> {
+        find_each(store, self.unique_ids, |tx, unique_id| {
+            Ok(tx.execution_by_sleeping_task_unique_id(unique_id)?)
         })
-        .collect();
-    store
-        .write(move |tx| {
-            for (request, mut update) in requests {
-                if let Some(doc) = tx.execution_by_execution_id(&request.execution_id)? {
-                    if matches_filters(&doc, request.filters.as_ref()) {
+        .await
+    }
+}
+
+/// `updateManyById`: one atomic mutation; each matching document gets its update, others are
+/// skipped.
+pub(crate) struct UpdateManyById {
+    requests: Vec<(ByIdRequest, UpdateRequest)>,
+}
+
+impl PlainFunction for UpdateManyById {
+    const ARGS: &'static LazyLock<Validator> = &UPDATE_MANY_BY_ID_ARGS;
+
+    fn read(mut args: Fields) -> Result<Self, ShapeError> {
+        let requests = args.each("requests", |mut request| {
+            let update = UpdateRequest::from_validated(&request.value("update")?);
+            Ok((ByIdRequest::read(&mut request)?, update))
+        })?;
+        Ok(Self { requests })
+    }
+
+    async fn run(self, store: &Store) -> Result<Value, FunctionError> {
+        store
+            .write(move |tx| {
+                for (request, mut update) in self.requests {
+                    if let Some(doc) = request.find(tx)? {
                         update_one(tx, &doc, &mut update)?;
                     }
                 }
-            }
-            Ok(Value::Null)
-        })
-        .await
+                Ok(Value::Null)
+            })
+            .await
+    }
 }
 
-/// One atomic mutation: each matching document gets its update, then its children are
-/// inserted with `parentExecutionDocId` = that document's `_id` (insertMany's checks apply).
-pub async fn update_many_by_id_and_insert_children(
-    store: &Store,
-    mut args: Args,
-) -> Result<Value, FunctionError> {
-    let requests: Vec<(ByIdRequest, UpdateRequest, Vec<Value>)> =
-        args::take_array(&mut args, "requests")
-            .into_iter()
-            .map(|r| {
-                let mut r = args::into_object(r);
-                let update = UpdateRequest::from_validated(&r["update"]);
-                let children =
-                    args::take_array(&mut r, "childrenTaskExecutionsToInsertIfAnyUpdated");
-                (ByIdRequest::from_validated(&mut r), update, children)
+/// `updateManyByIdAndInsertChildrenIfUpdated`: one atomic mutation; each matching document
+/// gets its update, then its children are inserted with `parentExecutionDocId` = that
+/// document's `_id` (insertMany's checks apply).
+pub(crate) struct UpdateManyByIdAndInsertChildrenIfUpdated {
+    requests: Vec<(ByIdRequest, UpdateRequest, Vec<Object>)>,
+}
+
+impl PlainFunction for UpdateManyByIdAndInsertChildrenIfUpdated {
+    const ARGS: &'static LazyLock<Validator> = &UPDATE_AND_INSERT_CHILDREN_ARGS;
+
+    fn read(mut args: Fields) -> Result<Self, ShapeError> {
+        let requests = args.each("requests", |mut request| {
+            let update = UpdateRequest::from_validated(&request.value("update")?);
+            let children = request.each("childrenTaskExecutionsToInsertIfAnyUpdated", |child| {
+                Ok(child.into_object())
+            })?;
+            Ok((ByIdRequest::read(&mut request)?, update, children))
+        })?;
+        Ok(Self { requests })
+    }
+
+    async fn run(self, store: &Store) -> Result<Value, FunctionError> {
+        store
+            .write(move |tx| {
+                for (request, mut update, children) in self.requests {
+                    let Some(doc) = request.find(tx)? else {
+                        continue;
+                    };
+                    update_one(tx, &doc, &mut update)?;
+                    for mut child in children {
+                        child.insert(
+                            "parentExecutionDocId".to_string(),
+                            Value::String(doc.id.clone()),
+                        );
+                        insert_one(tx, child)?;
+                    }
+                }
+                Ok(Value::Null)
             })
-            .collect();
-    store
-        .write(move |tx| {
-            for (request, mut update, children) in requests {
-                let Some(doc) = tx.execution_by_execution_id(&request.execution_id)? else {
-                    continue;
-                };
-                if !matches_filters(&doc, request.filters.as_ref()) {
-                    continue;
-                }
-                update_one(tx, &doc, &mut update)?;
-                for child in children {
-                    let mut child = args::into_object(child);
-                    child.insert(
-                        "parentExecutionDocId".to_string(),
-                        Value::String(doc.id.clone()),
-                    );
-                    insert_one(tx, child)?;
-                }
-            }
-            Ok(Value::Null)
-        })
-        .await
+            .await
+    }
 }

@@ -4,86 +4,110 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use crate::functions::args;
-use crate::functions::schema::{boolean, string, update_request};
+use crate::functions::args::{Fields, PlainFunction, ShapeError};
+use crate::functions::schema::{boolean, requests, string, update_request};
 use crate::functions::untyped::check_against_schema;
 use crate::functions::update::{raw_update_one, update_one, UpdateRequest};
-use crate::functions::validator::{array, object, required, Validator};
-use crate::functions::{Args, FunctionError};
+use crate::functions::validator::{required, Validator};
+use crate::functions::FunctionError;
 use crate::store::{Document, Index, IndexRange, Store, WriteTx};
 use crate::value::{self, Value};
 
 /// `{requests: v.array({parentExecutionId})}`.
-pub static GET_CHILDREN_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([required("parentExecutionId", string())])),
-    )])
-});
+pub static GET_CHILDREN_ARGS: LazyLock<Validator> =
+    LazyLock::new(|| requests([required("parentExecutionId", string())]));
 
 /// `{requests: v.array({parentExecutionId, isFinished, update})}`.
 pub static UPDATE_CHILDREN_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([
-            required("parentExecutionId", string()),
-            required("isFinished", boolean()),
-            required("update", update_request()),
-        ])),
-    )])
+    requests([
+        required("parentExecutionId", string()),
+        required("isFinished", boolean()),
+        required("update", update_request()),
+    ])
 });
 
-/// Every child of each parent, unfinished first, then oldest first.
-pub async fn get_many_by_parent(store: &Store, mut args: Args) -> Result<Value, FunctionError> {
-    let parents: Vec<String> = args::take_array(&mut args, "requests")
-        .into_iter()
-        .map(|r| args::string(&args::into_object(r), "parentExecutionId").to_string())
-        .collect();
-    store
-        .read(move |tx| {
-            let mut results = Vec::with_capacity(parents.len());
-            for parent in parents {
-                let range = IndexRange::eq(Index::ParentExecutionIdIsFinished, vec![parent.into()]);
-                let children = tx.executions_in_range(&range, None)?;
-                results.push(Value::Array(
-                    children.into_iter().map(Document::into_value).collect(),
-                ));
-            }
-            Ok(Value::Array(results))
-        })
-        .await
+/// `getManyByParentExecutionId`: every child of each parent, unfinished first, then oldest
+/// first.
+pub(crate) struct GetManyByParentExecutionId {
+    parent_execution_ids: Vec<String>,
 }
 
-/// One atomic mutation: every child with that parent and `isFinished` gets the update.
-pub async fn update_many_by_parent_and_is_finished(
-    store: &Store,
-    mut args: Args,
-) -> Result<Value, FunctionError> {
-    let requests: Vec<(String, bool, UpdateRequest)> = args::take_array(&mut args, "requests")
-        .into_iter()
-        .map(|r| {
-            let r = args::into_object(r);
-            (
-                args::string(&r, "parentExecutionId").to_string(),
-                args::boolean(&r, "isFinished"),
-                UpdateRequest::from_validated(&r["update"]),
-            )
+impl PlainFunction for GetManyByParentExecutionId {
+    const ARGS: &'static LazyLock<Validator> = &GET_CHILDREN_ARGS;
+
+    fn read(mut args: Fields) -> Result<Self, ShapeError> {
+        let parent_execution_ids = args.each("requests", |mut r| r.string("parentExecutionId"))?;
+        Ok(Self {
+            parent_execution_ids,
         })
-        .collect();
-    store
-        .write(move |tx| {
-            for (parent, is_finished, mut update) in requests {
-                let range = IndexRange::eq(
-                    Index::ParentExecutionIdIsFinished,
-                    vec![parent.into(), is_finished.into()],
-                );
-                for child in tx.executions_in_range(&range, None)? {
-                    update_one(tx, &child, &mut update)?;
+    }
+
+    async fn run(self, store: &Store) -> Result<Value, FunctionError> {
+        store
+            .read(move |tx| {
+                let mut results = Vec::with_capacity(self.parent_execution_ids.len());
+                for parent in &self.parent_execution_ids {
+                    let range = IndexRange::eq(
+                        Index::ParentExecutionIdIsFinished,
+                        vec![parent.as_str().into()],
+                    );
+                    let children = tx.executions_in_range(&range, None)?;
+                    results.push(Value::Array(
+                        children.into_iter().map(Document::into_value).collect(),
+                    ));
                 }
-            }
-            Ok(Value::Null)
-        })
-        .await
+                Ok(Value::Array(results))
+            })
+            .await
+    }
+}
+
+/// `updateManyByParentExecutionIdAndIsFinished`: one atomic mutation; every child with that
+/// parent and `isFinished` gets the update.
+pub(crate) struct UpdateManyByParentExecutionIdAndIsFinished {
+    requests: Vec<UpdateChildrenRequest>,
+}
+
+/// One `{parentExecutionId, isFinished, update}` request.
+struct UpdateChildrenRequest {
+    parent_execution_id: String,
+    is_finished: bool,
+    update: UpdateRequest,
+}
+
+impl PlainFunction for UpdateManyByParentExecutionIdAndIsFinished {
+    const ARGS: &'static LazyLock<Validator> = &UPDATE_CHILDREN_ARGS;
+
+    fn read(mut args: Fields) -> Result<Self, ShapeError> {
+        let requests = args.each("requests", |mut request| {
+            Ok(UpdateChildrenRequest {
+                parent_execution_id: request.string("parentExecutionId")?,
+                is_finished: request.boolean("isFinished")?,
+                update: UpdateRequest::from_validated(&request.value("update")?),
+            })
+        })?;
+        Ok(Self { requests })
+    }
+
+    async fn run(self, store: &Store) -> Result<Value, FunctionError> {
+        store
+            .write(move |tx| {
+                for mut request in self.requests {
+                    let range = IndexRange::eq(
+                        Index::ParentExecutionIdIsFinished,
+                        vec![
+                            request.parent_execution_id.into(),
+                            request.is_finished.into(),
+                        ],
+                    );
+                    for child in tx.executions_in_range(&range, None)? {
+                        update_one(tx, &child, &mut request.update)?;
+                    }
+                }
+                Ok(Value::Null)
+            })
+            .await
+    }
 }
 
 /// For the selected children that have a parent and are not its finalize child: a parent of

@@ -2,12 +2,12 @@
 
 use std::sync::LazyLock;
 
-use crate::functions::args;
+use crate::functions::args::{Fields, PlainFunction, ShapeError};
 use crate::functions::document_size::check_document_size;
 use crate::functions::schema::insert_value;
 use crate::functions::update::{clamp_insert, mutation_now};
 use crate::functions::validator::{array, object, required, Validator};
-use crate::functions::{Args, FunctionError};
+use crate::functions::FunctionError;
 use crate::store::{Document, Store, WriteTx};
 use crate::value::{Object, Value};
 
@@ -18,17 +18,30 @@ pub static INSERT_MANY_ARGS: LazyLock<Validator> =
 pub const EXECUTION_ID_EXISTS: &str = "Execution id already exists";
 pub const SLEEPING_TASK_UNIQUE_ID_EXISTS: &str = "Sleeping task unique id already exists";
 
-/// Inserts every execution in one transaction; a duplicate anywhere inserts nothing.
-pub async fn insert_many(store: &Store, mut args: Args) -> Result<Value, FunctionError> {
-    let executions = args::take_array(&mut args, "executions");
-    store
-        .write(move |tx| {
-            for execution in executions {
-                insert_one(tx, args::into_object(execution))?;
-            }
-            Ok(Value::Null)
-        })
-        .await
+/// `insertMany`: inserts every execution in one transaction; a duplicate anywhere inserts
+/// nothing.
+pub(crate) struct InsertMany {
+    executions: Vec<Object>,
+}
+
+impl PlainFunction for InsertMany {
+    const ARGS: &'static LazyLock<Validator> = &INSERT_MANY_ARGS;
+
+    fn read(mut args: Fields) -> Result<Self, ShapeError> {
+        let executions = args.each("executions", |execution| Ok(execution.into_object()))?;
+        Ok(Self { executions })
+    }
+
+    async fn run(self, store: &Store) -> Result<Value, FunctionError> {
+        store
+            .write(move |tx| {
+                for execution in self.executions {
+                    insert_one(tx, execution)?;
+                }
+                Ok(Value::Null)
+            })
+            .await
+    }
 }
 
 /// Upstream's `insertOneHelper`: uniqueness checks (earlier inserts of the same transaction

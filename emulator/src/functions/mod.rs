@@ -1,20 +1,26 @@
 //! The 17 public storage functions: dispatch, the auth check, argument validation, errors.
 //!
-//! [`Functions::call`] is the whole life of one call once the HTTP layer has decoded it:
-//! check the secret in the envelope `{authSecret, args}` (always first, before any lock or
-//! validation), validate the inner `args` strictly, then run the function's family module:
+//! [`Functions::call`] is the whole life of one call once the HTTP layer has decoded it. The
+//! operations themselves come from the workspace's registry (`convex_storage_operations`);
+//! [`route`] is this crate's one exhaustive table of what runs each:
+//!
+//! * the nine **plain** functions check the secret in the envelope `{authSecret, args}` first,
+//!   then check the inner `args` against the function's validator and read them into its own
+//!   struct (`args.rs`), then run it;
+//! * the eight **locked** selectors do what upstream's `actionWithLock` does: lock key from
+//!   the unvalidated inner `args`, lock, and only then the secret and the one mutation.
 //!
 //! | module | functions |
 //! |---|---|
 //! | `inserts` | insertMany |
 //! | `by_id` | getManyById, getManyBySleepingTaskUniqueId, updateManyById, updateManyByIdAndInsertChildrenIfUpdated |
-//! | `selectors` | the six locked selectors over one index each |
-//! | `children` | getManyByParentExecutionId, updateManyByParentExecutionIdAndIsFinished, updateAndDecrementParentACCByIsFinishedAndCloseStatus |
+//! | `selectors` | the eight locked selectors, one constant each |
+//! | `children` | getManyByParentExecutionId, updateManyByParentExecutionIdAndIsFinished, and the decrement sweep's parent bookkeeping |
 //! | `deletes` | deleteById, deleteAll |
 //!
-//! Each family file holds its argument validators and its effect on the store. A function that
-//! throws upstream returns a [`FunctionError`] here, which the HTTP layer answers as Convex
-//! does (HTTP 200, `status: "error"`).
+//! Each family file holds its argument validators, its argument structs and its effect on the
+//! store. A function that throws upstream returns a [`FunctionError`] here, which the HTTP
+//! layer answers as Convex does (HTTP 200, `status: "error"`).
 
 mod args;
 mod auth;
@@ -31,158 +37,20 @@ mod untyped;
 pub mod update;
 pub mod validator;
 
-use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::limits::RETURN_VALUE_BYTES_MAX;
 use crate::store::{Store, Usage, UsageScope};
 use crate::value::{Object, Value};
+use args::PlainFunction;
 use locks::Locks;
-use validator::{ValidationError, Validator};
+use selectors::Selector;
+use validator::ValidationError;
 
-/// The inner arguments of a call, once validated: an object of the function's fields.
-pub(crate) type Args = Object;
-
-/// How a function may be called (`/api/query`, `/api/mutation`, `/api/action`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FunctionKind {
-    Query,
-    Mutation,
-    Action,
-}
-
-impl fmt::Display for FunctionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FunctionKind::Query => "Query",
-            FunctionKind::Mutation => "Mutation",
-            FunctionKind::Action => "Action",
-        })
-    }
-}
-
-/// One of the 17 public functions (SPEC.md §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Function {
-    InsertMany,
-    GetManyById,
-    GetManyBySleepingTaskUniqueId,
-    UpdateManyById,
-    UpdateManyByIdAndInsertChildrenIfUpdated,
-    UpdateByStatusAndStartAtLessThanAndReturn,
-    UpdateByStatusAndOcfpStatusAndAccZeroAndReturn,
-    UpdateByCloseStatusAndReturn,
-    UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan,
-    UpdateByOcfpExpiresAt,
-    UpdateByCloseExpiresAt,
-    UpdateByExecutorIdAndNpcAndReturn,
-    GetManyByParentExecutionId,
-    UpdateManyByParentExecutionIdAndIsFinished,
-    UpdateAndDecrementParentAccByIsFinishedAndCloseStatus,
-    DeleteById,
-    DeleteAll,
-}
-
-impl Function {
-    /// All 17, in SPEC order.
-    pub const ALL: [Function; 17] = [
-        Function::InsertMany,
-        Function::GetManyById,
-        Function::GetManyBySleepingTaskUniqueId,
-        Function::UpdateManyById,
-        Function::UpdateManyByIdAndInsertChildrenIfUpdated,
-        Function::UpdateByStatusAndStartAtLessThanAndReturn,
-        Function::UpdateByStatusAndOcfpStatusAndAccZeroAndReturn,
-        Function::UpdateByCloseStatusAndReturn,
-        Function::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan,
-        Function::UpdateByOcfpExpiresAt,
-        Function::UpdateByCloseExpiresAt,
-        Function::UpdateByExecutorIdAndNpcAndReturn,
-        Function::GetManyByParentExecutionId,
-        Function::UpdateManyByParentExecutionIdAndIsFinished,
-        Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus,
-        Function::DeleteById,
-        Function::DeleteAll,
-    ];
-
-    /// The exported name, the part after `:` in the path.
-    pub fn name(self) -> &'static str {
-        match self {
-            Function::InsertMany => "insertMany",
-            Function::GetManyById => "getManyById",
-            Function::GetManyBySleepingTaskUniqueId => "getManyBySleepingTaskUniqueId",
-            Function::UpdateManyById => "updateManyById",
-            Function::UpdateManyByIdAndInsertChildrenIfUpdated => {
-                "updateManyByIdAndInsertChildrenIfUpdated"
-            }
-            Function::UpdateByStatusAndStartAtLessThanAndReturn => {
-                "updateByStatusAndStartAtLessThanAndReturn"
-            }
-            Function::UpdateByStatusAndOcfpStatusAndAccZeroAndReturn => {
-                "updateByStatusAndOCFPStatusAndACCZeroAndReturn"
-            }
-            Function::UpdateByCloseStatusAndReturn => "updateByCloseStatusAndReturn",
-            Function::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan => {
-                "updateByStatusAndIsSleepingTaskAndExpiresAtLessThan"
-            }
-            Function::UpdateByOcfpExpiresAt => "updateByOCFPExpiresAt",
-            Function::UpdateByCloseExpiresAt => "updateByCloseExpiresAt",
-            Function::UpdateByExecutorIdAndNpcAndReturn => "updateByExecutorIdAndNPCAndReturn",
-            Function::GetManyByParentExecutionId => "getManyByParentExecutionId",
-            Function::UpdateManyByParentExecutionIdAndIsFinished => {
-                "updateManyByParentExecutionIdAndIsFinished"
-            }
-            Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus => {
-                "updateAndDecrementParentACCByIsFinishedAndCloseStatus"
-            }
-            Function::DeleteById => "deleteById",
-            Function::DeleteAll => "deleteAll",
-        }
-    }
-
-    /// The function with this exported name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.name() == name)
-    }
-
-    /// Whether it is registered as a query, mutation or action (docs/SPEC.md section 5).
-    pub fn kind(self) -> FunctionKind {
-        match self {
-            Function::InsertMany | Function::DeleteById => FunctionKind::Mutation,
-            Function::GetManyById
-            | Function::GetManyBySleepingTaskUniqueId
-            | Function::GetManyByParentExecutionId => FunctionKind::Query,
-            _ => FunctionKind::Action,
-        }
-    }
-
-    /// The validator of the inner `args`; `None` for the eight locked actions, which upstream
-    /// leaves unvalidated (`selectors.rs` reads their arguments as its JavaScript does).
-    pub(crate) fn args_validator(self) -> Option<&'static Validator> {
-        Some(match self {
-            Function::InsertMany => &inserts::INSERT_MANY_ARGS,
-            Function::GetManyById => &by_id::GET_MANY_BY_ID_ARGS,
-            Function::GetManyBySleepingTaskUniqueId => &by_id::GET_MANY_BY_SLEEPING_ID_ARGS,
-            Function::UpdateManyById => &by_id::UPDATE_MANY_BY_ID_ARGS,
-            Function::UpdateManyByIdAndInsertChildrenIfUpdated => {
-                &by_id::UPDATE_AND_INSERT_CHILDREN_ARGS
-            }
-            Function::GetManyByParentExecutionId => &children::GET_CHILDREN_ARGS,
-            Function::UpdateManyByParentExecutionIdAndIsFinished => &children::UPDATE_CHILDREN_ARGS,
-            Function::DeleteById => &deletes::DELETE_BY_ID_ARGS,
-            Function::DeleteAll => &deletes::DELETE_ALL_ARGS,
-            Function::UpdateByStatusAndStartAtLessThanAndReturn
-            | Function::UpdateByStatusAndOcfpStatusAndAccZeroAndReturn
-            | Function::UpdateByCloseStatusAndReturn
-            | Function::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan
-            | Function::UpdateByOcfpExpiresAt
-            | Function::UpdateByCloseExpiresAt
-            | Function::UpdateByExecutorIdAndNpcAndReturn
-            | Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus => return None,
-        })
-    }
-}
+pub use convex_storage_operations::{FunctionKind, Operation};
 
 /// A call that did not return a value.
 #[derive(Debug)]
@@ -274,36 +142,34 @@ impl Functions {
 
     /// [`Functions::call`], also reporting the documents and bytes the call read and wrote and
     /// the executions it changed.
-    pub async fn call_observed(&self, function: Function, envelope: Option<Value>) -> Observed {
+    pub async fn call_observed(&self, function: Operation, envelope: Option<Value>) -> Observed {
         let (result, usage) = UsageScope::run(self.call(function, envelope)).await;
         Observed { result, usage }
     }
 
     /// Calls `function` with its first positional argument (`None` when none was sent).
-    ///
-    /// The nine plain functions do what upstream's public functions do: check the secret, then
-    /// `ctx.runQuery`/`runMutation` the component function with the inner `args` (which must
-    /// be an object), whose validator checks them. The eight locked actions go through
-    /// [`Functions::call_locked`].
     pub async fn call(
         &self,
-        function: Function,
+        function: Operation,
         envelope: Option<Value>,
     ) -> Result<Value, FunctionError> {
-        if let Some(selector) = selectors::selector(function) {
-            return self.call_locked(function, selector, envelope).await;
+        match route(function) {
+            Route::Plain(run) => self.call_plain(run, envelope).await,
+            Route::Locked(selector) => self.call_locked(function, selector, envelope).await,
         }
-        let Some(validator) = function.args_validator() else {
-            return Err(unlisted(function));
-        };
+    }
+
+    /// The nine plain functions do what upstream's public functions do: check the secret, then
+    /// `ctx.runQuery`/`runMutation` the component function with the inner `args` (which must
+    /// be an object), whose validator checks them.
+    async fn call_plain(
+        &self,
+        run: RunPlain,
+        envelope: Option<Value>,
+    ) -> Result<Value, FunctionError> {
         let inner = auth::open_envelope(envelope, &self.auth_secret)?;
         let args = untyped::mutation_args(inner)?;
-        let args = Value::Object(args);
-        validator.check(&args)?;
-        let Value::Object(args) = args else {
-            unreachable!("built as an object just above")
-        };
-        let value = self.call_plain(function, args).await?;
+        let value = run(&self.store, args).await?;
         check_return_value_size(&value)?;
         Ok(value)
     }
@@ -314,8 +180,8 @@ impl Functions {
     /// `finally`, whose failure (the row already deleted) replaces the call's outcome.
     async fn call_locked(
         &self,
-        function: Function,
-        selector: selectors::Selector,
+        function: Operation,
+        selector: Selector,
         envelope: Option<Value>,
     ) -> Result<Value, FunctionError> {
         // `args.args`: reading `args` of no envelope or of `null` is a TypeError too, but only
@@ -356,38 +222,67 @@ impl Functions {
         lock.release()?;
         outcome
     }
+}
 
-    async fn call_plain(&self, function: Function, args: Args) -> Result<Value, FunctionError> {
-        let store = &self.store;
-        match function {
-            Function::InsertMany => inserts::insert_many(store, args).await,
-            Function::GetManyById => by_id::get_many_by_id(store, args).await,
-            Function::GetManyBySleepingTaskUniqueId => {
-                by_id::get_many_by_sleeping_task_unique_id(store, args).await
-            }
-            Function::UpdateManyById => by_id::update_many_by_id(store, args).await,
-            Function::UpdateManyByIdAndInsertChildrenIfUpdated => {
-                by_id::update_many_by_id_and_insert_children(store, args).await
-            }
-            Function::GetManyByParentExecutionId => children::get_many_by_parent(store, args).await,
-            Function::UpdateManyByParentExecutionIdAndIsFinished => {
-                children::update_many_by_parent_and_is_finished(store, args).await
-            }
-            Function::DeleteById => deletes::delete_by_id(store, args).await,
-            Function::DeleteAll => deletes::delete_all(store).await,
-            locked => Err(unlisted(locked)),
+/// A plain function's whole run from its unchecked inner `args`: check, read, run.
+type RunPlain =
+    for<'s> fn(&'s Store, Object) -> Pin<Box<dyn Future<Output = PlainResult> + Send + 's>>;
+type PlainResult = Result<Value, FunctionError>;
+
+/// How the emulator runs one operation.
+enum Route {
+    /// Validated arguments, read into the function's own struct.
+    Plain(RunPlain),
+    /// One of the eight locked selectors, whose arguments upstream leaves unvalidated.
+    Locked(Selector),
+}
+
+/// The emulator's one table of the 17 operations: what runs each. The `match` is exhaustive,
+/// so a new operation in the registry does not compile until it has a row here, and a test
+/// checks that the locked rows are exactly the registry's locked operations.
+fn route(function: Operation) -> Route {
+    use Operation as Op;
+    match function {
+        Op::InsertMany => Route::Plain(plain::<inserts::InsertMany>),
+        Op::GetManyById => Route::Plain(plain::<by_id::GetManyById>),
+        Op::GetManyBySleepingTaskUniqueId => {
+            Route::Plain(plain::<by_id::GetManyBySleepingTaskUniqueId>)
         }
+        Op::UpdateManyById => Route::Plain(plain::<by_id::UpdateManyById>),
+        Op::UpdateManyByIdAndInsertChildrenIfUpdated => {
+            Route::Plain(plain::<by_id::UpdateManyByIdAndInsertChildrenIfUpdated>)
+        }
+        Op::UpdateByStatusAndStartAtLessThanAndReturn => Route::Locked(selectors::BY_START_AT),
+        Op::UpdateByStatusAndOCFPStatusAndACCZeroAndReturn => {
+            Route::Locked(selectors::BY_OCFP_STATUS_ACC_ZERO)
+        }
+        Op::UpdateByCloseStatusAndReturn => Route::Locked(selectors::BY_CLOSE_STATUS),
+        Op::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan => {
+            Route::Locked(selectors::BY_EXPIRES_AT)
+        }
+        Op::UpdateByOCFPExpiresAt => Route::Locked(selectors::BY_OCFP_EXPIRES_AT),
+        Op::UpdateByCloseExpiresAt => Route::Locked(selectors::BY_CLOSE_EXPIRES_AT),
+        Op::UpdateByExecutorIdAndNPCAndReturn => Route::Locked(selectors::BY_EXECUTOR_ID_NPC),
+        Op::GetManyByParentExecutionId => {
+            Route::Plain(plain::<children::GetManyByParentExecutionId>)
+        }
+        Op::UpdateManyByParentExecutionIdAndIsFinished => {
+            Route::Plain(plain::<children::UpdateManyByParentExecutionIdAndIsFinished>)
+        }
+        Op::UpdateAndDecrementParentACCByIsFinishedAndCloseStatus => {
+            Route::Locked(selectors::DECREMENT_SWEEP)
+        }
+        Op::DeleteById => Route::Plain(plain::<deletes::DeleteById>),
+        Op::DeleteAll => Route::Plain(plain::<deletes::DeleteAll>),
     }
 }
 
-/// A function that is in neither the locked table (`selectors.rs`) nor the validated one
-/// (`Function::args_validator`): a mistake in this crate, answered as an internal error rather
-/// than a panic inside a request (`faults.rs` tests that the two tables split the 17 exactly).
-fn unlisted(function: Function) -> FunctionError {
-    FunctionError::Internal(crate::Error::BatchAbandoned(format!(
-        "{} has no dispatch entry",
-        function.name()
-    )))
+/// Checks `args` against `F`'s validator, reads them into `F`, and runs it.
+fn plain<F: PlainFunction>(
+    store: &Store,
+    args: Object,
+) -> Pin<Box<dyn Future<Output = PlainResult> + Send + '_>> {
+    Box::pin(async move { F::check(args)?.run(store).await })
 }
 
 /// Convex refuses to return a value larger than [`RETURN_VALUE_BYTES_MAX`]. With these
@@ -397,8 +292,21 @@ fn check_return_value_size(value: &Value) -> Result<(), FunctionError> {
     let size = value.convex_size();
     if size > RETURN_VALUE_BYTES_MAX {
         return Err(FunctionError::Thrown(format!(
-            "Function return value is too large (actual: {size}, limit: {RETURN_VALUE_BYTES_MAX})"
+            "Operation return value is too large (actual: {size}, limit: {RETURN_VALUE_BYTES_MAX})"
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_locked_routes_are_the_registrys_locked_operations() {
+        for function in Operation::ALL {
+            let locked = matches!(route(function), Route::Locked(_));
+            assert_eq!(locked, function.is_locked(), "{function}");
+        }
+    }
 }

@@ -16,9 +16,9 @@
 use crate::functions::children::decrement_parents;
 use crate::functions::untyped::{js_add_number, key_field, take_limit, to_js_string};
 use crate::functions::update::SelectorUpdate;
-use crate::functions::{Args, Function, FunctionError};
+use crate::functions::{FunctionError, Operation};
 use crate::store::{Document, Index, IndexRange, WriteTx};
-use crate::value::Value;
+use crate::value::{Object, Value};
 
 /// What a locked action answers when its lock is busy, and what it counts or returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,85 +65,86 @@ enum Upper {
     AccZeroThenNow,
 }
 
-/// The selector of a locked function; `None` for the other nine.
-pub fn selector(function: Function) -> Option<Selector> {
-    use Function as F;
-    let s = |key_fields, index, eq_fields, from_zero, upper, returns| Selector {
-        key_fields,
-        index,
-        eq_fields,
-        from_zero,
-        upper,
-        returns,
-    };
-    Some(match function {
-        F::UpdateByStatusAndStartAtLessThanAndReturn => s(
-            &["shard", "status"],
-            Index::ShardStatusStartAt,
-            &["shard", "status"],
-            false,
-            Upper::Argument("startAtLessThan"),
-            Returns::Documents,
-        ),
-        F::UpdateByStatusAndOcfpStatusAndAccZeroAndReturn => s(
-            &["shard", "status", "ocfpStatus"],
-            Index::ShardStatusOcfpStatusAccUpdatedAt,
-            &["shard", "status", "ocfpStatus"],
-            false,
-            Upper::AccZeroThenNow,
-            Returns::Documents,
-        ),
-        F::UpdateByCloseStatusAndReturn => s(
-            &["shard", "closeStatus"],
-            Index::ShardCloseStatusUpdatedAt,
-            &["shard", "closeStatus"],
-            false,
-            Upper::Now,
-            Returns::Documents,
-        ),
-        F::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan => s(
-            &["status", "isSleepingTask"],
-            Index::StatusIsSleepingTaskExpiresAt,
-            &["status", "isSleepingTask"],
-            true,
-            Upper::Argument("expiresAtLessThan"),
-            Returns::Count,
-        ),
-        F::UpdateByOcfpExpiresAt => s(
-            &[],
-            Index::OcfpExpiresAt,
-            &[],
-            true,
-            Upper::Argument("ocfpExpiresAtLessThan"),
-            Returns::Count,
-        ),
-        F::UpdateByCloseExpiresAt => s(
-            &[],
-            Index::CloseExpiresAt,
-            &[],
-            true,
-            Upper::Argument("closeExpiresAtLessThan"),
-            Returns::Count,
-        ),
-        F::UpdateByExecutorIdAndNpcAndReturn => s(
-            &["shard", "executorId", "npc"],
-            Index::ShardExecutorIdNpcUpdatedAt,
-            &["shard", "executorId", "npc"],
-            false,
-            Upper::Now,
-            Returns::Documents,
-        ),
-        F::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus => s(
-            &["shard", "isFinished", "closeStatus"],
-            Index::ShardIsFinishedCloseStatusUpdatedAt,
-            &["shard", "isFinished", "closeStatus"],
-            false,
-            Upper::Now,
-            Returns::Count,
-        ),
-        _ => return None,
-    })
-}
+/// `updateByStatusAndStartAtLessThanAndReturn`: claim ready executions whose start is due.
+pub const BY_START_AT: Selector = Selector {
+    key_fields: &["shard", "status"],
+    index: Index::ShardStatusStartAt,
+    eq_fields: &["shard", "status"],
+    from_zero: false,
+    upper: Upper::Argument("startAtLessThan"),
+    returns: Returns::Documents,
+};
+
+/// `updateByStatusAndOCFPStatusAndACCZeroAndReturn`: parents whose children have all finished.
+pub const BY_OCFP_STATUS_ACC_ZERO: Selector = Selector {
+    key_fields: &["shard", "status", "ocfpStatus"],
+    index: Index::ShardStatusOcfpStatusAccUpdatedAt,
+    eq_fields: &["shard", "status", "ocfpStatus"],
+    from_zero: false,
+    upper: Upper::AccZeroThenNow,
+    returns: Returns::Documents,
+};
+
+/// `updateByCloseStatusAndReturn`: executions ready to close.
+pub const BY_CLOSE_STATUS: Selector = Selector {
+    key_fields: &["shard", "closeStatus"],
+    index: Index::ShardCloseStatusUpdatedAt,
+    eq_fields: &["shard", "closeStatus"],
+    from_zero: false,
+    upper: Upper::Now,
+    returns: Returns::Documents,
+};
+
+/// `updateByStatusAndIsSleepingTaskAndExpiresAtLessThan`: the expiry sweep of running tasks.
+pub const BY_EXPIRES_AT: Selector = Selector {
+    key_fields: &["status", "isSleepingTask"],
+    index: Index::StatusIsSleepingTaskExpiresAt,
+    eq_fields: &["status", "isSleepingTask"],
+    from_zero: true,
+    upper: Upper::Argument("expiresAtLessThan"),
+    returns: Returns::Count,
+};
+
+/// `updateByOCFPExpiresAt`: the expiry sweep of children-finished processing.
+pub const BY_OCFP_EXPIRES_AT: Selector = Selector {
+    key_fields: &[],
+    index: Index::OcfpExpiresAt,
+    eq_fields: &[],
+    from_zero: true,
+    upper: Upper::Argument("ocfpExpiresAtLessThan"),
+    returns: Returns::Count,
+};
+
+/// `updateByCloseExpiresAt`: the expiry sweep of closing.
+pub const BY_CLOSE_EXPIRES_AT: Selector = Selector {
+    key_fields: &[],
+    index: Index::CloseExpiresAt,
+    eq_fields: &[],
+    from_zero: true,
+    upper: Upper::Argument("closeExpiresAtLessThan"),
+    returns: Returns::Count,
+};
+
+/// `updateByExecutorIdAndNPCAndReturn`: an executor's executions that need their promise
+/// cancelled.
+pub const BY_EXECUTOR_ID_NPC: Selector = Selector {
+    key_fields: &["shard", "executorId", "npc"],
+    index: Index::ShardExecutorIdNpcUpdatedAt,
+    eq_fields: &["shard", "executorId", "npc"],
+    from_zero: false,
+    upper: Upper::Now,
+    returns: Returns::Documents,
+};
+
+/// `updateAndDecrementParentACCByIsFinishedAndCloseStatus`: the decrement sweep.
+pub const DECREMENT_SWEEP: Selector = Selector {
+    key_fields: &["shard", "isFinished", "closeStatus"],
+    index: Index::ShardIsFinishedCloseStatusUpdatedAt,
+    eq_fields: &["shard", "isFinished", "closeStatus"],
+    from_zero: false,
+    upper: Upper::Now,
+    returns: Returns::Count,
+};
 
 impl Selector {
     /// Whether the lock key reads fields of the inner `args` (all but the two expiry sweeps,
@@ -162,7 +163,7 @@ impl Selector {
     /// missing or `null` inner args is JavaScript's TypeError, thrown before the lock is taken.
     pub fn lock_key(
         &self,
-        function: Function,
+        function: Operation,
         inner: Option<&Value>,
     ) -> Result<String, FunctionError> {
         let mut key = function.name().to_string();
@@ -177,8 +178,8 @@ impl Selector {
     pub fn run(
         &self,
         tx: &mut WriteTx<'_>,
-        function: Function,
-        args: &Args,
+        function: Operation,
+        args: &Object,
     ) -> Result<Value, FunctionError> {
         let selector = self;
         let mut eq: Vec<Option<Value>> = selector
@@ -215,7 +216,7 @@ impl Selector {
         }
         let mut update = SelectorUpdate::from_argument(args.get("update"));
         match function {
-            Function::UpdateByStatusAndStartAtLessThanAndReturn => {
+            Operation::UpdateByStatusAndStartAtLessThanAndReturn => {
                 let base = args.get("updateExpiresAtWithStartedAt");
                 for doc in &docs {
                     let timeout_ms = doc.f64("timeoutMs").unwrap_or(f64::NAN);
@@ -231,7 +232,7 @@ impl Selector {
                 }
             }
         }
-        if function == Function::UpdateAndDecrementParentAccByIsFinishedAndCloseStatus {
+        if function == Operation::UpdateAndDecrementParentACCByIsFinishedAndCloseStatus {
             decrement_parents(tx, &docs, update.updated_at())?;
         }
         Ok(match selector.returns {

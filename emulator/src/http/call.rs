@@ -19,7 +19,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::functions::{Function, FunctionError, FunctionKind};
+use crate::functions::{FunctionError, FunctionKind, Operation};
 use crate::http::body::json_body;
 use crate::http::bounded::BoundedJson;
 use crate::http::codec::{self, Encode, OutputFormat};
@@ -112,7 +112,7 @@ pub async fn run(
         };
         if module.is_empty() {
             return Err(HttpError::MissingIdentifier(format!(
-                "Function path /api/run/{path} must have a module and a function name"
+                "Operation path /api/run/{path} must have a module and a function name"
             )));
         }
         let udf_path = format!("{}:{function}", module.join("/"));
@@ -269,12 +269,12 @@ fn find_function(
     endpoint: Option<FunctionKind>,
     udf_path: &UdfPath,
     args: BoundedJson,
-) -> Result<(Function, Option<Value>), String> {
+) -> Result<(Operation, Option<Value>), String> {
     let positional = decode_positional_args(args)
         .map_err(|reason| format!("Invalid arguments for {udf_path}: {reason}"))?;
     let function = Some(udf_path)
         .filter(|p| p.module() == state.module)
-        .and_then(|p| Function::from_name(p.function()))
+        .and_then(|p| Operation::from_name(p.function()))
         .ok_or_else(|| {
             format!(
                 "Could not find public function for '{}'.",
@@ -293,12 +293,7 @@ fn find_function(
 
 /// The endpoint a call came through, as the request log names it.
 fn endpoint_name(endpoint: Option<FunctionKind>) -> &'static str {
-    match endpoint {
-        Some(FunctionKind::Query) => "query",
-        Some(FunctionKind::Mutation) => "mutation",
-        Some(FunctionKind::Action) => "action",
-        None => "run",
-    }
+    endpoint.map_or("run", FunctionKind::endpoint)
 }
 
 /// `args` as positional arguments: an array as-is, anything else as a one-element array.

@@ -60,32 +60,40 @@ pub fn decode(json: Json) -> Result<Value, String> {
             Value::Array(items.into_iter().map(decode).collect::<Result<_, _>>()?)
         }
         Json::Object(map) => {
-            if map.len() == 1 {
-                let (key, payload) = map.into_iter().next().expect("one entry");
-                return match key.as_str() {
-                    "$integer" => decode_integer(payload),
-                    "$float" => decode_float(payload),
-                    "$bytes" => Ok(Value::Bytes(decode_base64(payload)?)),
-                    _ => {
-                        check_field_name(&key)?;
-                        Ok(Value::Object(Object::from([(key, decode(payload)?)])))
-                    }
-                };
+            let mut entries = map.into_iter();
+            // A one-field object may be a typed value: `{"$integer": ...}` and friends.
+            if entries.len() == 1 {
+                if let Some((key, payload)) = entries.next() {
+                    return decode_single_field(key, payload);
+                }
             }
-            if map.len() > OBJECT_FIELDS_MAX {
+            if entries.len() > OBJECT_FIELDS_MAX {
                 return Err(format!(
                     "Object has too many fields ({} > maximum number {OBJECT_FIELDS_MAX})",
-                    map.len()
+                    entries.len()
                 ));
             }
             let mut fields = Object::new();
-            for (key, value) in map {
+            for (key, value) in entries {
                 check_field_name(&key)?;
                 fields.insert(key, decode(value)?);
             }
             Value::Object(fields)
         }
     })
+}
+
+/// An object of one field: a typed value (`$integer`, `$float`, `$bytes`) or a plain object.
+fn decode_single_field(key: String, payload: Json) -> Result<Value, String> {
+    match key.as_str() {
+        "$integer" => decode_integer(payload),
+        "$float" => decode_float(payload),
+        "$bytes" => Ok(Value::Bytes(decode_base64(payload)?)),
+        _ => {
+            check_field_name(&key)?;
+            Ok(Value::Object(Object::from([(key, decode(payload)?)])))
+        }
+    }
 }
 
 fn decode_base64(payload: Json) -> Result<Vec<u8>, String> {

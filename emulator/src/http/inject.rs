@@ -9,14 +9,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::faults::{with_crashed_holder, Fault};
-use crate::functions::Function;
+use crate::functions::Operation;
 use crate::http::AppState;
 
 /// Runs `call` for `function` under the fault the plan picks, if any. `Err` is the reply that
 /// replaces the function's: a 503 (the call did not run) or a dropped connection (it did).
 pub(super) async fn around<F: Future>(
     state: &AppState,
-    function: Function,
+    function: Operation,
     call: F,
 ) -> Result<F::Output, Response> {
     let fault = state.faults.as_ref().and_then(|f| f.decide(function));

@@ -141,38 +141,15 @@ pub fn outcome(body: &Json) -> Result<Json, String> {
     }
 }
 
-/// A minimal valid execution, ready at `startAt = 0` (clamped to now at insert).
-pub fn execution(execution_id: &str) -> Json {
-    json!({
-        "shard": 0,
-        "taskId": "task",
-        "executionId": execution_id,
-        "isSleepingTask": false,
-        "retryOptions": { "maxAttempts": 1 },
-        "sleepMsBeforeRun": 0,
-        "timeoutMs": 1000,
-        "areChildrenSequential": false,
-        "input": "in",
-        "status": "ready",
-        "isFinished": false,
-        "retryAttempts": 0,
-        "startAt": 0,
-        "acc": 0,
-        "ocfpStatus": "idle",
-        "closeStatus": "idle",
-        "npc": false,
-        "createdAt": 0,
-        "updatedAt": 0,
-    })
-}
+/// The shared wire fixtures, under the short names these tests use.
+#[allow(unused_imports)] // Not every test crate that includes this module inserts executions.
+pub use convex_storage_testkit::fixtures::{
+    execution_json as execution, execution_json_with as execution_with,
+};
 
-/// [`execution`] with some fields replaced.
-pub fn execution_with(execution_id: &str, overrides: Json) -> Json {
-    let mut value = execution(execution_id);
-    for (k, v) in overrides.as_object().unwrap() {
-        value[k] = v.clone();
-    }
-    value
+/// Sends `request` to a served emulator and parses its answer as JSON.
+pub async fn json_reply(request: reqwest::RequestBuilder) -> Json {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// The ids of a list of returned documents.
