@@ -274,11 +274,7 @@ async fn one_sweep_decrements_several_parents(ctx: &Ctx<'_>) -> Result<(), Confo
     insert_children(&*s, "q", vec![closable("q1", "q", 0, false, false)]).await?;
     insert_children(&*s, "r", vec![closable("r1", "r", 0, true, false)]).await?;
     ensure_eq("count", &4, &sweep(ctx, PAST_MS, 10).await?)?;
-    let got = read(&*s, &["p", "q", "r"]).await?;
-    let accs: Vec<Option<i64>> = got
-        .iter()
-        .map(|v| v.as_ref().map(|v| v.active_children_count))
-        .collect();
+    let accs = read_field(&*s, &["p", "q", "r"], |v| v.active_children_count).await?;
     ensure_eq(
         "acc of p (2 - 2), q (2 - 1), r (only child: 0)",
         &vec![Some(0), Some(1), Some(0)],
