@@ -4,9 +4,9 @@ use std::sync::LazyLock;
 
 use crate::functions::args::{Fields, PlainFunction, ShapeError};
 use crate::functions::inserts::insert_one;
-use crate::functions::schema::{get_by_id_filters, insert_value, string, update_request};
+use crate::functions::schema::{get_by_id_filters, insert_value, requests, string, update_request};
 use crate::functions::update::{update_one, UpdateRequest};
-use crate::functions::validator::{array, object, optional, required, Validator};
+use crate::functions::validator::{array, optional, required, Validator};
 use crate::functions::FunctionError;
 use crate::limits::INLINE_READ_LOOKUPS_MAX;
 use crate::store::{Document, ReadTx, Store};
@@ -14,49 +14,36 @@ use crate::value::{Object, Value};
 
 /// `{requests: v.array({executionId, filters?})}`.
 pub static GET_MANY_BY_ID_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([
-            required("executionId", string()),
-            optional("filters", get_by_id_filters()),
-        ])),
-    )])
+    requests([
+        required("executionId", string()),
+        optional("filters", get_by_id_filters()),
+    ])
 });
 
 /// `{requests: v.array({sleepingTaskUniqueId})}`.
-pub static GET_MANY_BY_SLEEPING_ID_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([required("sleepingTaskUniqueId", string())])),
-    )])
-});
+pub static GET_MANY_BY_SLEEPING_ID_ARGS: LazyLock<Validator> =
+    LazyLock::new(|| requests([required("sleepingTaskUniqueId", string())]));
 
 /// `{requests: v.array({executionId, filters?, update})}`.
 pub static UPDATE_MANY_BY_ID_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([
-            required("executionId", string()),
-            optional("filters", get_by_id_filters()),
-            required("update", update_request()),
-        ])),
-    )])
+    requests([
+        required("executionId", string()),
+        optional("filters", get_by_id_filters()),
+        required("update", update_request()),
+    ])
 });
 
 /// `{requests: v.array({executionId, filters?, update, childrenTaskExecutionsToInsertIfAnyUpdated})}`.
 pub static UPDATE_AND_INSERT_CHILDREN_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([
-            required("executionId", string()),
-            optional("filters", get_by_id_filters()),
-            required("update", update_request()),
-            required(
-                "childrenTaskExecutionsToInsertIfAnyUpdated",
-                array(insert_value()),
-            ),
-        ])),
-    )])
+    requests([
+        required("executionId", string()),
+        optional("filters", get_by_id_filters()),
+        required("update", update_request()),
+        required(
+            "childrenTaskExecutionsToInsertIfAnyUpdated",
+            array(insert_value()),
+        ),
+    ])
 });
 
 /// One `{executionId, filters?}` request.

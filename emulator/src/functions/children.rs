@@ -5,32 +5,25 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use crate::functions::args::{Fields, PlainFunction, ShapeError};
-use crate::functions::schema::{boolean, string, update_request};
+use crate::functions::schema::{boolean, requests, string, update_request};
 use crate::functions::untyped::check_against_schema;
 use crate::functions::update::{raw_update_one, update_one, UpdateRequest};
-use crate::functions::validator::{array, object, required, Validator};
+use crate::functions::validator::{required, Validator};
 use crate::functions::FunctionError;
 use crate::store::{Document, Index, IndexRange, Store, WriteTx};
 use crate::value::{self, Value};
 
 /// `{requests: v.array({parentExecutionId})}`.
-pub static GET_CHILDREN_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([required("parentExecutionId", string())])),
-    )])
-});
+pub static GET_CHILDREN_ARGS: LazyLock<Validator> =
+    LazyLock::new(|| requests([required("parentExecutionId", string())]));
 
 /// `{requests: v.array({parentExecutionId, isFinished, update})}`.
 pub static UPDATE_CHILDREN_ARGS: LazyLock<Validator> = LazyLock::new(|| {
-    object([required(
-        "requests",
-        array(object([
-            required("parentExecutionId", string()),
-            required("isFinished", boolean()),
-            required("update", update_request()),
-        ])),
-    )])
+    requests([
+        required("parentExecutionId", string()),
+        required("isFinished", boolean()),
+        required("update", update_request()),
+    ])
 });
 
 /// `getManyByParentExecutionId`: every child of each parent, unfinished first, then oldest

@@ -4,7 +4,9 @@
 
 use std::sync::LazyLock;
 
-use crate::functions::validator::{array, literals, object, optional, required, Validator};
+use crate::functions::validator::{
+    array, literals, object, optional, required, FieldValidator, Validator,
+};
 
 /// `v.number()`.
 const NUMBER: Validator = Validator::Float64;
@@ -182,6 +184,11 @@ pub fn string() -> Validator {
 
 pub fn boolean() -> Validator {
     BOOLEAN
+}
+
+/// `{requests: v.array(v.object(fields))}`: the arguments of every batched function.
+pub fn requests(fields: impl IntoIterator<Item = (&'static str, FieldValidator)>) -> Validator {
+    object([required("requests", array(object(fields)))])
 }
 
 /// The update request validator, cloned into an argument list.
