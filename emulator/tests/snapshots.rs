@@ -123,6 +123,7 @@ fn calls() -> Vec<(&'static str, &'static str, Json)> {
         .collect();
     let all = json!({ "requests": requests });
     let update = json!({"updatedAt": 9});
+    let children_of_p = json!({"requests": [{"parentExecutionId": "p"}]});
     vec![
         ("query", "getManyById", all.clone()),
         (
@@ -130,11 +131,7 @@ fn calls() -> Vec<(&'static str, &'static str, Json)> {
             "getManyBySleepingTaskUniqueId",
             json!({"requests": [{"sleepingTaskUniqueId": "u1"}]}),
         ),
-        (
-            "query",
-            "getManyByParentExecutionId",
-            json!({"requests": [{"parentExecutionId": "p"}]}),
-        ),
+        ("query", "getManyByParentExecutionId", children_of_p.clone()),
         (
             "action",
             "updateByStatusAndStartAtLessThanAndReturn",
@@ -190,11 +187,7 @@ fn calls() -> Vec<(&'static str, &'static str, Json)> {
         ),
         ("mutation", "deleteById", json!({"executionId": "s1"})),
         ("query", "getManyById", all.clone()),
-        (
-            "query",
-            "getManyByParentExecutionId",
-            json!({"requests": [{"parentExecutionId": "p"}]}),
-        ),
+        ("query", "getManyByParentExecutionId", children_of_p.clone()),
         (
             "action",
             "updateManyByIdAndInsertChildrenIfUpdated",
@@ -399,8 +392,7 @@ async fn a_hand_written_zip_in_convexs_layout_imports_with_ids_and_creation_time
 
 #[tokio::test]
 async fn a_malformed_zip_is_refused_whole_with_the_file_and_line() {
-    let d = Deployment::new();
-    d.insert(vec![execution_with("kept", json!({}))]).await;
+    let d = Deployment::holding(vec![execution_with("kept", json!({}))]).await;
     let before = d.get(&["kept"]).await;
     let zip = upstream_export(&[
         document(&id(TASK_EXECUTIONS_TABLE_NUMBER, 1), 1.0, "a", json!({})),
