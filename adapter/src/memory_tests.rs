@@ -199,51 +199,6 @@ async fn sleeping_task_unique_ids_are_unique_unless_empty() {
 }
 
 #[tokio::test]
-async fn get_by_id_applies_every_filter() {
-    let f = Fixture::new();
-    f.insert(vec![minimal_execution("e1")]).await;
-    let filters = |is_sleeping_task, status, is_finished| {
-        Some(TaskExecutionStorageGetByIdFilters {
-            is_sleeping_task,
-            status,
-            is_finished,
-        })
-    };
-    let cases = [
-        (None, true),
-        (filters(None, None, None), true),
-        (
-            filters(Some(false), Some(TaskExecutionStatus::Ready), Some(false)),
-            true,
-        ),
-        (filters(Some(true), None, None), false),
-        (
-            filters(None, Some(TaskExecutionStatus::Running), None),
-            false,
-        ),
-        (filters(None, None, Some(true)), false),
-    ];
-    for (filters, found) in cases {
-        let got = f
-            .storage
-            .get_many_by_id(vec![
-                GetByIdRequest {
-                    execution_id: "e1".into(),
-                    filters: filters.clone(),
-                },
-                GetByIdRequest {
-                    execution_id: "missing".into(),
-                    filters: None,
-                },
-            ])
-            .await
-            .unwrap();
-        assert_eq!(got[0].is_some(), found, "{filters:?}");
-        assert!(got[1].is_none());
-    }
-}
-
-#[tokio::test]
 async fn updates_clamp_set_and_unset() {
     let f = Fixture::new();
     let mut value = minimal_execution("e1");
@@ -297,37 +252,6 @@ async fn updates_clamp_set_and_unset() {
     );
     assert_eq!(stored.executor_id, None, "unset wins");
     assert_eq!(stored.close_expires_at, None);
-}
-
-#[tokio::test]
-async fn update_by_id_skips_missing_and_filtered_out_rows() {
-    let f = Fixture::new();
-    f.insert(vec![minimal_execution("e1"), minimal_execution("e2")])
-        .await;
-    let set_retries = |id: &str, n: i64, status: Option<TaskExecutionStatus>| UpdateByIdRequest {
-        execution_id: id.into(),
-        filters: status.map(|status| TaskExecutionStorageGetByIdFilters {
-            status: Some(status),
-            ..Default::default()
-        }),
-        update: TaskExecutionStorageUpdate {
-            retry_attempts: Some(n),
-            ..update(0)
-        },
-    };
-    f.storage
-        .update_many_by_id(vec![
-            set_retries("e1", 1, Some(TaskExecutionStatus::Ready)),
-            set_retries("e2", 2, Some(TaskExecutionStatus::Running)),
-            set_retries("missing", 3, None),
-            // Later requests see earlier ones: e1 is still ready, so this applies too.
-            set_retries("e1", 4, Some(TaskExecutionStatus::Ready)),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(f.get("e1").await.unwrap().retry_attempts, 4);
-    assert_eq!(f.get("e2").await.unwrap().retry_attempts, 0);
-    assert_eq!(f.ids(), vec!["e1", "e2"]);
 }
 
 #[tokio::test]
@@ -572,77 +496,6 @@ async fn stale_selectors_need_updated_at_below_the_clock() {
 }
 
 #[tokio::test]
-async fn acc_zero_selector_needs_a_zero_count() {
-    let f = Fixture::new();
-    let waiting = |id: &str, acc| TaskExecutionStorageValue {
-        status: TaskExecutionStatus::WaitingForChildren,
-        active_children_count: acc,
-        ..minimal_execution(id)
-    };
-    f.insert(vec![waiting("busy", 1), waiting("done", 0)]).await;
-    f.advance(100);
-    let claimed = f
-        .storage
-        .update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
-            UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest {
-                status: TaskExecutionStatus::WaitingForChildren,
-                on_children_finished_processing_status: OnChildrenFinishedProcessingStatus::Idle,
-                update: update(0),
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        claimed
-            .iter()
-            .map(|v| v.execution_id.as_str())
-            .collect::<Vec<_>>(),
-        vec!["done"]
-    );
-}
-
-#[tokio::test]
-async fn close_status_selector_orders_by_updated_at() {
-    let f = Fixture::new();
-    f.insert(vec![
-        minimal_execution("first"),
-        minimal_execution("second"),
-    ])
-    .await;
-    f.advance(10);
-    // Touch `first` so its updatedAt is later than `second`'s.
-    f.storage
-        .update_many_by_id(vec![UpdateByIdRequest {
-            execution_id: "first".into(),
-            filters: None,
-            update: update(0),
-        }])
-        .await
-        .unwrap();
-    f.advance(100);
-    let claimed = f
-        .storage
-        .update_by_close_status_and_return(UpdateByCloseStatusRequest {
-            close_status: TaskExecutionCloseStatus::Idle,
-            update: TaskExecutionStorageUpdate {
-                close_status: Some(TaskExecutionCloseStatus::Ready),
-                ..update(0)
-            },
-            limit: 10,
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        claimed
-            .iter()
-            .map(|v| v.execution_id.as_str())
-            .collect::<Vec<_>>(),
-        vec!["second", "first"]
-    );
-}
-
-#[tokio::test]
 async fn expiry_sweeps_take_zero_up_to_the_bound_in_expiry_order() {
     let f = Fixture::new();
     let expiring = |id: &str, expires_at: Option<i64>| TaskExecutionStorageValue {
@@ -738,99 +591,6 @@ async fn expiry_sweeps_take_zero_up_to_the_bound_in_expiry_order() {
     assert_eq!(touched(&f), vec!["late"]);
 }
 
-#[tokio::test]
-async fn executor_selector_matches_executor_and_flag() {
-    let f = Fixture::new();
-    let held = |id: &str, executor: Option<&str>, npc| TaskExecutionStorageValue {
-        executor_id: executor.map(Into::into),
-        needs_promise_cancellation: npc,
-        ..minimal_execution(id)
-    };
-    f.insert(vec![
-        held("a", Some("x"), true),
-        held("b", Some("y"), true),
-        held("c", Some("x"), false),
-        held("d", None, true),
-    ])
-    .await;
-    f.advance(100);
-    let claimed = f
-        .storage
-        .update_by_executor_id_and_needs_promise_cancellation_and_return(
-            UpdateByExecutorIdAndNeedsPromiseCancellationRequest {
-                executor_id: "x".into(),
-                needs_promise_cancellation: true,
-                update: TaskExecutionStorageUpdate {
-                    needs_promise_cancellation: Some(false),
-                    ..update(0)
-                },
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        claimed
-            .iter()
-            .map(|v| v.execution_id.as_str())
-            .collect::<Vec<_>>(),
-        vec!["a"]
-    );
-    assert!(!claimed[0].needs_promise_cancellation);
-    assert!(!f.get("a").await.unwrap().needs_promise_cancellation);
-}
-
-#[tokio::test]
-async fn children_come_unfinished_first_then_oldest_first() {
-    let f = Fixture::new();
-    let finished = |id: &str| TaskExecutionStorageValue {
-        is_finished: true,
-        ..child_of("p", id, false, false)
-    };
-    f.insert(vec![
-        finished("c1"),
-        child_of("p", "c2", false, false),
-        finished("c3"),
-        child_of("q", "other", true, false),
-    ])
-    .await;
-    f.insert(vec![child_of("p", "c4", false, false)]).await;
-    let lists = f
-        .storage
-        .get_many_by_parent_execution_id(vec!["p".into(), "none".into()])
-        .await
-        .unwrap();
-    let ids: Vec<&str> = lists[0].iter().map(|v| v.execution_id.as_str()).collect();
-    assert_eq!(ids, vec!["c2", "c4", "c1", "c3"]);
-    assert!(lists[1].is_empty());
-
-    f.storage
-        .update_many_by_parent_execution_id_and_is_finished(vec![
-            UpdateByParentExecutionIdAndIsFinishedRequest {
-                parent_execution_id: "p".into(),
-                is_finished: false,
-                update: TaskExecutionStorageUpdate {
-                    status: Some(TaskExecutionStatus::Cancelled),
-                    ..update(0)
-                },
-            },
-        ])
-        .await
-        .unwrap();
-    let statuses: Vec<(String, TaskExecutionStatus)> = f
-        .storage
-        .snapshot()
-        .into_iter()
-        .map(|v| (v.execution_id, v.status))
-        .collect();
-    let cancelled: Vec<&str> = statuses
-        .iter()
-        .filter(|(_, s)| *s == TaskExecutionStatus::Cancelled)
-        .map(|(id, _)| id.as_str())
-        .collect();
-    assert_eq!(cancelled, vec!["c2", "c4"]);
-}
-
 /// Inserts `parent` (with `acc`) and its `children` the way the executor does: through the
 /// parent's update, so the children carry `parentExecutionDocId`.
 async fn spawn(f: &Fixture, parent: &str, acc: i64, children: Vec<TaskExecutionStorageValue>) {
@@ -861,66 +621,6 @@ async fn spawn(f: &Fixture, parent: &str, acc: i64, children: Vec<TaskExecutionS
         ])
         .await
         .unwrap();
-}
-
-#[tokio::test]
-async fn decrement_sweep_decrements_parents_once_per_child() {
-    let f = Fixture::new();
-    spawn(
-        &f,
-        "p1",
-        3,
-        vec![
-            child_of("p1", "a1", false, false),
-            child_of("p1", "a2", false, false),
-        ],
-    )
-    .await;
-    spawn(&f, "p2", 5, vec![child_of("p2", "only", true, false)]).await;
-    spawn(&f, "p3", 1, vec![child_of("p3", "fin", false, true)]).await;
-    // A child inserted directly (no parentExecutionDocId) never decrements anyone.
-    f.insert(vec![TaskExecutionStorageValue {
-        is_finished: true,
-        close_status: TaskExecutionCloseStatus::Ready,
-        ..child_of("p3", "loose", false, false)
-    }])
-    .await;
-    f.advance(100);
-    let now = NOW + 100;
-    let count = f
-        .storage
-        .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
-            UpdateAndDecrementParentActiveChildrenCountRequest {
-                is_finished: true,
-                close_status: TaskExecutionCloseStatus::Ready,
-                update: TaskExecutionStorageUpdate {
-                    close_status: Some(TaskExecutionCloseStatus::Closed),
-                    ..update(3)
-                },
-                limit: 100,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(count, 5);
-    let acc_and_updated = |v: TaskExecutionStorageValue| (v.active_children_count, v.updated_at);
-    assert_eq!(acc_and_updated(f.get("p1").await.unwrap()), (1, now));
-    assert_eq!(
-        acc_and_updated(f.get("p2").await.unwrap()),
-        (0, now),
-        "an only child zeroes its parent"
-    );
-    assert_eq!(
-        acc_and_updated(f.get("p3").await.unwrap()).0,
-        1,
-        "finalize children and loose children do not count"
-    );
-    for child in ["a1", "a2", "only", "fin", "loose"] {
-        assert_eq!(
-            f.get(child).await.unwrap().close_status,
-            TaskExecutionCloseStatus::Closed
-        );
-    }
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::fixtures::{now_ms, ready_execution, FAR_FUTURE_MS};
-use crate::scale::{FILL_BATCH_ROWS, FILL_CONCURRENCY};
+use crate::scale;
 use crate::stats;
 
 /// Timed repetitions of each request after the first (cold) one.
@@ -88,28 +88,7 @@ const REQUESTS: &[(&str, &str)] = &[
 
 /// Fills the store behind `storage` (16 shards) with `rows` executions.
 pub async fn fill(storage: Arc<dyn TaskExecutionsStorage>, rows: usize) -> Result<Duration> {
-    let started = Instant::now();
-    let batches: Vec<(usize, usize)> = (0..rows)
-        .step_by(FILL_BATCH_ROWS)
-        .map(|from| (from, (from + FILL_BATCH_ROWS).min(rows)))
-        .collect();
-    let queue = Arc::new(std::sync::Mutex::new(batches));
-    let mut workers = Vec::new();
-    for _ in 0..FILL_CONCURRENCY {
-        let (storage, queue) = (storage.clone(), queue.clone());
-        workers.push(tokio::spawn(async move {
-            loop {
-                let next = queue.lock().unwrap().pop();
-                let Some((from, to)) = next else { break };
-                storage.insert_many((from..to).map(row).collect()).await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for worker in workers {
-        worker.await??;
-    }
-    Ok(started.elapsed())
+    scale::fill_with(storage, 0..rows, row).await
 }
 
 /// The `i`-th execution of the mix.

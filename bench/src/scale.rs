@@ -6,6 +6,7 @@
 //! every claim finds exactly one row behind all the others. A claim that walks the index stays
 //! flat as the store grows; one that scans grows linearly.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,34 +39,31 @@ pub async fn fill(
     have: usize,
     target: usize,
 ) -> Result<Duration> {
+    fill_with(storage, have..target, background_row).await
+}
+
+/// Inserts `row(i)` for every `i` of `range`, [`FILL_BATCH_ROWS`] a call and
+/// [`FILL_CONCURRENCY`] calls in flight; answers how long it took.
+pub async fn fill_with(
+    storage: Arc<dyn TaskExecutionsStorage>,
+    range: Range<usize>,
+    row: fn(usize) -> TaskExecutionStorageValue,
+) -> Result<Duration> {
     let started = Instant::now();
-    let batches: Vec<(usize, usize)> = (have..target)
+    let end = range.end;
+    let batches: Vec<(usize, usize)> = range
         .step_by(FILL_BATCH_ROWS)
-        .map(|from| (from, (from + FILL_BATCH_ROWS).min(target)))
+        .map(|from| (from, (from + FILL_BATCH_ROWS).min(end)))
         .collect();
     let queue = Arc::new(std::sync::Mutex::new(batches));
     let mut workers = Vec::new();
     for _ in 0..FILL_CONCURRENCY {
-        let storage = storage.clone();
-        let queue = queue.clone();
+        let (storage, queue) = (storage.clone(), queue.clone());
         workers.push(tokio::spawn(async move {
             loop {
                 let next = queue.lock().unwrap().pop();
                 let Some((from, to)) = next else { break };
-                let rows = (from..to)
-                    .map(|i| {
-                        let mut row = ready_execution(format!("bg-{i}"), 16);
-                        if i % 10 == 0 {
-                            row.start_at = FAR_FUTURE_MS;
-                        } else {
-                            row.status = TaskExecutionStatus::Completed;
-                            row.is_finished = true;
-                            row.close_status = TaskExecutionCloseStatus::Closed;
-                        }
-                        row
-                    })
-                    .collect();
-                storage.insert_many(rows).await?;
+                storage.insert_many((from..to).map(row).collect()).await?;
             }
             anyhow::Ok(())
         }));
@@ -74,6 +72,19 @@ pub async fn fill(
         worker.await??;
     }
     Ok(started.elapsed())
+}
+
+/// The `i`-th background execution: one in ten ready far in the future, the rest finished.
+fn background_row(i: usize) -> TaskExecutionStorageValue {
+    let mut row = ready_execution(format!("bg-{i}"), 16);
+    if i % 10 == 0 {
+        row.start_at = FAR_FUTURE_MS;
+    } else {
+        row.status = TaskExecutionStatus::Completed;
+        row.is_finished = true;
+        row.close_status = TaskExecutionCloseStatus::Closed;
+    }
+    row
 }
 
 /// Times `claims` claims of one freshly inserted execution each.

@@ -16,9 +16,35 @@ use crate::model::side::{BackendSide, Side};
 use crate::scenarios::{self, Family, Verdict};
 use crate::suite::committed_cases;
 
+/// Transitions per generated case, at most, in the cargo tests (model-based, differential and
+/// mutant runs): long enough to reach claims of children and sweeps, short enough to shrink.
+pub const STEPS_MAX: usize = 32;
+
 /// Why deployment tests are ignored by default, and how to run them.
 pub const DEPLOYMENT_IGNORE_REASON: &str =
     "needs a real Convex deployment: set CONVEX_URL and CONVEX_STORAGE_AUTH_SECRET, then `cargo test -p convex-storage-conformance -- --ignored`";
+
+/// Expands a table of tests (a macro taking a `BackendKind` and optional test attributes) once
+/// per backend named, each in a module of its own, and once more in `mod deployment`, ignored
+/// unless run with `--ignored` since it needs a real deployment.
+#[macro_export]
+macro_rules! per_backend {
+    ($tests:ident; $($module:ident => $kind:ident),+ $(,)?) => {
+        $(
+            mod $module {
+                use super::*;
+                $tests!($crate::backend::BackendKind::$kind);
+            }
+        )+
+        mod deployment {
+            use super::*;
+            $tests!(
+                $crate::backend::BackendKind::Deployment,
+                #[ignore = "needs a real Convex deployment: set CONVEX_URL and CONVEX_STORAGE_AUTH_SECRET, then run with --ignored"]
+            );
+        }
+    };
+}
 
 /// A shared deployment runs one test group at a time (tests of one binary run in parallel).
 pub fn deployment_guard(kind: BackendKind) -> Option<MutexGuard<'static, ()>> {
@@ -96,28 +122,13 @@ fn report(stats: &RunStats, what: &str) {
 }
 
 /// Property 1 and 2: generated sequences on the model and on `kind`.
-pub fn model_against(
-    kind: BackendKind,
-    default_cases: u32,
-    steps_max: usize,
-    regressions: &'static str,
-) {
-    let _guard = deployment_guard(kind);
-    let backend = start(kind);
-    let runtime = runtime();
-    let config = PropertyConfig {
-        cases: cases_from_env(default_cases),
-        steps_max,
-        seed: seed_from_env(),
-        regressions: Some(regressions),
-        compare: Compare::ModelAgainstSides,
-        shrink_time_max_ms: SHRINK_TIME_MAX_MS,
-    };
-    eprintln!("seed {}", seed_hex(&config.seed));
-    match run_property(&config, vec![side(&backend, &runtime)]) {
-        Ok(stats) => report(&stats, &format!("model vs {}", kind.name())),
-        Err(failure) => panic!("model vs {}: {failure}", kind.name()),
-    }
+pub fn model_against(kind: BackendKind, default_cases: u32, regressions: &'static str) {
+    generated(
+        Compare::ModelAgainstSides,
+        &[kind],
+        default_cases,
+        regressions,
+    );
 }
 
 /// Property 3: generated sequences on two backends, compared with each other.
@@ -125,23 +136,47 @@ pub fn differential(
     left: BackendKind,
     right: BackendKind,
     default_cases: u32,
-    steps_max: usize,
     regressions: &'static str,
 ) {
-    let (a, b) = (start(left), start(right));
+    let kinds = [left, right];
+    generated(
+        Compare::SidesAgainstFirst,
+        &kinds,
+        default_cases,
+        regressions,
+    );
+}
+
+/// Runs generated sequences on fresh backends of `kinds`, one side each: `default_cases`
+/// cases (scaled by the environment) of up to [`STEPS_MAX`] steps, after the committed failures
+/// in `regressions`. Reports the figures, or panics with the failing case.
+fn generated(
+    compare: Compare,
+    kinds: &[BackendKind],
+    default_cases: u32,
+    regressions: &'static str,
+) {
+    let _guard = kinds.iter().find_map(|k| deployment_guard(*k));
+    let backends: Vec<Backend> = kinds.iter().map(|k| start(*k)).collect();
     let runtime = runtime();
+    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    let what = match compare {
+        Compare::ModelAgainstSides => format!("model vs {}", names.join(", ")),
+        Compare::SidesAgainstFirst => names.join(" vs "),
+    };
     let config = PropertyConfig {
         cases: cases_from_env(default_cases),
-        steps_max,
+        steps_max: STEPS_MAX,
         seed: seed_from_env(),
         regressions: Some(regressions),
-        compare: Compare::SidesAgainstFirst,
+        compare,
         shrink_time_max_ms: SHRINK_TIME_MAX_MS,
     };
     eprintln!("seed {}", seed_hex(&config.seed));
-    match run_property(&config, vec![side(&a, &runtime), side(&b, &runtime)]) {
-        Ok(stats) => report(&stats, &format!("{} vs {}", left.name(), right.name())),
-        Err(failure) => panic!("{} vs {}: {failure}", left.name(), right.name()),
+    let sides = backends.iter().map(|b| side(b, &runtime)).collect();
+    match run_property(&config, sides) {
+        Ok(stats) => report(&stats, &what),
+        Err(failure) => panic!("{what}: {failure}"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Concurrency properties 4-6 against the emulator and the reference server.
 
-use convex_storage_conformance::backend::BackendKind;
 use convex_storage_conformance::concurrency::ConcurrencyConfig;
+use convex_storage_conformance::per_backend;
 use convex_storage_conformance::testing::{concurrency_property, ConcurrencyProperty};
 
 fn config() -> ConcurrencyConfig {
@@ -16,20 +16,4 @@ macro_rules! properties {
     };
 }
 
-mod emulator {
-    use super::*;
-    properties!(BackendKind::Emulator);
-}
-
-mod reference {
-    use super::*;
-    properties!(BackendKind::Reference);
-}
-
-mod deployment {
-    use super::*;
-    properties!(
-        BackendKind::Deployment,
-        #[ignore = "needs a real Convex deployment: set CONVEX_URL and CONVEX_STORAGE_AUTH_SECRET, then run with --ignored"]
-    );
-}
+per_backend!(properties; emulator => Emulator, reference => Reference);

@@ -6,8 +6,6 @@ use convex_storage_conformance::testing::differential;
 
 /// Cases by default; each runs on both servers, and the reference server is the slow one.
 const CASES: u32 = 32;
-/// Transitions per case, at most.
-const STEPS_MAX: usize = 32;
 
 #[test]
 fn emulator_against_reference() {
@@ -15,7 +13,6 @@ fn emulator_against_reference() {
         BackendKind::Emulator,
         BackendKind::Reference,
         CASES,
-        STEPS_MAX,
         "regressions/emulator_vs_reference.proptest-regressions",
     );
 }

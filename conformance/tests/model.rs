@@ -14,15 +14,12 @@ const EMULATOR_CASES: u32 = 128;
 const REFERENCE_CASES: u32 = 48;
 /// Cases against a real deployment by default: every call crosses the network.
 const DEPLOYMENT_CASES: u32 = 8;
-/// Transitions per case, at most.
-const STEPS_MAX: usize = 32;
 
 #[test]
 fn model_against_emulator() {
     model_against(
         BackendKind::Emulator,
         EMULATOR_CASES,
-        STEPS_MAX,
         "regressions/model_vs_emulator.proptest-regressions",
     );
 }
@@ -32,7 +29,6 @@ fn model_against_reference() {
     model_against(
         BackendKind::Reference,
         REFERENCE_CASES,
-        STEPS_MAX,
         "regressions/model_vs_reference.proptest-regressions",
     );
 }
@@ -43,7 +39,6 @@ fn model_against_deployment() {
     model_against(
         BackendKind::Deployment,
         DEPLOYMENT_CASES,
-        STEPS_MAX,
         "regressions/model_vs_deployment.proptest-regressions",
     );
 }

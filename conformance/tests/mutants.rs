@@ -11,14 +11,13 @@ use convex_storage_conformance::backend::{wall_clock_ms, BackendClock};
 use convex_storage_conformance::model::harness::Compare;
 use convex_storage_conformance::model::runner::{run_property, PropertyConfig};
 use convex_storage_conformance::model::side::{BackendSide, Side};
+use convex_storage_conformance::testing::STEPS_MAX;
 use durable_execution_storage_convex::*;
 
 /// Cases a mutant may survive before the test fails; most die in the first few.
 const CASES: u32 = 300;
 /// Shrinking time per mutant, in milliseconds: enough for a short case, not for polish.
 const SHRINK_TIME_MS: u32 = 5_000;
-/// Transitions per case, at most.
-const STEPS_MAX: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mutation {

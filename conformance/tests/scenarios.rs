@@ -1,8 +1,8 @@
 //! Every scenario family against every backend; one test per (backend, family), each on a
 //! fresh store. Deployment tests are ignored unless run with `--ignored` (see the reason).
 
-use convex_storage_conformance::backend::BackendKind;
 use convex_storage_conformance::operation::Operation;
+use convex_storage_conformance::per_backend;
 use convex_storage_conformance::scenarios::{self, Family};
 use convex_storage_conformance::testing::scenario_family;
 
@@ -23,28 +23,7 @@ macro_rules! families {
     };
 }
 
-mod memory {
-    use super::*;
-    families!(BackendKind::Memory);
-}
-
-mod emulator {
-    use super::*;
-    families!(BackendKind::Emulator);
-}
-
-mod reference {
-    use super::*;
-    families!(BackendKind::Reference);
-}
-
-mod deployment {
-    use super::*;
-    families!(
-        BackendKind::Deployment,
-        #[ignore = "needs a real Convex deployment: set CONVEX_URL and CONVEX_STORAGE_AUTH_SECRET, then run with --ignored"]
-    );
-}
+per_backend!(families; memory => Memory, emulator => Emulator, reference => Reference);
 
 #[test]
 fn every_operation_has_a_scenario_and_names_are_unique() {

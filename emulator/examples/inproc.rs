@@ -40,6 +40,17 @@ fn execution(id: &str, shard: usize) -> serde_json::Value {
     })
 }
 
+/// Calls one function through the functions layer, as the HTTP handler would.
+async fn call(functions: &Functions, operation: Operation, args: serde_json::Value) -> Value {
+    functions.call(operation, envelope(args)).await.unwrap()
+}
+
+/// Prints the time since `started` per unit of work.
+fn report(what: &str, started: Instant, units: usize) {
+    let per_unit = started.elapsed().as_micros() as f64 / units as f64;
+    println!("{what}: {per_unit:.1} µs");
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -61,19 +72,10 @@ async fn main() {
         let executions: Vec<_> = (0..1000)
             .map(|i| execution(&format!("{prefix}-{}", b * 1000 + i), 0))
             .collect();
-        functions
-            .call(
-                Operation::InsertMany,
-                envelope(serde_json::json!({ "executions": executions })),
-            )
-            .await
-            .unwrap();
+        let insert = serde_json::json!({ "executions": executions });
+        call(&functions, Operation::InsertMany, insert).await;
     }
-    let elapsed = started.elapsed();
-    println!(
-        "insert: {:.1} µs/execution",
-        elapsed.as_micros() as f64 / count as f64
-    );
+    report("insert (per execution)", started, count);
 
     let started = Instant::now();
     let cycles = count / 4;
@@ -81,13 +83,12 @@ async fn main() {
         let claim = serde_json::json!({"shard": 0, "status": "ready", "startAtLessThan": 1e15, "limit": 1,
             "updateExpiresAtWithStartedAt": 0,
             "update": {"status": "running", "executorId": "w", "startedAt": 0, "updatedAt": 0}});
-        let claimed = functions
-            .call(
-                Operation::UpdateByStatusAndStartAtLessThanAndReturn,
-                envelope(claim),
-            )
-            .await
-            .unwrap();
+        let claimed = call(
+            &functions,
+            Operation::UpdateByStatusAndStartAtLessThanAndReturn,
+            claim,
+        )
+        .await;
         let Value::Array(docs) = claimed else {
             panic!()
         };
@@ -98,27 +99,14 @@ async fn main() {
         let complete = serde_json::json!({"requests": [{"executionId": id, "filters": {"status": "running"},
             "update": {"status": "completed", "isFinished": true, "output": "done", "finishedAt": 0,
                        "updatedAt": 0, "unset": {"executorId": true, "expiresAt": true}}}]});
-        functions
-            .call(Operation::UpdateManyById, envelope(complete))
-            .await
-            .unwrap();
+        call(&functions, Operation::UpdateManyById, complete).await;
     }
-    let elapsed = started.elapsed();
-    println!(
-        "claim+complete: {:.1} µs/cycle",
-        elapsed.as_micros() as f64 / cycles as f64
-    );
+    report("claim+complete (per cycle)", started, cycles);
 
     let started = Instant::now();
     for i in 0..count {
         let get = serde_json::json!({"requests": [{"executionId": format!("{prefix}-{i}")}]});
-        functions
-            .call(Operation::GetManyById, envelope(get))
-            .await
-            .unwrap();
+        call(&functions, Operation::GetManyById, get).await;
     }
-    println!(
-        "getManyById: {:.1} µs/call",
-        started.elapsed().as_micros() as f64 / count as f64
-    );
+    report("getManyById (per call)", started, count);
 }

@@ -220,6 +220,15 @@ pub const SNAPSHOT_DEFLATE_LEVEL: i64 = 1;
 /// million executions is well under this; the body is held in memory while it is imported.
 pub const SNAPSHOT_BODY_BYTES_MAX: usize = 2 * 1024 * 1024 * 1024;
 
+/// Documents a snapshot import hands from its reading thread (parse, check, encode) to the
+/// writer (insert) at a time. Large enough that the hand-over costs nothing per document, small
+/// enough that a batch (about 1 KiB a document) stays around a MiB.
+pub const IMPORT_BATCH_DOCUMENTS: usize = 1024;
+
+/// Batches read ahead of the writer during a snapshot import. Two cores are kept busy with a
+/// couple; the bound keeps memory flat whatever the size of the ZIP.
+pub const IMPORT_QUEUE_BATCHES: usize = 4;
+
 /// Documents one function execution may read (documents scanned), as a deployment allows. The
 /// 32,001st read fails the call with `Too many documents read in a single function execution`.
 pub const TRANSACTION_DOCUMENTS_READ_MAX: u64 = 32_000;

@@ -242,38 +242,24 @@ async fn hold_blocks_a_selector_until_the_lock_expires_then_the_next_caller_take
     let (status, _) = control_at(&d, "POST", "/_emulator/faults", Some(plan)).await;
     assert_eq!(status, StatusCode::OK);
     control(&d, "POST", Some(json!({"advanceMs": 1000}))).await;
-    let claim = json!({
-        "shard": 0, "status": "ready", "startAtLessThan": 1e15, "limit": 10,
-        "update": {"status": "running", "updatedAt": 0}, "updateExpiresAtWithStartedAt": 0,
-    });
-    let claimed = d
-        .call(
-            "action",
-            "updateByStatusAndStartAtLessThanAndReturn",
-            claim.clone(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(claimed, json!([]), "the crashed holder has the lock");
+    let claim = || async {
+        let args = json!({
+            "shard": 0, "status": "ready", "startAtLessThan": 1e15, "limit": 10,
+            "update": {"status": "running", "updatedAt": 0}, "updateExpiresAtWithStartedAt": 0,
+        });
+        d.call("action", "updateByStatusAndStartAtLessThanAndReturn", args)
+            .await
+            .unwrap()
+    };
+    assert_eq!(claim().await, json!([]), "the crashed holder has the lock");
     control_at(&d, "DELETE", "/_emulator/faults", None).await;
-    let claimed = d
-        .call(
-            "action",
-            "updateByStatusAndStartAtLessThanAndReturn",
-            claim.clone(),
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        claimed,
+        claim().await,
         json!([]),
         "still held: time has not passed its expiry"
     );
     control(&d, "POST", Some(json!({"advanceMs": LOCK_EXPIRY_MS}))).await;
-    let claimed = d
-        .call("action", "updateByStatusAndStartAtLessThanAndReturn", claim)
-        .await
-        .unwrap();
+    let claimed = claim().await;
     assert_eq!(ids(&claimed), ["a"], "taken over after the expiry");
 }
 

@@ -35,8 +35,7 @@ async fn call_with_secret(
 
 #[tokio::test]
 async fn a_busy_lock_answers_its_default_whatever_the_secret() {
-    let d = Deployment::new();
-    d.insert(vec![execution("e")]).await;
+    let d = Deployment::holding(vec![execution("e")]).await;
     assert!(d
         .state
         .functions
@@ -123,8 +122,7 @@ async fn lock_keys_are_javascript_template_strings_of_what_was_sent() {
 
 #[tokio::test]
 async fn take_checks_the_limit_before_anything_is_read() {
-    let d = Deployment::new();
-    d.insert(vec![execution("e")]).await;
+    let d = Deployment::holding(vec![execution("e")]).await;
     for (limit, message) in [
         (
             json!("5"),
@@ -150,8 +148,7 @@ async fn take_checks_the_limit_before_anything_is_read() {
 
 #[tokio::test]
 async fn an_update_that_does_not_fit_the_table_fails_the_schema_check_and_changes_nothing() {
-    let d = Deployment::new();
-    d.insert(vec![execution("e"), execution("f")]).await;
+    let d = Deployment::holding(vec![execution("e"), execution("f")]).await;
     let before = d.get(&["e", "f"]).await;
     let err = d
         .call(
@@ -193,8 +190,7 @@ async fn an_update_that_does_not_fit_the_table_fails_the_schema_check_and_change
 #[tokio::test]
 async fn a_claim_without_update_still_sets_expires_at() {
     // `{...undefined, expiresAt}` is `{expiresAt}`: the claim only moves the deadline.
-    let d = Deployment::new();
-    d.insert(vec![execution("e")]).await;
+    let d = Deployment::holding(vec![execution("e")]).await;
     let mut args = claim(json!({"updateExpiresAtWithStartedAt": 9e15}));
     args.as_object_mut().unwrap().remove("update");
     let claimed = d.call("action", CLAIM, args).await.unwrap();
@@ -206,8 +202,7 @@ async fn a_claim_without_update_still_sets_expires_at() {
 
 #[tokio::test]
 async fn a_string_base_concatenates_and_the_schema_refuses_it() {
-    let d = Deployment::new();
-    d.insert(vec![execution("e")]).await;
+    let d = Deployment::holding(vec![execution("e")]).await;
     let err = d
         .call(
             "action",
@@ -230,8 +225,7 @@ fn big_execution(id: &str) -> Json {
 
 #[tokio::test]
 async fn reading_one_big_document_512_times_fails_with_the_read_limit() {
-    let d = Deployment::new();
-    d.insert(vec![big_execution("big")]).await;
+    let d = Deployment::holding(vec![big_execution("big")]).await;
     let requests: Vec<Json> = (0..512).map(|_| json!({"executionId": "big"})).collect();
     let err = d
         .call("query", "getManyById", json!({"requests": requests}))
@@ -252,6 +246,16 @@ async fn reading_one_big_document_512_times_fails_with_the_read_limit() {
     assert_eq!(docs.as_array().unwrap().len(), 18);
 }
 
+/// Asserts Convex's error for a call that reads more than 4,096 index ranges.
+fn assert_read_range_limit(err: &str) {
+    assert!(
+        err.starts_with(
+            "Uncaught Error: Too many reads in a single function execution (limit: 4096)."
+        ),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn more_than_4096_distinct_lookups_fail_with_the_read_range_limit() {
     let d = Deployment::new();
@@ -262,12 +266,7 @@ async fn more_than_4096_distinct_lookups_fail_with_the_read_range_limit() {
         .call("query", "getManyById", json!({"requests": requests}))
         .await
         .unwrap_err();
-    assert!(
-        err.starts_with(
-            "Uncaught Error: Too many reads in a single function execution (limit: 4096)."
-        ),
-        "{err}"
-    );
+    assert_read_range_limit(&err);
 }
 
 /// Inserts `count` children of parent `p`, numbered from `from`, in calls of 4000 (each insert
@@ -296,12 +295,7 @@ async fn an_insert_of_more_than_4096_executions_fails_on_its_id_lookups() {
         .call("mutation", "insertMany", json!({"executions": executions}))
         .await
         .unwrap_err();
-    assert!(
-        err.starts_with(
-            "Uncaught Error: Too many reads in a single function execution (limit: 4096)."
-        ),
-        "{err}"
-    );
+    assert_read_range_limit(&err);
     assert_eq!(d.get(&["e0"]).await[0], Json::Null, "nothing was inserted");
 }
 
@@ -322,12 +316,7 @@ async fn big_families_hit_the_read_range_limit_then_the_documents_read_limit() {
         )
         .await
         .unwrap_err();
-    assert!(
-        err.starts_with(
-            "Uncaught Error: Too many reads in a single function execution (limit: 4096)."
-        ),
-        "{err}"
-    );
+    assert_read_range_limit(&err);
     assert_eq!(
         d.get(&["c0"]).await[0]["status"],
         "ready",

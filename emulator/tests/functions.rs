@@ -108,8 +108,7 @@ fn normalize_numbers(value: Json) -> Json {
 
 #[tokio::test]
 async fn insert_many_is_all_or_nothing() {
-    let d = Deployment::new();
-    d.insert(vec![execution("existing")]).await;
+    let d = Deployment::holding(vec![execution("existing")]).await;
     let batch = json!({"executions": [execution("n1"), execution("n2"), execution("existing"), execution("n3")]});
     let err = d.call("mutation", "insertMany", batch).await.unwrap_err();
     assert_eq!(err, "Uncaught Error: Execution id already exists");
@@ -238,8 +237,7 @@ async fn update_many_by_id_updates_matching_documents_in_one_transaction() {
 
 #[tokio::test]
 async fn update_many_by_id_sees_its_own_earlier_updates() {
-    let d = Deployment::new();
-    d.insert(vec![execution("chain")]).await;
+    let d = Deployment::holding(vec![execution("chain")]).await;
     let requests = json!({"requests": [
         {"executionId": "chain", "filters": {"status": "ready"}, "update": {"status": "running", "updatedAt": 0}},
         {"executionId": "chain", "filters": {"status": "running"}, "update": {"status": "completed", "updatedAt": 0}},
@@ -250,8 +248,7 @@ async fn update_many_by_id_sees_its_own_earlier_updates() {
 
 #[tokio::test]
 async fn update_and_insert_children_links_children_to_their_parent() {
-    let d = Deployment::new();
-    d.insert(vec![execution("p1"), execution("p2")]).await;
+    let d = Deployment::holding(vec![execution("p1"), execution("p2")]).await;
     let child = |id: &str| {
         execution_with(
             id,
@@ -285,8 +282,7 @@ async fn update_and_insert_children_links_children_to_their_parent() {
 
 #[tokio::test]
 async fn update_and_insert_children_is_all_or_nothing() {
-    let d = Deployment::new();
-    d.insert(vec![execution("p"), execution("taken")]).await;
+    let d = Deployment::holding(vec![execution("p"), execution("taken")]).await;
     let requests = json!({"requests": [
         {"executionId": "p", "update": {"status": "waiting_for_children", "updatedAt": 0},
          "childrenTaskExecutionsToInsertIfAnyUpdated": [execution("new"), execution("taken")]},
@@ -308,12 +304,16 @@ async fn update_and_insert_children_is_all_or_nothing() {
     assert_eq!(docs[1], Json::Null);
 }
 
-fn claim_args(shard: f64, less_than: f64, limit: f64) -> Json {
-    json!({
-        "shard": shard, "status": "ready", "startAtLessThan": less_than, "limit": limit,
+/// Claims (as executor `ex`) up to `limit` ready executions of shard 0 whose `startAt` is below
+/// `less_than`.
+async fn claim(d: &Deployment, less_than: f64, limit: f64) -> Result<Json, String> {
+    let args = json!({
+        "shard": 0, "status": "ready", "startAtLessThan": less_than, "limit": limit,
         "update": {"status": "running", "executorId": "ex", "startedAt": 0, "updatedAt": 0},
         "updateExpiresAtWithStartedAt": far_future(),
-    })
+    });
+    d.call("action", "updateByStatusAndStartAtLessThanAndReturn", args)
+        .await
 }
 
 #[tokio::test]
@@ -327,14 +327,7 @@ async fn claim_takes_ready_executions_in_start_at_order() {
         execution_with("running", json!({"status": "running"})),
     ])
     .await;
-    let claimed = d
-        .call(
-            "action",
-            "updateByStatusAndStartAtLessThanAndReturn",
-            claim_args(0.0, NOW + 500.0, 10.0),
-        )
-        .await
-        .unwrap();
+    let claimed = claim(&d, NOW + 500.0, 10.0).await.unwrap();
     assert_eq!(
         ids(&claimed),
         ["first", "second"],
@@ -350,54 +343,38 @@ async fn claim_takes_ready_executions_in_start_at_order() {
     assert_eq!(docs[0]["expiresAt"], json!(far_future() + 20.0));
     assert_eq!(docs[1]["expiresAt"], json!(far_future() + 30.0));
     assert_eq!(docs[2]["status"], "ready");
-    let again = d
-        .call(
-            "action",
-            "updateByStatusAndStartAtLessThanAndReturn",
-            claim_args(0.0, far_future(), 1.0),
-        )
-        .await
-        .unwrap();
+    let again = claim(&d, far_future(), 1.0).await.unwrap();
     assert_eq!(ids(&again), ["late"], "limit 1");
 }
 
 #[tokio::test]
 async fn claim_limit_must_be_a_non_negative_integer() {
-    let d = Deployment::new();
-    d.insert(vec![execution("x")]).await;
+    let d = Deployment::holding(vec![execution("x")]).await;
     for limit in [1.5, -1.0] {
-        let err = d
-            .call(
-                "action",
-                "updateByStatusAndStartAtLessThanAndReturn",
-                claim_args(0.0, far_future(), limit),
-            )
-            .await
-            .unwrap_err();
+        let err = claim(&d, far_future(), limit).await.unwrap_err();
         assert_eq!(
             err,
             "Uncaught TypeError: Arg 1 `n` to `take` must be a non-negative integer"
         );
     }
-    let none = d
-        .call(
-            "action",
-            "updateByStatusAndStartAtLessThanAndReturn",
-            claim_args(0.0, far_future(), 0.0),
-        )
-        .await
-        .unwrap();
+    let none = claim(&d, far_future(), 0.0).await.unwrap();
     assert_eq!(none, json!([]));
     // The failed calls released their lock: a valid call goes through.
-    let claimed = d
-        .call(
-            "action",
-            "updateByStatusAndStartAtLessThanAndReturn",
-            claim_args(0.0, far_future(), 5.0),
-        )
-        .await
-        .unwrap();
+    let claimed = claim(&d, far_future(), 5.0).await.unwrap();
     assert_eq!(ids(&claimed), ["x"]);
+}
+
+/// Claims up to 10 executions of shard 0 waiting for children whose count is zero and whose
+/// children-finished processing is idle, applying `update`.
+async fn ocfp_claim(d: &Deployment, update: Json) -> Result<Json, String> {
+    let args = json!({"shard": 0, "status": "waiting_for_children", "ocfpStatus": "idle", "limit": 10,
+                      "update": update});
+    d.call(
+        "action",
+        "updateByStatusAndOCFPStatusAndACCZeroAndReturn",
+        args,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -412,27 +389,13 @@ async fn ocfp_selector_needs_acc_zero_and_a_stale_update() {
         ),
     ])
     .await;
-    let args = json!({"shard": 0, "status": "waiting_for_children", "ocfpStatus": "idle", "limit": 10,
-                      "update": {"ocfpStatus": "processing", "ocfpExpiresAt": 1, "updatedAt": 0}});
+    let update = json!({"ocfpStatus": "processing", "ocfpExpiresAt": 1, "updatedAt": 0});
     // Written at T0 with updatedAt = T0 + 50: not stale until the clock passes T0 + 50.
     d.clock.advance_ms(50);
-    let none = d
-        .call(
-            "action",
-            "updateByStatusAndOCFPStatusAndACCZeroAndReturn",
-            args.clone(),
-        )
-        .await;
-    assert_eq!(none.unwrap(), json!([]), "updatedAt < clock is strict");
+    let none = ocfp_claim(&d, update.clone()).await.unwrap();
+    assert_eq!(none, json!([]), "updatedAt < clock is strict");
     d.clock.advance_ms(1);
-    let got = d
-        .call(
-            "action",
-            "updateByStatusAndOCFPStatusAndACCZeroAndReturn",
-            args,
-        )
-        .await
-        .unwrap();
+    let got = ocfp_claim(&d, update).await.unwrap();
     assert_eq!(ids(&got), ["zero"], "acc must equal +0");
     let doc = d.get(&["zero"]).await.remove(0);
     assert_eq!(doc["ocfpStatus"], "processing");
@@ -596,8 +559,7 @@ async fn children_come_back_unfinished_first_then_oldest_first() {
 
 #[tokio::test]
 async fn delete_by_id_and_delete_all() {
-    let d = Deployment::new();
-    d.insert(vec![execution("d1"), execution("d2")]).await;
+    let d = Deployment::holding(vec![execution("d1"), execution("d2")]).await;
     d.call("mutation", "deleteById", json!({"executionId": "d1"}))
         .await
         .unwrap();
@@ -660,16 +622,7 @@ async fn an_update_from_zero_to_negative_zero_moves_the_index_entry() {
     let update = json!({"requests": [{"executionId": "z", "update": {"acc": negative_zero, "updatedAt": 0}}]});
     d.call("action", "updateManyById", update).await.unwrap();
     d.clock.advance_ms(1_000);
-    let args = json!({"shard": 0, "status": "waiting_for_children", "ocfpStatus": "idle", "limit": 10,
-                      "update": {"updatedAt": 0}});
-    let got = d
-        .call(
-            "action",
-            "updateByStatusAndOCFPStatusAndACCZeroAndReturn",
-            args,
-        )
-        .await
-        .unwrap();
+    let got = ocfp_claim(&d, json!({"updatedAt": 0})).await.unwrap();
     assert_eq!(
         got,
         json!([]),
@@ -684,8 +637,7 @@ fn oversized_text() -> String {
 
 #[tokio::test]
 async fn a_document_over_one_mebibyte_is_refused_and_nothing_is_written() {
-    let d = Deployment::new();
-    d.insert(vec![execution("kept")]).await;
+    let d = Deployment::holding(vec![execution("kept")]).await;
     let err = d
         .call(
             "mutation",

@@ -16,8 +16,16 @@ fn request(route: &str, content_type: Option<&str>, body: impl Into<Body>) -> Re
     builder.body(body.into()).unwrap()
 }
 
-fn code(body: &Json) -> &str {
-    body["code"].as_str().unwrap_or_default()
+/// Asserts an HTTP-level refusal in Convex's shape: 400 with `code`; answers its message.
+fn refused<'a>(status: StatusCode, body: &'a Json, code: &str) -> &'a str {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    body["message"].as_str().unwrap_or_default()
+}
+
+/// The JSON of a reply's body text.
+fn parsed(text: &str) -> Json {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 async fn count_of(d: &Deployment, ids: &[&str]) -> usize {
@@ -30,13 +38,9 @@ async fn malformed_json_is_bad_json_body() {
     let (status, text) = d
         .send(request("/api/mutation", Some("application/json"), "{nope"))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let body: Json = serde_json::from_str(&text).unwrap();
-    assert_eq!(code(&body), "BadJsonBody");
-    assert!(body["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("Failed to parse the request body as JSON"));
+    let body = parsed(&text);
+    let message = refused(status, &body, "BadJsonBody");
+    assert!(message.starts_with("Failed to parse the request body as JSON"));
 }
 
 #[tokio::test]
@@ -47,11 +51,9 @@ async fn wrong_or_missing_content_type_is_bad_json_body() {
         let (status, text) = d
             .send(request("/api/action", content_type, body.clone()))
             .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        let body: Json = serde_json::from_str(&text).unwrap();
-        assert_eq!(code(&body), "BadJsonBody");
+        let body = parsed(&text);
         assert_eq!(
-            body["message"],
+            refused(status, &body, "BadJsonBody"),
             "Expected request with `Content-Type: application/json`"
         );
     }
@@ -77,8 +79,7 @@ async fn oversized_body_is_bad_json_body_not_413() {
     let padding = "x".repeat(limit);
     let body = json!({"path": "taskExecutionsStorage:insertMany", "args": [{"pad": padding}]});
     let (status, body) = d.post("/api/mutation", body).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(code(&body), "BadJsonBody");
+    refused(status, &body, "BadJsonBody");
 }
 
 #[tokio::test]
@@ -109,12 +110,8 @@ async fn missing_path_or_args_is_bad_json_body() {
         json!({"path": 5, "args": {}}),
     ] {
         let (status, reply) = d.post("/api/action", body).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(code(&reply), "BadJsonBody");
-        assert!(reply["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Failed to deserialize the JSON body"));
+        let message = refused(status, &reply, "BadJsonBody");
+        assert!(message.starts_with("Failed to deserialize the JSON body"));
     }
 }
 
@@ -125,9 +122,7 @@ async fn unparsable_paths_are_bad_identifiers() {
         let (status, body) = d
             .post("/api/query", json!({"path": path, "args": {}}))
             .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
-        assert_eq!(code(&body), "BadConvexFunctionIdentifier");
-        let message = body["message"].as_str().unwrap();
+        let message = refused(status, &body, "BadConvexFunctionIdentifier");
         assert!(message.starts_with(&format!("{path} is not a valid path to a Convex function.")));
     }
 }
@@ -205,8 +200,7 @@ async fn js_suffixed_paths_and_run_route_reach_the_function() {
     assert_eq!(common::outcome(&reply).unwrap(), Json::Null);
     assert_eq!(count_of(&d, &["r1"]).await, 1);
     let (status, reply) = d.post("/api/run/insertMany", json!({"args": {}})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(code(&reply), "MissingIdentifier");
+    refused(status, &reply, "MissingIdentifier");
 }
 
 #[tokio::test]
@@ -218,8 +212,7 @@ async fn bad_format_is_400_after_the_function_ran() {
         "args": [{"authSecret": SECRET, "args": {"executions": [execution("f1")]}}],
     });
     let (status, reply) = d.post("/api/mutation", body).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(code(&reply), "BadFormat");
+    refused(status, &reply, "BadFormat");
     assert_eq!(
         count_of(&d, &["f1"]).await,
         1,
@@ -308,8 +301,7 @@ async fn args_may_be_an_array_or_a_bare_object() {
 
 #[tokio::test]
 async fn every_function_checks_the_secret_first_and_changes_nothing() {
-    let d = Deployment::new();
-    d.insert(vec![execution("kept")]).await;
+    let d = Deployment::holding(vec![execution("kept")]).await;
     let bad_envelopes = [
         json!([{"args": {}}]),
         json!([{"authSecret": "", "args": {}}]),

@@ -189,6 +189,16 @@ fn sweep() -> Json {
            "update": {"closeStatus": "closed", "updatedAt": 0}})
 }
 
+/// Runs the close sweep (`updateAndDecrementParentACCByIsFinishedAndCloseStatus`) with `args`.
+async fn run_sweep(d: &Deployment, args: Json) -> Result<Json, String> {
+    d.call(
+        "action",
+        "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
+        args,
+    )
+    .await
+}
+
 async fn id_of(d: &Deployment, execution_id: &str) -> String {
     d.get(&[execution_id]).await[0]["_id"]
         .as_str()
@@ -240,14 +250,7 @@ async fn sweep_decrements_parents_and_zeroes_parents_of_only_children() {
     .await;
     d.clock.advance_ms(10_000);
     let now = NOW + 10_000.0;
-    let count = d
-        .call(
-            "action",
-            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
-            sweep(),
-        )
-        .await
-        .unwrap();
+    let count = run_sweep(&d, sweep()).await.unwrap();
     assert_eq!(count, json!(5.0), "m1, m2, o1, f1, orphanless");
     let docs = d
         .get(&["many", "only", "finalized", "m1", "unfinished"])
@@ -263,45 +266,38 @@ async fn sweep_decrements_parents_and_zeroes_parents_of_only_children() {
     );
     assert_eq!(docs[3]["closeStatus"], "closed");
     assert_eq!(docs[4]["closeStatus"], "ready");
-    let again = d
-        .call(
-            "action",
-            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
-            sweep(),
-        )
+    let again = run_sweep(&d, sweep()).await.unwrap();
+    assert_eq!(again, json!(0.0), "closed children are not picked again");
+}
+
+/// Parents `gone` and `kept` (acc 2), a finished child `orphan` of `gone` (with `orphan_fields`)
+/// and one, `c`, of `kept`; then `gone` is deleted and the clock passes the children's
+/// `updatedAt`. Answers the deployment and `gone`'s document id.
+async fn orphaned_child(orphan_fields: Json) -> (Deployment, String) {
+    let d = Deployment::holding(vec![
+        execution("gone"),
+        execution_with("kept", json!({"acc": 2})),
+    ])
+    .await;
+    let (gone, kept) = (id_of(&d, "gone").await, id_of(&d, "kept").await);
+    d.insert(vec![
+        finished_child("orphan", &gone, orphan_fields),
+        finished_child("c", &kept, json!({})),
+    ])
+    .await;
+    d.call("mutation", "deleteById", json!({"executionId": "gone"}))
         .await
         .unwrap();
-    assert_eq!(again, json!(0.0), "closed children are not picked again");
+    d.clock.advance_ms(1_000);
+    (d, gone)
 }
 
 #[tokio::test]
 async fn sweep_skips_a_missing_parent_of_several_children() {
-    let d = Deployment::new();
-    d.insert(vec![
-        execution("gone-too"),
-        execution_with("kept", json!({"acc": 2})),
-    ])
-    .await;
-    let (gone_too, kept) = (id_of(&d, "gone-too").await, id_of(&d, "kept").await);
-    d.insert(vec![
-        finished_child("b", &gone_too, json!({})),
-        finished_child("c", &kept, json!({})),
-    ])
-    .await;
-    d.call("mutation", "deleteById", json!({"executionId": "gone-too"}))
-        .await
-        .unwrap();
-    d.clock.advance_ms(1_000);
-    let count = d
-        .call(
-            "action",
-            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
-            sweep(),
-        )
-        .await
-        .unwrap();
+    let (d, _) = orphaned_child(json!({})).await;
+    let count = run_sweep(&d, sweep()).await.unwrap();
     assert_eq!(count, json!(2.0));
-    let docs = d.get(&["kept", "gone-too", "b", "c"]).await;
+    let docs = d.get(&["kept", "gone", "orphan", "c"]).await;
     assert_eq!(docs[0]["acc"], json!(1.0));
     assert_eq!(docs[1], Json::Null, "not re-created");
     assert_eq!(docs[2]["closeStatus"], "closed");
@@ -313,37 +309,15 @@ async fn sweep_skips_a_missing_parent_of_several_children() {
 /// decrements too), and the lock is released.
 #[tokio::test]
 async fn sweep_fails_whole_on_a_missing_parent_of_an_only_child() {
-    let d = Deployment::new();
-    d.insert(vec![
-        execution("gone"),
-        execution_with("kept", json!({"acc": 2})),
-    ])
-    .await;
-    let (gone, kept) = (id_of(&d, "gone").await, id_of(&d, "kept").await);
-    d.insert(vec![
-        finished_child("a", &gone, json!({"isOnlyChildOfParent": true})),
-        finished_child("c", &kept, json!({})),
-    ])
-    .await;
-    d.call("mutation", "deleteById", json!({"executionId": "gone"}))
-        .await
-        .unwrap();
-    d.clock.advance_ms(1_000);
-    let before = d.get(&["kept", "a", "c"]).await;
-    let err = d
-        .call(
-            "action",
-            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
-            sweep(),
-        )
-        .await
-        .unwrap_err();
+    let (d, gone) = orphaned_child(json!({"isOnlyChildOfParent": true})).await;
+    let before = d.get(&["kept", "orphan", "c"]).await;
+    let err = run_sweep(&d, sweep()).await.unwrap_err();
     assert_eq!(
         err,
         format!("Uncaught Error: Update on nonexistent document ID {gone}")
     );
     assert_eq!(
-        d.get(&["kept", "a", "c"]).await,
+        d.get(&["kept", "orphan", "c"]).await,
         before,
         "nothing of the sweep was kept"
     );
@@ -359,8 +333,7 @@ async fn sweep_fails_whole_on_a_missing_parent_of_an_only_child() {
 #[tokio::test]
 async fn sweep_sets_only_child_parents_before_decrementing_others() {
     // A parent named both by an only child and by a sibling: set to 0 first, then decremented.
-    let d = Deployment::new();
-    d.insert(vec![execution_with("p", json!({"acc": 4}))]).await;
+    let d = Deployment::holding(vec![execution_with("p", json!({"acc": 4}))]).await;
     let p = id_of(&d, "p").await;
     d.insert(vec![
         finished_child("c1", &p, json!({})),
@@ -368,20 +341,13 @@ async fn sweep_sets_only_child_parents_before_decrementing_others() {
     ])
     .await;
     d.clock.advance_ms(1_000);
-    d.call(
-        "action",
-        "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
-        sweep(),
-    )
-    .await
-    .unwrap();
+    run_sweep(&d, sweep()).await.unwrap();
     assert_eq!(d.get(&["p"]).await[0]["acc"], json!(-1.0));
 }
 
 #[tokio::test]
 async fn sweep_respects_the_limit_and_the_clock() {
-    let d = Deployment::new();
-    d.insert(vec![execution_with("p", json!({"acc": 3}))]).await;
+    let d = Deployment::holding(vec![execution_with("p", json!({"acc": 3}))]).await;
     let p = id_of(&d, "p").await;
     d.insert(
         (0..3)
@@ -393,31 +359,13 @@ async fn sweep_respects_the_limit_and_the_clock() {
     args["limit"] = json!(2);
     // Inserted at T0 with updatedAt T0 + 50: invisible to a sweep at T0 + 50.
     d.clock.advance_ms(50);
-    let count = d
-        .call(
-            "action",
-            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
-            args.clone(),
-        )
-        .await;
+    let count = run_sweep(&d, args.clone()).await;
     assert_eq!(count.unwrap(), json!(0.0));
     d.clock.advance_ms(1);
-    let count = d
-        .call(
-            "action",
-            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
-            args.clone(),
-        )
-        .await;
+    let count = run_sweep(&d, args.clone()).await;
     assert_eq!(count.unwrap(), json!(2.0));
     assert_eq!(d.get(&["p"]).await[0]["acc"], json!(1.0));
-    let count = d
-        .call(
-            "action",
-            "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
-            args,
-        )
-        .await;
+    let count = run_sweep(&d, args).await;
     assert_eq!(count.unwrap(), json!(1.0));
     assert_eq!(d.get(&["p"]).await[0]["acc"], json!(0.0));
 }

@@ -8,8 +8,9 @@ use std::io::{Read, Write};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{execution_with, json_reply, Deployment, SECRET, T0};
+use common::{execution_with, ids, json_reply, Deployment, SECRET, T0};
 use convex_storage_emulator::id::{DocumentId, LOCKS_TABLE_NUMBER, TASK_EXECUTIONS_TABLE_NUMBER};
+use convex_storage_emulator::limits::IMPORT_BATCH_DOCUMENTS;
 use convex_storage_emulator::Emulator;
 use serde_json::{json, Value as Json};
 use tower::ServiceExt;
@@ -122,6 +123,7 @@ fn calls() -> Vec<(&'static str, &'static str, Json)> {
         .collect();
     let all = json!({ "requests": requests });
     let update = json!({"updatedAt": 9});
+    let children_of_p = json!({"requests": [{"parentExecutionId": "p"}]});
     vec![
         ("query", "getManyById", all.clone()),
         (
@@ -129,11 +131,7 @@ fn calls() -> Vec<(&'static str, &'static str, Json)> {
             "getManyBySleepingTaskUniqueId",
             json!({"requests": [{"sleepingTaskUniqueId": "u1"}]}),
         ),
-        (
-            "query",
-            "getManyByParentExecutionId",
-            json!({"requests": [{"parentExecutionId": "p"}]}),
-        ),
+        ("query", "getManyByParentExecutionId", children_of_p.clone()),
         (
             "action",
             "updateByStatusAndStartAtLessThanAndReturn",
@@ -189,11 +187,7 @@ fn calls() -> Vec<(&'static str, &'static str, Json)> {
         ),
         ("mutation", "deleteById", json!({"executionId": "s1"})),
         ("query", "getManyById", all.clone()),
-        (
-            "query",
-            "getManyByParentExecutionId",
-            json!({"requests": [{"parentExecutionId": "p"}]}),
-        ),
+        ("query", "getManyByParentExecutionId", children_of_p.clone()),
         (
             "action",
             "updateManyByIdAndInsertChildrenIfUpdated",
@@ -398,8 +392,7 @@ async fn a_hand_written_zip_in_convexs_layout_imports_with_ids_and_creation_time
 
 #[tokio::test]
 async fn a_malformed_zip_is_refused_whole_with_the_file_and_line() {
-    let d = Deployment::new();
-    d.insert(vec![execution_with("kept", json!({}))]).await;
+    let d = Deployment::holding(vec![execution_with("kept", json!({}))]).await;
     let before = d.get(&["kept"]).await;
     let zip = upstream_export(&[
         document(&id(TASK_EXECUTIONS_TABLE_NUMBER, 1), 1.0, "a", json!({})),
@@ -484,6 +477,106 @@ async fn a_malformed_zip_is_refused_whole_with_the_file_and_line() {
         d.get(&["kept", "x"]).await,
         vec![before[0].clone(), Json::Null]
     );
+}
+
+/// More documents than the import hands from its reading thread to the writer at once, in
+/// creation order (read once) and reversed (checked, then read again): both import whole with
+/// their creation times, and a bad line far into either, found after earlier batches were
+/// stored, leaves the store as it was.
+#[tokio::test]
+async fn an_import_of_several_batches_is_all_or_nothing_in_either_order() {
+    let rows = 2 * IMPORT_BATCH_DOCUMENTS + 300;
+    let docs: Vec<String> = (0..rows)
+        .map(|i| {
+            document(
+                &id(TASK_EXECUTIONS_TABLE_NUMBER, 1000 + i as u64),
+                1_700_000_000_000.0 + i as f64,
+                &format!("e{i}"),
+                json!({"shard": (i % 3) as f64}),
+            )
+        })
+        .collect();
+    let reversed: Vec<String> = docs.iter().rev().cloned().collect();
+    let last = format!("e{}", rows - 1);
+
+    for (name, lines, first) in [("in order", &docs, "e0"), ("reversed", &reversed, &last)] {
+        let d = Deployment::new();
+        d.insert(vec![execution_with("kept", json!({}))]).await;
+        let before = d.get(&["kept"]).await;
+
+        // A line that does not fit the schema, after two full batches.
+        let mut bad = lines.clone();
+        bad[rows - 5] = document(
+            &id(TASK_EXECUTIONS_TABLE_NUMBER, 7),
+            1.0,
+            "bad",
+            json!({"status": "bogus"}),
+        );
+        let (status, body) = import(&d, "?replace=true", upstream_export(&bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
+        let message = body["message"].as_str().unwrap();
+        let line = format!("documents.jsonl:{}: does not fit", rows - 4);
+        assert!(message.contains(&line), "{name}: {message}");
+
+        // The last line repeats the first one's executionId.
+        let mut twice = lines.clone();
+        twice[rows - 1] = document(
+            &id(TASK_EXECUTIONS_TABLE_NUMBER, 8),
+            1_800_000_000_000.0,
+            first,
+            json!({}),
+        );
+        let (status, body) = import(&d, "?replace=true", upstream_export(&twice)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("documents.jsonl:{rows}: executionId")),
+            "{name}: {message}"
+        );
+        assert_eq!(
+            d.get(&["kept", "e0", &last]).await,
+            vec![before[0].clone(), Json::Null, Json::Null],
+            "{name}: a refused import keeps nothing"
+        );
+
+        let (status, body) = import(&d, "?replace=true", upstream_export(lines)).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(body, json!({"imported": rows}));
+        let got = d.get(&["kept", "e0", &last]).await;
+        assert_eq!(got[0], Json::Null, "{name}: replaced");
+        assert_eq!(got[1]["_creationTime"], json!(1_700_000_000_000.0));
+        assert_eq!(
+            got[2]["_creationTime"],
+            json!(1_700_000_000_000.0 + (rows - 1) as f64)
+        );
+        // Stored in creation order whatever the file's order: an export lists them so.
+        let exported = entry(
+            &export(&d).await,
+            &format!("{COMPONENT_DIR}/taskExecutions/documents.jsonl"),
+        );
+        let times: Vec<f64> = exported
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Json>(l).unwrap()["_creationTime"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(times.len(), rows);
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "{name}");
+        // The range indexes answer: shard 1 holds every third row, oldest first.
+        let claimed = d
+            .call(
+                "action",
+                "updateByStatusAndStartAtLessThanAndReturn",
+                json!({"shard": 1, "status": "ready", "startAtLessThan": 1e15, "limit": 4,
+                       "update": {"status": "running", "executorId": "ex", "updatedAt": 9},
+                       "updateExpiresAtWithStartedAt": 1000}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(&claimed), ["e1", "e4", "e7", "e10"], "{name}");
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! `getManyByParentExecutionId` (unfinished first, then oldest first) and
 //! `updateManyByParentExecutionIdAndIsFinished`.
 
-use durable_execution_storage_convex::UpdateByParentExecutionIdAndIsFinishedRequest;
+use durable_execution_storage_convex::{
+    TaskExecutionsStorage, UpdateByParentExecutionIdAndIsFinishedRequest,
+};
 
 use super::support::*;
 use super::{scenarios, Ctx, Family, Scenario};
@@ -27,6 +29,21 @@ fn kid(
     c
 }
 
+/// Inserts the parents `p` and `q`, then children `c1`, `c2`, ... of `p` in that order (through
+/// `p`'s document), each finished or not as `finished` says.
+async fn parents_p_and_q(
+    s: &dyn TaskExecutionsStorage,
+    finished: &[bool],
+) -> Result<(), ConformanceError> {
+    insert(s, vec![minimal_execution("p"), minimal_execution("q")]).await?;
+    let children = finished
+        .iter()
+        .enumerate()
+        .map(|(i, done)| kid(&format!("c{}", i + 1), "p", i as i64, *done))
+        .collect();
+    insert_children(s, "p", children).await
+}
+
 async fn list(ctx: &Ctx<'_>, parents: &[&str]) -> Result<Vec<Vec<String>>, ConformanceError> {
     let s = ctx.storage()?;
     let lists = s
@@ -40,18 +57,7 @@ async fn children_are_listed_unfinished_first_then_oldest(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    insert(&*s, vec![minimal_execution("p"), minimal_execution("q")]).await?;
-    insert_children(
-        &*s,
-        "p",
-        vec![
-            kid("c1", "p", 0, true),
-            kid("c2", "p", 1, false),
-            kid("c3", "p", 2, true),
-            kid("c4", "p", 3, false),
-        ],
-    )
-    .await?;
+    parents_p_and_q(&*s, &[true, false, true, false]).await?;
     // A child inserted on its own (no parent document id) is listed by its parentExecutionId too.
     insert(
         &*s,
@@ -82,13 +88,7 @@ async fn children_update_touches_only_the_matching_is_finished(
     ctx: &Ctx<'_>,
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
-    insert(&*s, vec![minimal_execution("p"), minimal_execution("q")]).await?;
-    insert_children(
-        &*s,
-        "p",
-        vec![kid("c1", "p", 0, true), kid("c2", "p", 1, false)],
-    )
-    .await?;
+    parents_p_and_q(&*s, &[true, false]).await?;
     insert_children(&*s, "q", vec![kid("q1", "q", 0, false)]).await?;
     let mut u = touch(F0);
     u.output = Some("touched".into());
@@ -106,19 +106,10 @@ async fn children_update_touches_only_the_matching_is_finished(
     ])
     .await
     .during("updateManyByParentExecutionIdAndIsFinished")?;
-    let stored = read(&*s, &["p", "c1", "c2", "q1"]).await?;
-    let touched: Vec<bool> = stored
-        .iter()
-        .map(|v| v.as_ref().is_some_and(|v| v.output.is_some()))
-        .collect();
-    ensure_eq(
-        "touched p, c1, c2, q1",
-        &vec![false, false, true, false],
-        &touched,
-    )?;
+    ensure_outputs(&*s, &["p", "c1", "c2", "q1"], &["c2"]).await?;
     ensure_eq(
         "c2's updatedAt (future value kept)",
-        &Some(F0),
-        &stored[2].as_ref().map(|v| v.updated_at),
+        &F0,
+        &read_one(&*s, "c2").await?.updated_at,
     )
 }

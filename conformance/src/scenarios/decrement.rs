@@ -4,7 +4,7 @@
 //! sweep, and the parent's clamped `updatedAt`.
 
 use durable_execution_storage_convex::{
-    TaskExecutionCloseStatus as Close, TaskExecutionStorageValue,
+    TaskExecutionCloseStatus as Close, TaskExecutionStorageValue, TaskExecutionsStorage,
 };
 
 use super::support::*;
@@ -55,6 +55,21 @@ fn closable(
     c
 }
 
+/// Inserts finished children `ids` of `parent` (neither only nor finalize children), ready to
+/// be closed, through the parent's document.
+async fn closable_children(
+    s: &dyn TaskExecutionsStorage,
+    parent: &str,
+    ids: &[&str],
+) -> Result<(), ConformanceError> {
+    let children = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| closable(id, parent, i as i64, false, false))
+        .collect();
+    insert_children(s, parent, children).await
+}
+
 fn parent(id: &str, acc: i64) -> TaskExecutionStorageValue {
     let mut p = minimal_execution(id);
     p.active_children_count = acc;
@@ -84,6 +99,22 @@ async fn sweep_raw(
         .await)
 }
 
+/// Sweeps once, checks the count it answers, and that the parent `p` came out unchanged.
+async fn sweep_leaves_p_alone(
+    ctx: &Ctx<'_>,
+    count: u64,
+    after: &str,
+) -> Result<(), ConformanceError> {
+    let s = ctx.storage()?;
+    let before = read_one(&*s, "p").await?;
+    ensure_eq("count", &count, &sweep(ctx, PAST_MS, 10).await?)?;
+    ensure_eq(
+        &format!("p after {after}"),
+        &before,
+        &read_one(&*s, "p").await?,
+    )
+}
+
 async fn acc(ctx: &Ctx<'_>, id: &str) -> Result<i64, ConformanceError> {
     Ok(read_one(&*ctx.storage()?, id).await?.active_children_count)
 }
@@ -93,16 +124,7 @@ async fn sweep_decrements_the_parent_once_per_closed_child(
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     insert(&*s, vec![parent("p", 3)]).await?;
-    insert_children(
-        &*s,
-        "p",
-        vec![
-            closable("c1", "p", 0, false, false),
-            closable("c2", "p", 1, false, false),
-            closable("c3", "p", 2, false, false),
-        ],
-    )
-    .await?;
+    closable_children(&*s, "p", &["c1", "c2", "c3"]).await?;
     ensure_eq(
         "first sweep (limit 2) count",
         &2,
@@ -172,13 +194,7 @@ async fn a_finalize_child_leaves_its_parent_alone(ctx: &Ctx<'_>) -> Result<(), C
     let s = ctx.storage()?;
     insert(&*s, vec![parent("p", 2)]).await?;
     insert_children(&*s, "p", vec![closable("f", "p", 0, false, true)]).await?;
-    let before = read_one(&*s, "p").await?;
-    ensure_eq("count", &1, &sweep(ctx, PAST_MS, 10).await?)?;
-    ensure_eq(
-        "p after its finalize child closed",
-        &before,
-        &read_one(&*s, "p").await?,
-    )?;
+    sweep_leaves_p_alone(ctx, 1, "its finalize child closed").await?;
     ensure_eq(
         "the finalize child is closed",
         &Close::Closed,
@@ -199,13 +215,7 @@ async fn a_child_without_parent_document_leaves_the_parent_alone(
         ],
     )
     .await?;
-    let before = read_one(&*s, "p").await?;
-    ensure_eq("count", &2, &sweep(ctx, PAST_MS, 10).await?)?;
-    ensure_eq(
-        "p after children inserted without its document id closed",
-        &before,
-        &read_one(&*s, "p").await?,
-    )
+    sweep_leaves_p_alone(ctx, 2, "children inserted without its document id closed").await
 }
 
 async fn a_missing_parent_of_several_children_is_skipped(
@@ -213,7 +223,7 @@ async fn a_missing_parent_of_several_children_is_skipped(
 ) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     insert(&*s, vec![parent("q", 2)]).await?;
-    insert_children(&*s, "q", vec![closable("c2", "q", 0, false, false)]).await?;
+    closable_children(&*s, "q", &["c2"]).await?;
     s.delete_by_id("q").await.during("deleteById(q)")?;
     ensure_eq(
         "count with the parent gone",
@@ -238,7 +248,7 @@ async fn a_missing_parent_of_an_only_child_fails_the_whole_sweep(
     let s = ctx.storage()?;
     insert(&*s, vec![parent("p", 1), parent("q", 2)]).await?;
     insert_children(&*s, "p", vec![closable("c1", "p", 0, true, false)]).await?;
-    insert_children(&*s, "q", vec![closable("c2", "q", 0, false, false)]).await?;
+    closable_children(&*s, "q", &["c2"]).await?;
     s.delete_by_id("p").await.during("deleteById(p)")?;
     let before = read(&*s, &["q", "c1", "c2"]).await?;
     match sweep_raw(ctx, PAST_MS, 10).await? {
@@ -262,23 +272,11 @@ async fn a_missing_parent_of_an_only_child_fails_the_whole_sweep(
 async fn one_sweep_decrements_several_parents(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     insert(&*s, vec![parent("p", 2), parent("q", 2), parent("r", 3)]).await?;
-    insert_children(
-        &*s,
-        "p",
-        vec![
-            closable("p1", "p", 0, false, false),
-            closable("p2", "p", 1, false, false),
-        ],
-    )
-    .await?;
-    insert_children(&*s, "q", vec![closable("q1", "q", 0, false, false)]).await?;
+    closable_children(&*s, "p", &["p1", "p2"]).await?;
+    closable_children(&*s, "q", &["q1"]).await?;
     insert_children(&*s, "r", vec![closable("r1", "r", 0, true, false)]).await?;
     ensure_eq("count", &4, &sweep(ctx, PAST_MS, 10).await?)?;
-    let got = read(&*s, &["p", "q", "r"]).await?;
-    let accs: Vec<Option<i64>> = got
-        .iter()
-        .map(|v| v.as_ref().map(|v| v.active_children_count))
-        .collect();
+    let accs = read_field(&*s, &["p", "q", "r"], |v| v.active_children_count).await?;
     ensure_eq(
         "acc of p (2 - 2), q (2 - 1), r (only child: 0)",
         &vec![Some(0), Some(1), Some(0)],
@@ -289,15 +287,7 @@ async fn one_sweep_decrements_several_parents(ctx: &Ctx<'_>) -> Result<(), Confo
 async fn the_decrement_is_not_floored_at_zero(ctx: &Ctx<'_>) -> Result<(), ConformanceError> {
     let s = ctx.storage()?;
     insert(&*s, vec![parent("p", 1)]).await?;
-    insert_children(
-        &*s,
-        "p",
-        vec![
-            closable("c1", "p", 0, false, false),
-            closable("c2", "p", 1, false, false),
-        ],
-    )
-    .await?;
+    closable_children(&*s, "p", &["c1", "c2"]).await?;
     ensure_eq("count", &2, &sweep(ctx, PAST_MS, 10).await?)?;
     ensure_eq(
         "p's acc (1 - 2: upstream subtracts without a floor)",

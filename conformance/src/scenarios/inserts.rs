@@ -35,15 +35,7 @@ async fn insert_round_trips_every_field(ctx: &Ctx<'_>) -> Result<(), Conformance
         a.created_at == a.updated_at,
         format!("createdAt {} != updatedAt {}", a.created_at, a.updated_at),
     )?;
-    if ctx.shares_clock() {
-        ensure(
-            within(a.created_at, before, after, WRITE_CLOCK_OFFSET_MS),
-            format!(
-                "createdAt {} is not the insert's clock + 50 ms (clock was {before}..={after})",
-                a.created_at
-            ),
-        )?;
-    }
+    ensure_written_at(ctx, "createdAt", a.created_at, (before, after))?;
     let mut expected = value;
     expected.created_at = a.created_at;
     expected.updated_at = a.updated_at;

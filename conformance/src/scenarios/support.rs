@@ -6,6 +6,7 @@ use durable_execution_storage_convex::{
 };
 use serde::Serialize;
 
+use super::Ctx;
 use crate::error::{ConformanceError, StorageResultExt};
 use crate::json_diff::{diff, render};
 use crate::normalize::tokenize_clock_values;
@@ -52,6 +53,37 @@ pub async fn read(
         )
         .await
         .during("getManyById")
+}
+
+/// Reads executions by id and keeps one field of each (`None` where absent), so a check
+/// compares just what its scenario is about.
+pub async fn read_field<T>(
+    storage: &dyn TaskExecutionsStorage,
+    ids: &[&str],
+    field: impl Fn(&TaskExecutionStorageValue) -> T,
+) -> Result<Vec<Option<T>>, ConformanceError> {
+    let got = read(storage, ids).await?;
+    Ok(got.iter().map(|v| v.as_ref().map(&field)).collect())
+}
+
+/// Checks which of the rows `ids` carry an output (the mark the scenarios' updates leave):
+/// exactly `expected`, in the order of `ids`.
+pub async fn ensure_outputs(
+    storage: &dyn TaskExecutionsStorage,
+    ids: &[&str],
+    expected: &[&str],
+) -> Result<(), ConformanceError> {
+    let outputs = read_field(storage, ids, |v| v.output.is_some()).await?;
+    let with_output: Vec<&str> = ids
+        .iter()
+        .zip(outputs)
+        .filter_map(|(id, output)| (output == Some(true)).then_some(*id))
+        .collect();
+    ensure_eq(
+        &format!("rows with an output among {ids:?}"),
+        &expected,
+        &with_output,
+    )
 }
 
 /// Reads one execution that must exist.
@@ -168,4 +200,24 @@ pub fn ensure_thrown<T: std::fmt::Debug>(
 /// Only meaningful where the backend shares this machine's clock (not for a deployment).
 pub fn within(ms: i64, before_ms: i64, after_ms: i64, offset_ms: i64) -> bool {
     ms >= before_ms + offset_ms && ms <= after_ms + offset_ms
+}
+
+/// Checks that `stamp`, the `field` a write stored, is the write's clock + 50 ms: a reading
+/// between `before_ms` and `after_ms` (the backend's clock just before and after the call).
+/// Passes without looking where the backend's clock is not ours to read (a deployment).
+pub fn ensure_written_at(
+    ctx: &Ctx<'_>,
+    field: &str,
+    stamp: i64,
+    (before_ms, after_ms): (i64, i64),
+) -> Result<(), ConformanceError> {
+    if !ctx.shares_clock() {
+        return Ok(());
+    }
+    ensure(
+        within(stamp, before_ms, after_ms, WRITE_CLOCK_OFFSET_MS),
+        format!(
+            "{field} {stamp} is not the write's clock + 50 ms (clock was {before_ms}..={after_ms})"
+        ),
+    )
 }

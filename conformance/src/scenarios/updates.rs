@@ -121,11 +121,7 @@ async fn updates_skip_missing_and_filtered_out_executions(
     ])
     .await
     .during("updateManyById")?;
-    let got = read(&*s, &["a", "b", "missing"]).await?;
-    let outputs: Vec<Option<Option<String>>> = got
-        .iter()
-        .map(|v| v.as_ref().map(|v| v.output.clone()))
-        .collect();
+    let outputs = read_field(&*s, &["a", "b", "missing"], |v| v.output.clone()).await?;
     ensure_eq(
         "outputs of a (filtered out), b (matched), missing",
         &vec![Some(None), Some(Some("changed".to_string())), None],

@@ -1,8 +1,9 @@
-//! Reading a snapshot ZIP into a store: check everything first, then write it in one
-//! transaction.
+//! Reading a snapshot ZIP into a store, in one transaction: a reading thread parses, checks
+//! and encodes each document while the writer inserts the ones before it.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Cursor};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -10,13 +11,14 @@ use zip::ZipArchive;
 
 use crate::functions::schema::INSERT_VALUE;
 use crate::id::{DocumentId, TASK_EXECUTIONS_TABLE_NUMBER};
+use crate::limits::{IMPORT_BATCH_DOCUMENTS, IMPORT_QUEUE_BATCHES};
 use crate::snapshot::json::{may_hold_special_floats, parse_value, revive_floats};
 use crate::snapshot::layout::{
     component_prefix, components_with_executions, COMPONENTS_DIR, DOCUMENTS_FILE, EXECUTIONS_TABLE,
     GENERATED_SCHEMA_FILE, LOCKS_TABLE, TABLES_FILE,
 };
 use crate::snapshot::SnapshotError;
-use crate::store::{Store, WriteTx};
+use crate::store::{RestoredRows, Store, WriteTx};
 use crate::value::{Object, Value};
 
 /// Bytes read from an entry at a time.
@@ -47,7 +49,7 @@ pub async fn import(
             .await
             .map_err(|_| crate::Error::WriterStopped)??;
     store
-        .write(move |tx| load(tx, &zip, &documents_path, options.replace))
+        .write_bulk(move |tx| load(tx, &zip, &documents_path, options.replace))
         .await
 }
 
@@ -70,12 +72,22 @@ fn before(a: &OrderKey, b: &OrderKey) -> bool {
     a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).is_lt()
 }
 
+/// What the reading thread hands the writer, in file order.
+enum Batch {
+    /// Rows to store.
+    Rows(RestoredRows),
+    /// The file is not in creation order: drop the rows stored so far; every row comes again,
+    /// at its rank, once the whole file is checked.
+    Restart,
+}
+
 /// Loads the documents, inside one write transaction, into a store that is (made) empty.
 ///
-/// Rows must be stored in creation order. One pass checks each line and stores it as long as
-/// the file is in that order (an export of the emulator is); at the first line out of order
-/// (an export of a deployment is in `_id` order) it drops what it stored, only checks the rest,
-/// and a second pass stores every row at its rank.
+/// Two threads: a reader parses each line, checks it and encodes it (`read_documents`), and
+/// hands batches to this one, the writer's, which only inserts them; the two run side by side.
+/// The reader is stopped when the writer fails and vice versa, and the first failure in file
+/// order is the one reported: the writer has stored every row before a bad line when the
+/// reader's error reaches it.
 fn load(tx: &mut WriteTx<'_>, zip: &[u8], path: &str, replace: bool) -> Result<u64, SnapshotError> {
     if replace {
         tx.clear_executions()?;
@@ -85,9 +97,56 @@ fn load(tx: &mut WriteTx<'_>, zip: &[u8], path: &str, replace: bool) -> Result<u
             return Err(SnapshotError::NotEmpty(held));
         }
     }
-    // The store is empty here: load the rows bare and build each index once at the end.
-    let dropped = tx.drop_secondary_indexes()?;
+    std::thread::scope(|scope| {
+        let (send, receive) = mpsc::sync_channel(IMPORT_QUEUE_BATCHES);
+        let reader = std::thread::Builder::new()
+            .name("snapshot-reader".to_string())
+            .spawn_scoped(scope, move || read_documents(zip, path, &send))
+            .map_err(crate::Error::SpawnWriter)?;
+        // `receive` is dropped when `store_batches` returns, which stops a reader still sending.
+        let stored = store_batches(tx, receive);
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(SnapshotError::Store(crate::Error::BatchAbandoned(
+                "the snapshot reader panicked".to_string(),
+            )))
+        });
+        stored?;
+        read
+    })
+}
+
+/// The writer's side: stores every batch it is handed, in order.
+fn store_batches(tx: &mut WriteTx<'_>, batches: Receiver<Batch>) -> Result<(), SnapshotError> {
+    let mut dropped = None;
+    for batch in batches {
+        match batch {
+            Batch::Rows(rows) => tx.restore(&rows)?,
+            Batch::Restart => {
+                tx.clear_executions()?;
+                // The rows now come in `_id` order, each at its rank: inserting them into
+                // the range indexes would land at random places, so those are built once at
+                // the end instead, each in one sorted pass.
+                if dropped.is_none() {
+                    dropped = Some(tx.drop_secondary_indexes()?);
+                }
+            }
+        }
+    }
+    if let Some(dropped) = dropped {
+        tx.rebuild_indexes(dropped)?;
+    }
+    Ok(())
+}
+
+/// The reader's side: checks every line and hands the rows over in batches; returns how many.
+///
+/// Rows must be stored in creation order. They are handed over as read as long as the file is
+/// in that order (an export of the emulator is); at the first line out of order (an export of
+/// a deployment is in `_id` order) the writer is told to drop them, the rest of the file is
+/// only checked, and a second pass hands every row over again at its rank.
+fn read_documents(zip: &[u8], path: &str, send: &SyncSender<Batch>) -> Result<u64, SnapshotError> {
     let mut archive = ZipArchive::new(Cursor::new(zip))?;
+    let mut batch = RestoredRows::with_capacity(IMPORT_BATCH_DOCUMENTS);
     let mut order: Vec<(OrderKey, u32)> = Vec::new();
     let mut ids = HashSet::new();
     let mut execution_ids = HashSet::new();
@@ -115,10 +174,14 @@ fn load(tx: &mut WriteTx<'_>, zip: &[u8], path: &str, replace: bool) -> Result<u
         if in_order {
             if order.last().is_none_or(|(last, _)| before(last, &key)) {
                 let row = i64::from(index) + 1;
-                tx.restore_execution(row, &document.id, document.creation_time, &document.fields)?;
+                batch.push(row, &document.id, document.creation_time, &document.fields);
+                if batch.len() >= IMPORT_BATCH_DOCUMENTS {
+                    hand_over(send, &mut batch)?;
+                }
             } else {
                 in_order = false;
-                tx.clear_executions()?;
+                batch = RestoredRows::default();
+                handed(send.send(Batch::Restart))?;
             }
         }
         order.push((key, index));
@@ -130,6 +193,8 @@ fn load(tx: &mut WriteTx<'_>, zip: &[u8], path: &str, replace: bool) -> Result<u
         for (rank, (_, index)) in order.iter().enumerate() {
             rows[*index as usize] = rank as i64 + 1;
         }
+        drop(order);
+        batch = RestoredRows::with_capacity(IMPORT_BATCH_DOCUMENTS);
         let mut written = 0usize;
         for_each_line(&mut archive, path, |line, bytes| {
             let document =
@@ -139,13 +204,33 @@ fn load(tx: &mut WriteTx<'_>, zip: &[u8], path: &str, replace: bool) -> Result<u
                     message,
                 })?;
             let row = rows.get(written).copied().unwrap_or_default();
-            tx.restore_execution(row, &document.id, document.creation_time, &document.fields)?;
+            batch.push(row, &document.id, document.creation_time, &document.fields);
+            if batch.len() >= IMPORT_BATCH_DOCUMENTS {
+                hand_over(send, &mut batch)?;
+            }
             written += 1;
             Ok(())
         })?;
+        hand_over(send, &mut batch)?;
+        return Ok(written as u64);
     }
-    tx.rebuild_indexes(dropped)?;
+    hand_over(send, &mut batch)?;
     Ok(order.len() as u64)
+}
+
+/// Sends the batch to the writer (when it holds anything) and starts a new one.
+fn hand_over(send: &SyncSender<Batch>, batch: &mut RestoredRows) -> Result<(), SnapshotError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let full = std::mem::replace(batch, RestoredRows::with_capacity(IMPORT_BATCH_DOCUMENTS));
+    handed(send.send(Batch::Rows(full)))
+}
+
+/// A send fails only when the writer has stopped, on an error of its own, which is the one
+/// reported; this one only ends the reader.
+fn handed<T>(sent: Result<(), mpsc::SendError<T>>) -> Result<(), SnapshotError> {
+    sent.map_err(|_| SnapshotError::Store(crate::Error::WriterStopped))
 }
 
 /// The component named, or the only one with an executions table.

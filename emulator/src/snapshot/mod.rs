@@ -17,10 +17,12 @@
 //! document that needs it, how to read its special floats back.
 //!
 //! Export streams the rows in creation order from one read transaction (`export.rs`). Import
-//! (`import.rs`) reads the ZIP twice: a first pass checks every line against the component's
-//! schema and orders the rows by `_creationTime` without writing anything; the second runs as
-//! one write transaction that keeps each row's `_id` and `_creationTime`. A ZIP that does not fit
-//! is refused with the file and line of its first bad document, and nothing of it is kept.
+//! (`import.rs`) is one write transaction that keeps each row's `_id` and `_creationTime`: a
+//! reading thread parses each line, checks it against the component's schema and encodes it,
+//! while the writer inserts the rows before it. A file in creation order (an export of the
+//! emulator) is read once; one in another order (a deployment's, in `_id` order) is checked and
+//! ranked first, then read again. A ZIP that does not fit is refused with the file and line of
+//! its first bad document, and nothing of it is kept.
 //!
 //! Invariant: this module knows the ZIP layout and the export JSON; the store only sees rows.
 

@@ -1,11 +1,90 @@
 //! Whole-store work: emptying it in one statement, reading every row in creation order, and
 //! loading rows that keep the `_id` and `_creationTime` they were given (snapshot import).
 
+use std::ops::Range;
+
 use rusqlite::params;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 
 use crate::error::Error;
-use crate::store::tx::{decode_document, next_f64_up, raw_document, Document, ReadTx, WriteTx};
-use crate::value::Object;
+use crate::store::codec::encode_object_into;
+use crate::store::indexes::Index;
+use crate::store::tx::{
+    decode_document, execution_id_of, next_f64_up, raw_document, Document, ReadTx, WriteTx,
+    INSERT_ROW_SQL,
+};
+use crate::value::{Object, Value};
+
+/// Executions to store as they were exported, already encoded: a bulk load encodes rows on
+/// another thread than the writer's, which then only inserts them. Every row's bytes share one
+/// buffer, so a batch costs a few allocations whatever its size.
+#[derive(Debug, Default)]
+pub struct RestoredRows {
+    bytes: Vec<u8>,
+    rows: Vec<RowSpans>,
+}
+
+/// Where one row's columns are in [`RestoredRows::bytes`].
+#[derive(Debug)]
+struct RowSpans {
+    row: i64,
+    creation_time: f64,
+    id: Range<usize>,
+    execution_id: Range<usize>,
+    sleeping_task_unique_id: Option<Range<usize>>,
+    body: Range<usize>,
+    keys: [Range<usize>; Index::ALL.len()],
+}
+
+impl RestoredRows {
+    /// An empty batch with room for about `rows` rows.
+    pub fn with_capacity(rows: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(rows * 1024),
+            rows: Vec::with_capacity(rows),
+        }
+    }
+
+    /// How many rows the batch holds.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the batch holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Adds an execution with its `_id`, its `_creationTime`, and its place `row` in creation
+    /// order (1 for the oldest).
+    pub fn push(&mut self, row: i64, id: &str, creation_time: f64, fields: &Object) {
+        let bytes = &mut self.bytes;
+        let mut append = |write: &mut dyn FnMut(&mut Vec<u8>)| {
+            let start = bytes.len();
+            write(bytes);
+            start..bytes.len()
+        };
+        let id = append(&mut |out| out.extend_from_slice(id.as_bytes()));
+        let execution_id =
+            append(&mut |out| out.extend_from_slice(execution_id_of(fields).as_bytes()));
+        let sleeping_task_unique_id = fields
+            .get("sleepingTaskUniqueId")
+            .and_then(Value::as_str)
+            .map(|s| append(&mut |out| out.extend_from_slice(s.as_bytes())));
+        let body = append(&mut |out| encode_object_into(out, fields));
+        let keys =
+            Index::ALL.map(|index| append(&mut |out| index.key_into(out, fields, creation_time)));
+        self.rows.push(RowSpans {
+            row,
+            creation_time,
+            id,
+            execution_id,
+            sleeping_task_unique_id,
+            body,
+            keys,
+        });
+    }
+}
 
 impl ReadTx<'_> {
     /// How many executions the store holds.
@@ -43,20 +122,39 @@ impl WriteTx<'_> {
         Ok(count)
     }
 
-    /// Stores an execution exactly as given: its `_id`, its `_creationTime`, and its place `row`
-    /// in creation order. The caller keeps `row` order equal to creation-time order. Later inserts
-    /// get creation times above this one, so `_creationTime` stays strictly increasing for them.
-    pub fn restore_execution(
-        &mut self,
-        row: i64,
-        id: &str,
-        creation_time: f64,
-        fields: &Object,
-    ) -> Result<(), Error> {
-        self.insert_row(Some(row), id, creation_time, fields)?;
-        if creation_time >= self.next_creation_time {
-            self.next_creation_time = next_f64_up(creation_time);
-            self.inserted = true;
+    /// Stores each execution of `rows` exactly as given: its `_id`, its `_creationTime`, and
+    /// its place `row` in creation order. The caller keeps `row` order equal to creation-time
+    /// order. Later inserts get creation times above every one stored here, so `_creationTime`
+    /// stays strictly increasing for them.
+    pub fn restore(&mut self, rows: &RestoredRows) -> Result<(), Error> {
+        let mut stmt = self.read.conn.prepare_cached(INSERT_ROW_SQL)?;
+        for spans in &rows.rows {
+            let text = |range: &Range<usize>| {
+                ToSqlOutput::Borrowed(ValueRef::Text(&rows.bytes[range.clone()]))
+            };
+            let blob = |range: &Range<usize>| &rows.bytes[range.clone()];
+            let [k0, k1, k2, k3, k4, k5, k6, k7, k8] = &spans.keys;
+            stmt.execute(params![
+                spans.row,
+                text(&spans.id),
+                spans.creation_time,
+                text(&spans.execution_id),
+                spans.sleeping_task_unique_id.as_ref().map(text),
+                blob(&spans.body),
+                blob(k0),
+                blob(k1),
+                blob(k2),
+                blob(k3),
+                blob(k4),
+                blob(k5),
+                blob(k6),
+                blob(k7),
+                blob(k8),
+            ])?;
+            if spans.creation_time >= self.next_creation_time {
+                self.next_creation_time = next_f64_up(spans.creation_time);
+                self.inserted = true;
+            }
         }
         Ok(())
     }
@@ -78,9 +176,11 @@ pub struct DroppedIndexes(Vec<String>);
 
 impl WriteTx<'_> {
     /// Drops the executions table's secondary indexes (not the unique ones), so that a bulk
-    /// load writes rows only; [`WriteTx::rebuild_indexes`] then builds each index in one sorted
-    /// pass, several times faster than inserting a million rows into eleven B-trees at random
-    /// places. Inside the transaction, so a failure in between restores them untouched.
+    /// load of rows that do not come in creation order writes rows only;
+    /// [`WriteTx::rebuild_indexes`] then builds each index in one sorted pass, faster than
+    /// inserting a million keys into ten B-trees at random places. (Rows that come in creation
+    /// order are cheaper to index as they come: each key lands at the end of its prefix.)
+    /// Inside the transaction, so a failure in between restores them untouched.
     pub fn drop_secondary_indexes(&mut self) -> Result<DroppedIndexes, Error> {
         let mut stmt = self.read.conn.prepare(
             "SELECT name, sql FROM sqlite_master

@@ -33,6 +33,11 @@ pub fn encode_object(fields: &Object) -> Vec<u8> {
     out
 }
 
+/// Appends what [`encode_object`] returns to `out` (a bulk load packs many rows in one buffer).
+pub fn encode_object_into(out: &mut Vec<u8>, fields: &Object) {
+    write_object(out, fields);
+}
+
 /// Decodes what [`encode_object`] wrote.
 pub fn decode_object(bytes: &[u8]) -> Result<Object, CodecError> {
     let mut reader = Reader { bytes, offset: 0 };

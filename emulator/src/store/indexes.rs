@@ -78,11 +78,16 @@ impl Index {
     /// The key of a document in this index.
     pub(crate) fn key(self, fields: &Object, creation_time: f64) -> Vec<u8> {
         let mut key = Vec::with_capacity(64);
-        for name in self.fields() {
-            sort_key::encode_into(&mut key, fields.get(*name));
-        }
-        sort_key::encode_into(&mut key, Some(&Value::Float64(creation_time)));
+        self.key_into(&mut key, fields, creation_time);
         key
+    }
+
+    /// Appends [`Index::key`] to `out`.
+    pub(crate) fn key_into(self, out: &mut Vec<u8>, fields: &Object, creation_time: f64) {
+        for name in self.fields() {
+            sort_key::encode_into(out, fields.get(*name));
+        }
+        sort_key::encode_into(out, Some(&Value::Float64(creation_time)));
     }
 }
 

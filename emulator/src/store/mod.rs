@@ -54,6 +54,7 @@ use rand::SeedableRng;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+pub use bulk::RestoredRows;
 pub use codec::CodecError;
 pub use indexes::{Index, IndexRange};
 use tx::InlineBudget;
@@ -232,7 +233,31 @@ impl Store {
         }
     }
 
+    /// Like [`Store::write`] (unmetered), for one job that rewrites much of the file, such as
+    /// a snapshot import: it runs in a transaction of its own without a savepoint. A savepoint
+    /// would keep, in memory, the old content of every page of the file the job overwrites
+    /// (with `replace`, the whole previous store). Still all or nothing: a failure rolls back
+    /// the transaction.
+    pub async fn write_bulk<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        let _running = self.activity.enter();
+        self.send_write(f, true).await
+    }
+
     async fn write_unmetered<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        self.send_write(f, false).await
+    }
+
+    async fn send_write<R, E, F>(&self, f: F, alone: bool) -> Result<R, E>
     where
         F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
@@ -241,6 +266,7 @@ impl Store {
         let (reply, answer) = oneshot::channel();
         let job: Box<dyn Job> = Box::new(WriteJob {
             f: Some(f),
+            alone,
             outcome: None,
             reply,
         });
@@ -444,6 +470,61 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((kept, undone), (100, 0));
+    }
+
+    /// Bulk jobs among ordinary ones: each runs alone (a savepoint-less failure would
+    /// otherwise undo the jobs batched with it), a failing one is undone whole, and every
+    /// other job is kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_bulk_job_runs_alone_and_its_failure_undoes_only_itself() {
+        let store = memory_store();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let name = format!("job-{i}");
+                match i % 10 {
+                    3 => {
+                        store
+                            .write_bulk(move |tx| {
+                                tx.insert_execution(fields(&name))?;
+                                tx.insert_execution(fields(&format!("{name}-more")))?;
+                                Err::<(), _>(Error::BatchAbandoned("this bulk job fails".into()))
+                            })
+                            .await
+                    }
+                    7 => {
+                        store
+                            .write_bulk(move |tx| tx.insert_execution(fields(&name)).map(|_| ()))
+                            .await
+                    }
+                    _ => {
+                        store
+                            .write(move |tx| tx.insert_execution(fields(&name)).map(|_| ()))
+                            .await
+                    }
+                }
+            }));
+        }
+        for (i, task) in tasks.into_iter().enumerate() {
+            assert_eq!(task.await.unwrap().is_ok(), i % 10 != 3, "job {i}");
+        }
+        let kept = store
+            .read(|tx| {
+                let mut kept = Vec::new();
+                for i in 0..200 {
+                    for name in [format!("job-{i}"), format!("job-{i}-more")] {
+                        if tx.execution_by_execution_id(&name)?.is_some() {
+                            kept.push(i);
+                        }
+                    }
+                }
+                Ok::<_, Error>(kept)
+            })
+            .await
+            .unwrap();
+        let expected: Vec<i32> = (0..200).filter(|i| i % 10 != 3).collect();
+        assert_eq!(kept, expected);
     }
 
     #[tokio::test]

@@ -69,6 +69,16 @@ impl Document {
 
 pub(crate) const DOCUMENT_COLUMNS: &str = "row, id, creation_time, body";
 
+/// Stores one row: its number (`NULL` appends), `_id`, `_creationTime`, the two looked-up
+/// strings, the encoded fields, then the key of each of [`Index::ALL`] in order.
+pub(crate) const INSERT_ROW_SQL: &str = "INSERT INTO task_executions (row, id, creation_time,
+        execution_id, sleeping_task_unique_id, body, k_shard_status_start_at,
+        k_shard_status_ocfp_status_acc_updated_at, k_shard_close_status_updated_at,
+        k_status_is_sleeping_task_expires_at, k_ocfp_expires_at, k_close_expires_at,
+        k_shard_executor_id_npc_updated_at, k_parent_execution_id_is_finished,
+        k_shard_is_finished_close_status_updated_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
 /// Convex's size of a document with these user fields plus its two system fields.
 fn fields_convex_size(fields: &Object) -> usize {
     object_convex_size(fields) + DOCUMENT_ID_FIELD_BYTES + CREATION_TIME_FIELD_BYTES
@@ -291,15 +301,7 @@ impl WriteTx<'_> {
             .iter()
             .map(|i| i.key(fields, creation_time))
             .collect();
-        let mut stmt = self.read.conn.prepare_cached(
-            "INSERT INTO task_executions (row, id, creation_time, execution_id,
-                sleeping_task_unique_id, body, k_shard_status_start_at,
-                k_shard_status_ocfp_status_acc_updated_at, k_shard_close_status_updated_at,
-                k_status_is_sleeping_task_expires_at, k_ocfp_expires_at, k_close_expires_at,
-                k_shard_executor_id_npc_updated_at, k_parent_execution_id_is_finished,
-                k_shard_is_finished_close_status_updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        )?;
+        let mut stmt = self.read.conn.prepare_cached(INSERT_ROW_SQL)?;
         stmt.execute(params![
             row,
             id,
@@ -427,7 +429,7 @@ fn same_sort_position(a: Option<&Value>, b: Option<&Value>) -> bool {
     }
 }
 
-fn execution_id_of(fields: &Object) -> &str {
+pub(crate) fn execution_id_of(fields: &Object) -> &str {
     fields
         .get("executionId")
         .and_then(Value::as_str)

@@ -12,6 +12,10 @@
 //! written to the WAL once per batch instead of once per job. If the commit itself fails, no
 //! job of the batch is acknowledged: all of them get the error.
 //!
+//! A bulk job (a snapshot import, `Store::write_bulk`) runs alone in its transaction, without a
+//! savepoint: a savepoint keeps the old content of every page it overwrites in memory, which for
+//! an import over a million rows is the whole file. Its failure rolls back the transaction.
+//!
 //! The thread is also where `_creationTime`s come from: it keeps the lowest creation time the
 //! next job may use, so creation times are strictly increasing across the whole store, and row
 //! order equals creation order.
@@ -46,11 +50,19 @@ pub(crate) trait Job: Send {
 
     /// Delivers the outcome once the batch is committed (`Ok`) or abandoned (`Err`).
     fn finish(self: Box<Self>, batch: Result<(), &Error>);
+
+    /// Whether the job runs first in a transaction of its own, without a savepoint (see
+    /// [`crate::store::Store::write_bulk`]).
+    fn alone(&self) -> bool {
+        false
+    }
 }
 
 /// A write: a closure run in a savepoint, and where to send its result.
 pub(crate) struct WriteJob<F, R, E> {
     pub(crate) f: Option<F>,
+    /// Run alone, without a savepoint.
+    pub(crate) alone: bool,
     pub(crate) outcome: Option<Result<R, E>>,
     pub(crate) reply: oneshot::Sender<Result<R, E>>,
 }
@@ -63,12 +75,20 @@ where
 {
     fn run(&mut self, state: &mut WriterState) -> Result<(), Error> {
         let f = self.f.take().expect("a job runs once");
-        self.outcome = Some(state.in_savepoint(f)?);
+        self.outcome = Some(if self.alone {
+            state.without_savepoint(f)?
+        } else {
+            state.in_savepoint(f)?
+        });
         Ok(())
     }
 
     fn finish(self: Box<Self>, batch: Result<(), &Error>) {
         deliver(self.reply, self.outcome, batch);
+    }
+
+    fn alone(&self) -> bool {
+        self.alone
     }
 }
 
@@ -128,11 +148,20 @@ pub(crate) struct WriterState {
 impl WriterState {
     /// The writer thread's loop: batches until every sender is gone.
     pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Work>) {
-        while let Some(work) = queue.blocking_recv() {
+        // A job that must run alone, taken from the queue while a batch was running.
+        let mut held: Option<Box<dyn Job>> = None;
+        loop {
+            let work = match held.take() {
+                Some(job) => Work::Job(job),
+                None => match queue.blocking_recv() {
+                    Some(work) => work,
+                    None => return,
+                },
+            };
             match work {
                 Work::Job(first) => {
                     let mut batch = vec![first];
-                    let outcome = self.run_batch(&mut batch, &mut queue);
+                    let outcome = self.run_batch(&mut batch, &mut queue, &mut held);
                     for job in batch {
                         job.finish(outcome.as_ref().map(|_| ()));
                     }
@@ -149,20 +178,26 @@ impl WriterState {
 
     /// Runs `batch[0]` and then whatever else is queued (up to the batch limit) in one
     /// transaction, and commits. On any failure of the connection, or a panic in a job, the
-    /// whole batch is rolled back.
+    /// whole batch is rolled back. A job that runs alone is never batched: it ends the batch
+    /// before it (it waits in `held`) and none joins it.
     fn run_batch(
         &mut self,
         batch: &mut Vec<Box<dyn Job>>,
         queue: &mut mpsc::Receiver<Work>,
+        held: &mut Option<Box<dyn Job>>,
     ) -> Result<(), Error> {
         self.execute("BEGIN IMMEDIATE")?;
         let mut ran = 0;
         loop {
             if ran == batch.len() {
-                if batch.len() >= WRITE_BATCH_JOBS_MAX {
+                if batch.len() >= WRITE_BATCH_JOBS_MAX || batch[0].alone() {
                     break;
                 }
                 match queue.try_recv() {
+                    Ok(Work::Job(job)) if job.alone() => {
+                        *held = Some(job);
+                        break;
+                    }
                     Ok(Work::Job(job)) => batch.push(job),
                     Ok(Work::ReleaseMemory(_)) => continue,
                     Err(_) => break,
@@ -216,6 +251,31 @@ impl WriterState {
             self.execute("ROLLBACK TO job")?;
         }
         self.execute("RELEASE job")?;
+        Ok(result)
+    }
+
+    /// Runs `f` as the only job of the transaction, without a savepoint: its failure rolls
+    /// back the whole transaction (then opens an empty one for the batch to commit).
+    fn without_savepoint<R, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>,
+    ) -> Result<Result<R, E>, Error> {
+        let now_ns = self.clock.now_ns();
+        let mut wtx = WriteTx {
+            read: ReadTx::new(&self.conn),
+            now_ns,
+            next_creation_time: ns_to_ms(now_ns).max(self.creation_time_floor),
+            inserted: false,
+            rng: &mut self.rng,
+        };
+        let result = f(&mut wtx);
+        if wtx.inserted {
+            self.creation_time_floor = wtx.next_creation_time;
+        }
+        if result.is_err() {
+            self.execute("ROLLBACK")?;
+            self.execute("BEGIN IMMEDIATE")?;
+        }
         Ok(result)
     }
 

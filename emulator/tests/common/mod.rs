@@ -34,6 +34,13 @@ impl Deployment {
         Self::on(&DbLocation::Memory)
     }
 
+    /// A fresh deployment (as [`Deployment::new`]) with `executions` inserted.
+    pub async fn holding(executions: Vec<Json>) -> Self {
+        let deployment = Self::new();
+        deployment.insert(executions).await;
+        deployment
+    }
+
     /// A deployment on the given database.
     pub fn on(db: &DbLocation) -> Self {
         let clock = Arc::new(ManualClock::new(T0));
