@@ -225,7 +225,7 @@ async fn serve_connection(
                 stopping = true;
                 connection.as_mut().graceful_shutdown();
             }
-            _ = tokio::time::sleep_until(activity.idle_deadline(timeouts.idle)) => {
+            _ = tokio::time::sleep_until(activity.next_idle_check(timeouts.idle)) => {
                 if activity.is_idle(timeouts.idle) {
                     return;
                 }
@@ -268,6 +268,20 @@ impl Activity {
 
     fn idle_deadline(&self, idle: Duration) -> Instant {
         epoch() + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + idle
+    }
+
+    /// When to look again whether the connection has idled out. While a request is being
+    /// answered the connection cannot idle out, and the answer's end moves `last_ms` anyway,
+    /// so the next look is a whole idle period away: waiting for a deadline already in the
+    /// past (a call longer than `idle`, such as a big import) would wake the loop at once,
+    /// over and over, and spin a worker for as long as the call runs.
+    fn next_idle_check(&self, idle: Duration) -> Instant {
+        let deadline = self.idle_deadline(idle);
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            deadline.max(Instant::now() + idle)
+        } else {
+            deadline
+        }
     }
 
     fn is_idle(&self, idle: Duration) -> bool {
@@ -430,5 +444,22 @@ mod tests {
     fn the_cap_leaves_room_for_the_store() {
         let cap = connection_cap();
         assert!((1..=CONNECTIONS_MAX).contains(&cap));
+    }
+
+    #[test]
+    fn a_request_longer_than_the_idle_timeout_does_not_wake_the_loop_at_once() {
+        let idle = Duration::from_millis(1);
+        let activity = Arc::new(Activity::new());
+        let in_flight = InFlight::enter(&activity);
+        std::thread::sleep(Duration::from_millis(5));
+        // The idle deadline has passed while the request runs: the next look is in the future.
+        assert!(activity.idle_deadline(idle) < Instant::now());
+        assert!(activity.next_idle_check(idle) > Instant::now());
+        assert!(!activity.is_idle(idle));
+        drop(in_flight);
+        // Answered: the connection idles out one idle period after the answer.
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(activity.is_idle(idle));
+        assert!(activity.next_idle_check(idle) <= Instant::now());
     }
 }
