@@ -232,21 +232,8 @@ impl WriterState {
         &mut self,
         f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>,
     ) -> Result<Result<R, E>, Error> {
-        let now_ns = self.clock.now_ns();
-        let start = ns_to_ms(now_ns).max(self.creation_time_floor);
         self.execute("SAVEPOINT job")?;
-        let mut wtx = WriteTx {
-            read: ReadTx::new(&self.conn),
-            now_ns,
-            next_creation_time: start,
-            inserted: false,
-            rng: &mut self.rng,
-        };
-        let result = f(&mut wtx);
-        if wtx.inserted {
-            // Even if the job rolls back: skipping creation times is harmless.
-            self.creation_time_floor = wtx.next_creation_time;
-        }
+        let result = self.run_job(f);
         if result.is_err() {
             self.execute("ROLLBACK TO job")?;
         }
@@ -260,6 +247,17 @@ impl WriterState {
         &mut self,
         f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>,
     ) -> Result<Result<R, E>, Error> {
+        let result = self.run_job(f);
+        if result.is_err() {
+            self.execute("ROLLBACK")?;
+            self.execute("BEGIN IMMEDIATE")?;
+        }
+        Ok(result)
+    }
+
+    /// Runs `f` on the open transaction with its own clock reading, and moves the creation
+    /// time floor past what it inserted.
+    fn run_job<R, E>(&mut self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>) -> Result<R, E> {
         let now_ns = self.clock.now_ns();
         let mut wtx = WriteTx {
             read: ReadTx::new(&self.conn),
@@ -270,13 +268,10 @@ impl WriterState {
         };
         let result = f(&mut wtx);
         if wtx.inserted {
+            // Even if the job rolls back: skipping creation times is harmless.
             self.creation_time_floor = wtx.next_creation_time;
         }
-        if result.is_err() {
-            self.execute("ROLLBACK")?;
-            self.execute("BEGIN IMMEDIATE")?;
-        }
-        Ok(result)
+        result
     }
 
     fn execute(&self, sql: &str) -> Result<(), Error> {
