@@ -254,7 +254,7 @@ async fn invoke(
                 usage.bytes_read,
                 usage.documents_written,
                 usage.bytes_written,
-                usage.changed_execution_ids,
+                usage.into_changed_execution_ids(),
             );
             (observed.result.map_err(Failure::from), Some(usage))
         }

@@ -34,12 +34,8 @@ pub struct Usage {
     pub documents_written: u64,
     /// Bytes written: the size of each document as written.
     pub bytes_written: u64,
-    /// The `executionId` of every execution a committed write touched, in first-touch order,
-    /// without repeats. Empty when the transaction rolled back.
-    pub changed_execution_ids: Vec<String>,
-    /// The same ids as a set, so that adding the ids of a call's thousandth transaction does not
-    /// compare each with every id before it (`deleteAll` of 100,000 rows runs 1,000).
-    seen: HashSet<String>,
+    /// What committed writes changed; empty when the transaction rolled back.
+    changed: ChangedIds,
 }
 
 impl Usage {
@@ -49,13 +45,39 @@ impl Usage {
         self.bytes_read += other.bytes_read;
         self.documents_written += other.documents_written;
         self.bytes_written += other.bytes_written;
-        if self.seen.len() != self.changed_execution_ids.len() {
-            self.seen = self.changed_execution_ids.iter().cloned().collect();
+        for id in other.changed.order {
+            self.changed.add(id);
         }
-        for id in other.changed_execution_ids {
-            if self.seen.insert(id.clone()) {
-                self.changed_execution_ids.push(id);
-            }
+    }
+
+    /// The `executionId` of every execution a committed write touched, in first-touch order,
+    /// without repeats.
+    pub fn changed_execution_ids(&self) -> &[String] {
+        &self.changed.order
+    }
+
+    /// [`Usage::changed_execution_ids`], taken out.
+    pub fn into_changed_execution_ids(self) -> Vec<String> {
+        self.changed.order
+    }
+}
+
+/// `executionId`s in first-touch order, each once. The set beside the list keeps adding cheap
+/// on long lists: one transaction may write 16,000 documents, and one call (`deleteAll` of
+/// 100,000 rows) runs 1,000 transactions, so comparing each new id with every earlier one would
+/// cost seconds.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct ChangedIds {
+    order: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl ChangedIds {
+    fn add(&mut self, id: impl AsRef<str> + Into<String>) {
+        if !self.seen.contains(id.as_ref()) {
+            let id: String = id.into();
+            self.seen.insert(id.clone());
+            self.order.push(id);
         }
     }
 }
@@ -72,10 +94,7 @@ pub(crate) struct Meter {
     bytes_written: Cell<u64>,
     /// Index ranges read so far, as (index, lower key, upper key): a range read twice is one.
     ranges: RefCell<HashSet<ReadRange>>,
-    changed: RefCell<Vec<String>>,
-    /// `changed` as a set, for the same reason as [`Usage`]'s (a transaction may write 16,000
-    /// documents).
-    changed_seen: RefCell<HashSet<String>>,
+    changed: RefCell<ChangedIds>,
 }
 
 impl Meter {
@@ -124,11 +143,7 @@ impl Meter {
         let total = self.bytes_written.get() + bytes as u64;
         self.documents_written.set(documents);
         self.bytes_written.set(total);
-        let mut seen = self.changed_seen.borrow_mut();
-        if !seen.contains(execution_id) {
-            seen.insert(execution_id.to_string());
-            self.changed.borrow_mut().push(execution_id.to_string());
-        }
+        self.changed.borrow_mut().add(execution_id);
         if documents > TRANSACTION_DOCUMENTS_WRITTEN_MAX {
             return Err(Error::TransactionLimit(format!(
                 "Too many writes in a single function execution (limit: \
@@ -147,14 +162,16 @@ impl Meter {
     /// The totals; `committed` false drops the changed ids (nothing changed after a rollback).
     pub(crate) fn take(&self, committed: bool) -> Usage {
         let changed = std::mem::take(&mut *self.changed.borrow_mut());
-        self.changed_seen.borrow_mut().clear();
         Usage {
             documents_read: self.documents_read.take(),
             bytes_read: self.bytes_read.take(),
             documents_written: self.documents_written.take(),
             bytes_written: self.bytes_written.take(),
-            changed_execution_ids: if committed { changed } else { Vec::new() },
-            seen: HashSet::new(),
+            changed: if committed {
+                changed
+            } else {
+                ChangedIds::default()
+            },
         }
     }
 }
@@ -188,6 +205,14 @@ impl UsageScope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn changed(ids: &[&str]) -> ChangedIds {
+        let mut changed = ChangedIds::default();
+        for id in ids {
+            changed.add(*id);
+        }
+        changed
+    }
 
     #[test]
     fn reads_fail_on_the_first_document_past_a_limit() {
@@ -244,13 +269,13 @@ mod tests {
             "Too many writes in a single function execution (limit: 16000)"
         );
         let usage = meter.take(true);
-        assert_eq!(usage.changed_execution_ids, ["e1", "e2"]);
+        assert_eq!(usage.changed_execution_ids(), ["e1", "e2"]);
         meter.write("e2", 1).unwrap();
-        assert_eq!(meter.take(true).changed_execution_ids, ["e2"]);
+        assert_eq!(meter.take(true).changed_execution_ids(), ["e2"]);
         meter
             .write("e3", TRANSACTION_WRITE_BYTES_MAX as usize + 1)
             .unwrap_err();
-        assert!(meter.take(false).changed_execution_ids.is_empty());
+        assert!(meter.take(false).changed_execution_ids().is_empty());
     }
 
     #[tokio::test]
@@ -262,18 +287,18 @@ mod tests {
             });
             UsageScope::report(Usage {
                 documents_read: 1,
-                changed_execution_ids: vec!["a".into()],
+                changed: changed(&["a"]),
                 ..Usage::default()
             });
             UsageScope::report(Usage {
-                changed_execution_ids: vec!["b".into(), "a".into()],
+                changed: changed(&["b", "a"]),
                 ..Usage::default()
             });
         })
         .await;
         assert_eq!(usage.documents_read, 3);
         // First-touch order, each id once, across transactions.
-        assert_eq!(usage.changed_execution_ids, ["a", "b"]);
+        assert_eq!(usage.changed_execution_ids(), ["a", "b"]);
         UsageScope::report(Usage::default()); // nobody collecting: ignored
     }
 }
