@@ -213,7 +213,6 @@ impl Store {
         R: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        let _running = self.activity.enter();
         let metered = move |tx: &mut WriteTx<'_>| match f(tx) {
             Ok(value) => Ok((value, tx.read.meter.take(true))),
             Err(error) => Err(Metered {
@@ -221,7 +220,7 @@ impl Store {
                 usage: tx.read.meter.take(false),
             }),
         };
-        match self.write_unmetered(metered).await {
+        match self.send_write(metered, false).await {
             Ok((value, usage)) => {
                 UsageScope::report(usage);
                 Ok(value)
@@ -244,25 +243,18 @@ impl Store {
         R: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        let _running = self.activity.enter();
         self.send_write(f, true).await
     }
 
-    async fn write_unmetered<R, E, F>(&self, f: F) -> Result<R, E>
-    where
-        F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
-        R: Send + 'static,
-        E: From<Error> + Send + 'static,
-    {
-        self.send_write(f, false).await
-    }
-
+    /// Queues `f` for the writer thread and waits for its committed outcome; the store counts
+    /// as busy meanwhile (`idle`).
     async fn send_write<R, E, F>(&self, f: F, alone: bool) -> Result<R, E>
     where
         F: FnOnce(&mut WriteTx<'_>) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<Error> + Send + 'static,
     {
+        let _running = self.activity.enter();
         let (reply, answer) = oneshot::channel();
         let job: Box<dyn Job> = Box::new(WriteJob {
             f: Some(f),
