@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use convex_storage_testkit::fixtures::execution_json_with;
 use convex_storage_testkit::{EmulatorDb, ServerProcess};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -497,14 +498,13 @@ fn one_connection_client() -> Result<reqwest::Client> {
         .build()?)
 }
 
+/// A ready execution, as the shared fixture builds it, under the bench's task id and with a
+/// timeout that no claim in a run outlives.
 fn execution(execution_id: &str) -> Value {
-    json!({
-        "shard": 0, "taskId": "bench-task", "executionId": execution_id, "isSleepingTask": false,
-        "retryOptions": {"maxAttempts": 1}, "sleepMsBeforeRun": 0, "timeoutMs": 60000,
-        "areChildrenSequential": false, "input": "in", "status": "ready", "isFinished": false,
-        "retryAttempts": 0, "startAt": 0, "acc": 0, "ocfpStatus": "idle", "closeStatus": "idle",
-        "npc": false, "createdAt": 0, "updatedAt": 0,
-    })
+    execution_json_with(
+        execution_id,
+        json!({"taskId": "bench-task", "timeoutMs": 60000}),
+    )
 }
 
 /// One call like `ConvexHttpClient` makes it; `Ok` only for `status: "success"`.
