@@ -21,6 +21,7 @@
 #   x86_64-apple-darwin        -> @convex-storage-emulator/darwin-x64
 #   aarch64-apple-darwin       -> @convex-storage-emulator/darwin-arm64
 #   x86_64-pc-windows-msvc     -> @convex-storage-emulator/win32-x64
+#   x86_64-pc-windows-gnu      -> @convex-storage-emulator/win32-x64 (cross-built from Linux)
 # Building another target:
 #   - the simplest is to run this script on that platform (a GitHub Actions matrix of
 #     ubuntu-latest, ubuntu-24.04-arm, macos-13, macos-latest and windows-latest), then
@@ -31,9 +32,10 @@
 #     (`cargo install cross`, needs Docker) with CARGO=cross;
 #   - both darwin targets from either Mac: `rustup target add x86_64-apple-darwin
 #     aarch64-apple-darwin`, then this script once per --target;
-#   - win32-x64: the emulator's signal handling is Unix-only today (emulator/src/main.rs uses
-#     tokio::signal::unix), so the Windows binary does not build yet; the package is declared
-#     so the layout is ready.
+#   - win32-x64 on Windows: this script under Git Bash with the MSVC toolchain; from Linux:
+#     `rustup target add x86_64-pc-windows-gnu`, MinGW (Debian/Ubuntu: `apt-get install
+#     gcc-mingw-w64-x86-64`), then --target x86_64-pc-windows-gnu. scripts/check-platforms
+#     type-checks the emulator for Windows and macOS from Linux.
 # The linux binaries link glibc dynamically (rusqlite bundles SQLite); they run on glibc
 # distributions, not on musl (Alpine).
 set -euo pipefail
@@ -62,7 +64,7 @@ else
     aarch64-unknown-linux-gnu) platform=linux-arm64 ;;
     x86_64-apple-darwin) platform=darwin-x64 ;;
     aarch64-apple-darwin) platform=darwin-arm64 ;;
-    x86_64-pc-windows-msvc) platform=win32-x64 ;;
+    x86_64-pc-windows-msvc|x86_64-pc-windows-gnu) platform=win32-x64 ;;
     *) echo "npm/build.sh: no platform package for target $target" >&2; exit 2 ;;
   esac
 fi

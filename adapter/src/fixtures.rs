@@ -15,6 +15,7 @@
 //! band (never clamped, never stale). The margins below are the only waits tests make on a
 //! wall clock; on a manual clock they are how far the clock is moved instead.
 
+use crate::storage::*;
 use crate::types::*;
 
 /// Timestamps a test supplies in the past band stay below this (1970-01-01T00:16:40Z), in ms:
@@ -214,5 +215,163 @@ pub fn unset_all() -> TaskExecutionStorageUnset {
         expires_at: true,
         on_children_finished_processing_expires_at: true,
         close_expires_at: true,
+    }
+}
+
+/// Calls `operation` once on `storage` with small valid arguments, and says what it answered
+/// as a number: how many rows it returned or counted (0 for operations that answer nothing).
+///
+/// It is the one place a test reaches every operation by its registry entry: the endpoint
+/// test and the fault tests run it over `Operation::ALL`, so a new operation fails to compile
+/// here until it has a call, instead of being left out of a hand-kept list. It inserts
+/// [`minimal_execution`]`("inserted")`; the other calls name the execution `"a"` (with `"x"`
+/// as the executor) and have a limit of 10.
+pub async fn call_once(
+    storage: &dyn crate::TaskExecutionsStorage,
+    operation: convex_storage_operations::Operation,
+) -> Result<u64, crate::StorageError> {
+    use convex_storage_operations::Operation as Op;
+    use TaskExecutionCloseStatus as Close;
+    use TaskExecutionStatus as Status;
+    const LIMIT: u32 = 10;
+    const NOT_YET: i64 = i64::MAX / 2;
+    let s = storage;
+    let update = || touch(0);
+    let found = |rows: Vec<Option<TaskExecutionStorageValue>>| rows.iter().flatten().count() as u64;
+    let len = |rows: Vec<TaskExecutionStorageValue>| rows.len() as u64;
+    match operation {
+        Op::InsertMany => s
+            .insert_many(vec![minimal_execution("inserted")])
+            .await
+            .map(|_| 0),
+        Op::GetManyById => s
+            .get_many_by_id(vec![GetByIdRequest {
+                execution_id: "a".into(),
+                filters: None,
+            }])
+            .await
+            .map(found),
+        Op::GetManyBySleepingTaskUniqueId => s
+            .get_many_by_sleeping_task_unique_id(vec!["s".into()])
+            .await
+            .map(found),
+        Op::UpdateManyById => s
+            .update_many_by_id(vec![UpdateByIdRequest {
+                execution_id: "a".into(),
+                filters: None,
+                update: update(),
+            }])
+            .await
+            .map(|_| 0),
+        Op::UpdateManyByIdAndInsertChildrenIfUpdated => s
+            .update_many_by_id_and_insert_children_if_updated(vec![
+                UpdateByIdAndInsertChildrenRequest {
+                    execution_id: "a".into(),
+                    filters: None,
+                    update: update(),
+                    children_task_executions_to_insert_if_any_updated: vec![],
+                },
+            ])
+            .await
+            .map(|_| 0),
+        Op::UpdateByStatusAndStartAtLessThanAndReturn => s
+            .update_by_status_and_start_at_less_than_and_return(
+                UpdateByStatusAndStartAtLessThanRequest {
+                    status: Status::Ready,
+                    start_at_less_than: NOT_YET,
+                    update: update(),
+                    update_expires_at_with_started_at: 0,
+                    limit: LIMIT,
+                },
+            )
+            .await
+            .map(len),
+        Op::UpdateByStatusAndOCFPStatusAndACCZeroAndReturn => s
+            .update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
+                UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest {
+                    status: Status::WaitingForChildren,
+                    on_children_finished_processing_status: OnChildrenFinishedProcessingStatus::Idle,
+                    update: update(),
+                    limit: LIMIT,
+                },
+            )
+            .await
+            .map(len),
+        Op::UpdateByCloseStatusAndReturn => s
+            .update_by_close_status_and_return(UpdateByCloseStatusRequest {
+                close_status: Close::Ready,
+                update: update(),
+                limit: LIMIT,
+            })
+            .await
+            .map(len),
+        Op::UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThan => {
+            s.update_by_status_and_is_sleeping_task_and_expires_at_less_than(
+                UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThanRequest {
+                    status: Status::Running,
+                    is_sleeping_task: false,
+                    expires_at_less_than: NOT_YET,
+                    update: update(),
+                    limit: LIMIT,
+                },
+            )
+            .await
+        }
+        Op::UpdateByOCFPExpiresAt => {
+            s.update_by_on_children_finished_processing_expires_at_less_than(
+                UpdateByOnChildrenFinishedProcessingExpiresAtLessThanRequest {
+                    on_children_finished_processing_expires_at_less_than: NOT_YET,
+                    update: update(),
+                    limit: LIMIT,
+                },
+            )
+            .await
+        }
+        Op::UpdateByCloseExpiresAt => {
+            s.update_by_close_expires_at_less_than(UpdateByCloseExpiresAtLessThanRequest {
+                close_expires_at_less_than: NOT_YET,
+                update: update(),
+                limit: LIMIT,
+            })
+            .await
+        }
+        Op::UpdateByExecutorIdAndNPCAndReturn => s
+            .update_by_executor_id_and_needs_promise_cancellation_and_return(
+                UpdateByExecutorIdAndNeedsPromiseCancellationRequest {
+                    executor_id: "x".into(),
+                    needs_promise_cancellation: true,
+                    update: update(),
+                    limit: LIMIT,
+                },
+            )
+            .await
+            .map(len),
+        Op::GetManyByParentExecutionId => s
+            .get_many_by_parent_execution_id(vec!["a".into()])
+            .await
+            .map(|children| children.iter().map(Vec::len).sum::<usize>() as u64),
+        Op::UpdateManyByParentExecutionIdAndIsFinished => s
+            .update_many_by_parent_execution_id_and_is_finished(vec![
+                UpdateByParentExecutionIdAndIsFinishedRequest {
+                    parent_execution_id: "a".into(),
+                    is_finished: false,
+                    update: update(),
+                },
+            ])
+            .await
+            .map(|_| 0),
+        Op::UpdateAndDecrementParentACCByIsFinishedAndCloseStatus => {
+            s.update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
+                UpdateAndDecrementParentActiveChildrenCountRequest {
+                    is_finished: true,
+                    close_status: Close::Ready,
+                    update: update(),
+                    limit: LIMIT,
+                },
+            )
+            .await
+        }
+        Op::DeleteById => s.delete_by_id("a").await.map(|_| 0),
+        Op::DeleteAll => s.delete_all().await.map(|_| 0),
     }
 }

@@ -755,7 +755,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 /// The inverse of [`base64_encode`]; `None` for anything that is not canonical padded base64.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let text = text.as_bytes();
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(text.len() / 4 * 3);

@@ -2,33 +2,13 @@
 //! 17 operations: the `StorageError` kind, the function path it names, and what the call left
 //! behind ([`CallOutcome`]). docs/FAULTS.md says what a caller should do about each.
 
+use convex_storage_operations::Operation;
 use convex_storage_testkit::{EmulatorDb, ServerProcess};
-use durable_execution_storage_convex::fixtures::minimal_execution;
+use durable_execution_storage_convex::fixtures::{call_once, minimal_execution};
 use durable_execution_storage_convex::*;
 use serde_json::{json, Value};
 
 const SECRET: &str = "adapter-faults-secret";
-
-/// The 17 public function names, as fault rules and error paths name them.
-const FUNCTIONS: [&str; 17] = [
-    "insertMany",
-    "getManyById",
-    "getManyBySleepingTaskUniqueId",
-    "updateManyById",
-    "updateManyByIdAndInsertChildrenIfUpdated",
-    "updateByStatusAndStartAtLessThanAndReturn",
-    "updateByStatusAndOCFPStatusAndACCZeroAndReturn",
-    "updateByCloseStatusAndReturn",
-    "updateByStatusAndIsSleepingTaskAndExpiresAtLessThan",
-    "updateByOCFPExpiresAt",
-    "updateByCloseExpiresAt",
-    "updateByExecutorIdAndNPCAndReturn",
-    "getManyByParentExecutionId",
-    "updateManyByParentExecutionIdAndIsFinished",
-    "updateAndDecrementParentACCByIsFinishedAndCloseStatus",
-    "deleteById",
-    "deleteAll",
-];
 
 /// An emulator with fault injection on, and a one-shard client of it.
 struct Bed {
@@ -98,161 +78,17 @@ impl Bed {
     }
 }
 
-fn update() -> TaskExecutionStorageUpdate {
-    TaskExecutionStorageUpdate {
-        updated_at: 0,
-        ..TaskExecutionStorageUpdate::default()
-    }
-}
-
-/// Calls the operation behind `function` with small valid arguments; how many rows or which
-/// values it answered, as a number (a list's length, a count; 0 for nothing).
-async fn call(s: &ConvexTaskExecutionsStorage, function: &str) -> Result<u64, StorageError> {
-    use TaskExecutionCloseStatus as Close;
-    use TaskExecutionStatus as Status;
-    let by_id = |id: &str| GetByIdRequest {
-        execution_id: id.into(),
-        filters: None,
-    };
-    let len = |v: Vec<TaskExecutionStorageValue>| v.len() as u64;
-    match function {
-        "insertMany" => s.insert_many(vec![minimal_execution("inserted")]).await.map(|_| 0),
-        "getManyById" => s
-            .get_many_by_id(vec![by_id("a")])
-            .await
-            .map(|v| v.iter().flatten().count() as u64),
-        "getManyBySleepingTaskUniqueId" => s
-            .get_many_by_sleeping_task_unique_id(vec!["s".into()])
-            .await
-            .map(|v| v.iter().flatten().count() as u64),
-        "updateManyById" => s
-            .update_many_by_id(vec![UpdateByIdRequest {
-                execution_id: "a".into(),
-                filters: None,
-                update: update(),
-            }])
-            .await
-            .map(|_| 0),
-        "updateManyByIdAndInsertChildrenIfUpdated" => s
-            .update_many_by_id_and_insert_children_if_updated(vec![
-                UpdateByIdAndInsertChildrenRequest {
-                    execution_id: "a".into(),
-                    filters: None,
-                    update: update(),
-                    children_task_executions_to_insert_if_any_updated: vec![],
-                },
-            ])
-            .await
-            .map(|_| 0),
-        "updateByStatusAndStartAtLessThanAndReturn" => s
-            .update_by_status_and_start_at_less_than_and_return(
-                UpdateByStatusAndStartAtLessThanRequest {
-                    status: Status::Ready,
-                    start_at_less_than: i64::MAX / 2,
-                    update: update(),
-                    update_expires_at_with_started_at: 0,
-                    limit: 10,
-                },
-            )
-            .await
-            .map(len),
-        "updateByStatusAndOCFPStatusAndACCZeroAndReturn" => s
-            .update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
-                UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest {
-                    status: Status::WaitingForChildren,
-                    on_children_finished_processing_status: OnChildrenFinishedProcessingStatus::Idle,
-                    update: update(),
-                    limit: 10,
-                },
-            )
-            .await
-            .map(len),
-        "updateByCloseStatusAndReturn" => s
-            .update_by_close_status_and_return(UpdateByCloseStatusRequest {
-                close_status: Close::Ready,
-                update: update(),
-                limit: 10,
-            })
-            .await
-            .map(len),
-        "updateByStatusAndIsSleepingTaskAndExpiresAtLessThan" => s
-            .update_by_status_and_is_sleeping_task_and_expires_at_less_than(
-                UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThanRequest {
-                    status: Status::Running,
-                    is_sleeping_task: false,
-                    expires_at_less_than: i64::MAX / 2,
-                    update: update(),
-                    limit: 10,
-                },
-            )
-            .await,
-        "updateByOCFPExpiresAt" => s
-            .update_by_on_children_finished_processing_expires_at_less_than(
-                UpdateByOnChildrenFinishedProcessingExpiresAtLessThanRequest {
-                    on_children_finished_processing_expires_at_less_than: i64::MAX / 2,
-                    update: update(),
-                    limit: 10,
-                },
-            )
-            .await,
-        "updateByCloseExpiresAt" => s
-            .update_by_close_expires_at_less_than(UpdateByCloseExpiresAtLessThanRequest {
-                close_expires_at_less_than: i64::MAX / 2,
-                update: update(),
-                limit: 10,
-            })
-            .await,
-        "updateByExecutorIdAndNPCAndReturn" => s
-            .update_by_executor_id_and_needs_promise_cancellation_and_return(
-                UpdateByExecutorIdAndNeedsPromiseCancellationRequest {
-                    executor_id: "x".into(),
-                    needs_promise_cancellation: true,
-                    update: update(),
-                    limit: 10,
-                },
-            )
-            .await
-            .map(len),
-        "getManyByParentExecutionId" => s
-            .get_many_by_parent_execution_id(vec!["a".into()])
-            .await
-            .map(|v| v.iter().map(Vec::len).sum::<usize>() as u64),
-        "updateManyByParentExecutionIdAndIsFinished" => s
-            .update_many_by_parent_execution_id_and_is_finished(vec![
-                UpdateByParentExecutionIdAndIsFinishedRequest {
-                    parent_execution_id: "a".into(),
-                    is_finished: false,
-                    update: update(),
-                },
-            ])
-            .await
-            .map(|_| 0),
-        "updateAndDecrementParentACCByIsFinishedAndCloseStatus" => s
-            .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
-                UpdateAndDecrementParentActiveChildrenCountRequest {
-                    is_finished: true,
-                    close_status: Close::Ready,
-                    update: update(),
-                    limit: 10,
-                },
-            )
-            .await,
-        "deleteById" => s.delete_by_id("a").await.map(|_| 0),
-        "deleteAll" => s.delete_all().await.map(|_| 0),
-        other => panic!("no operation {other}"),
-    }
-}
-
 #[tokio::test]
 async fn fail_and_occ_are_http_503s_naming_the_operation_and_nothing_ran() {
     let bed = Bed::start().await;
-    for function in FUNCTIONS {
+    for operation in Operation::ALL {
+        let function = operation.name();
         for (fault, code) in [
             ("fail", "ServiceUnavailable"),
             ("occ", "OptimisticConcurrencyControlFailure"),
         ] {
             bed.strike(function, fault).await;
-            let error = call(&bed.storage, function).await.unwrap_err();
+            let error = call_once(&bed.storage, operation).await.unwrap_err();
             match &error {
                 StorageError::Http {
                     path,
@@ -287,9 +123,10 @@ async fn fail_and_occ_are_http_503s_naming_the_operation_and_nothing_ran() {
 #[tokio::test]
 async fn drop_is_a_transport_error_with_an_unknown_outcome_and_the_write_committed() {
     let bed = Bed::start().await;
-    for function in FUNCTIONS {
+    for operation in Operation::ALL {
+        let function = operation.name();
         bed.strike(function, "drop").await;
-        let error = call(&bed.storage, function).await.unwrap_err();
+        let error = call_once(&bed.storage, operation).await.unwrap_err();
         match &error {
             StorageError::Transport { path, .. } => {
                 assert_eq!(path, &format!("taskExecutionsStorage:{function}"));
@@ -330,13 +167,21 @@ async fn hold_makes_a_locked_operation_answer_nothing_until_the_lock_expires() {
         .await
         .unwrap();
     bed.advance(100).await;
-    let claim = "updateByStatusAndStartAtLessThanAndReturn";
-    bed.strike(claim, "hold").await;
-    assert_eq!(call(&bed.storage, claim).await.unwrap(), 0, "held");
+    let claim = Operation::UpdateByStatusAndStartAtLessThanAndReturn;
+    bed.strike(claim.name(), "hold").await;
+    assert_eq!(call_once(&bed.storage, claim).await.unwrap(), 0, "held");
     bed.clear().await;
-    assert_eq!(call(&bed.storage, claim).await.unwrap(), 0, "still held");
+    assert_eq!(
+        call_once(&bed.storage, claim).await.unwrap(),
+        0,
+        "still held"
+    );
     bed.advance(60_000).await;
-    assert_eq!(call(&bed.storage, claim).await.unwrap(), 2, "taken over");
+    assert_eq!(
+        call_once(&bed.storage, claim).await.unwrap(),
+        2,
+        "taken over"
+    );
 }
 
 #[tokio::test]
@@ -349,7 +194,12 @@ async fn delay_only_delays() {
         .insert_many(vec![minimal_execution("a")])
         .await
         .unwrap();
-    assert_eq!(call(&bed.storage, "getManyById").await.unwrap(), 1);
+    assert_eq!(
+        call_once(&bed.storage, Operation::GetManyById)
+            .await
+            .unwrap(),
+        1
+    );
     let report = bed
         .control(reqwest::Method::GET, "/_emulator/faults", Value::Null)
         .await;

@@ -87,6 +87,10 @@ struct Cli {
     /// Run only the state-control figures (reset, export, import) of the emulator.
     #[arg(long)]
     only_state: bool,
+    /// Also write the exported snapshot ZIP of the state figures to this file, to time the
+    /// `import` subcommand on it again without filling a store.
+    #[arg(long)]
+    state_zip_out: Option<PathBuf>,
     /// A short run of everything, to check the bench itself works.
     #[arg(long)]
     quick: bool,
@@ -309,6 +313,7 @@ async fn bench_backend(cli: &Cli, backend: &str, scratch: &std::path::Path) -> R
             storage.clone(),
             cli.state_reset_rows,
             cli.state_snapshot_rows,
+            cli.state_zip_out.as_deref(),
         )
         .await?;
         figures.insert("state".into(), serde_json::to_value(&figures_of_state)?);

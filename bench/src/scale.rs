@@ -77,7 +77,7 @@ pub async fn fill_with(
 /// The `i`-th background execution: one in ten ready far in the future, the rest finished.
 fn background_row(i: usize) -> TaskExecutionStorageValue {
     let mut row = ready_execution(format!("bg-{i}"), 16);
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         row.start_at = FAR_FUTURE_MS;
     } else {
         row.status = TaskExecutionStatus::Completed;

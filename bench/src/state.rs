@@ -4,6 +4,7 @@
 //! The rows are the scale run's background executions (`scale::fill`), so the figures are for
 //! a store as a long-lived deployment holds it.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,6 +45,7 @@ pub async fn run(
     storage: Arc<dyn TaskExecutionsStorage>,
     reset_rows: usize,
     snapshot_rows: usize,
+    zip_out: Option<&Path>,
 ) -> Result<StateFigures> {
     let http = reqwest::Client::new();
     let control = |method: reqwest::Method, route: &str| {
@@ -79,6 +81,9 @@ pub async fn run(
         .bytes()
         .await?;
     let export_s = started.elapsed().as_secs_f64();
+    if let Some(path) = zip_out {
+        std::fs::write(path, &zip).with_context(|| format!("writing {}", path.display()))?;
+    }
 
     let started = Instant::now();
     let answer: Value = control(reqwest::Method::POST, "import?replace=true")

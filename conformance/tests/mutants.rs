@@ -1,18 +1,22 @@
-//! The suite must be able to fail: each test here wraps a correct store in a mutant that gets
-//! one rule of SPEC.md wrong, runs the model-based property against it, and expects the
-//! property to catch the mutant (and print a shrunk case). The stores are in memory, on a
-//! manual clock the harness moves with the model's (no pauses), driven like a real backend.
+//! The suite must be able to fail: each test here puts a correct store behind a mutant side
+//! that gets one rule of docs/SPEC.md wrong (by rewriting the calls it breaks), runs the
+//! model-based property against it, and expects the property to catch the mutant (and print a
+//! shrunk case). The stores are in memory, on a manual clock the harness moves with the
+//! model's (no pauses), driven like a real backend.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use convex_storage_conformance::backend::{wall_clock_ms, BackendClock};
 use convex_storage_conformance::model::harness::Compare;
 use convex_storage_conformance::model::runner::{run_property, PropertyConfig};
 use convex_storage_conformance::model::side::{BackendSide, Side};
+use convex_storage_conformance::model::transition::Transition;
 use convex_storage_conformance::testing::STEPS_MAX;
-use durable_execution_storage_convex::*;
+use durable_execution_storage_convex::{InMemoryOptions, InMemoryTaskExecutionsStorage};
+use serde_json::{json, Value};
+use tokio::runtime::Runtime;
 
 /// Cases a mutant may survive before the test fails; most die in the first few.
 const CASES: u32 = 300;
@@ -35,162 +39,107 @@ enum Mutation {
     SweepLimitNotDivided,
 }
 
-struct Mutant {
-    inner: InMemoryTaskExecutionsStorage,
+/// A correct in-memory store behind a side that rewrites the transitions its mutation gets
+/// wrong before they reach the store. Working on transitions, not on the storage trait, it
+/// names only the operations it breaks.
+struct MutantSide {
+    store: BackendSide,
     mutation: Mutation,
 }
 
-impl Mutant {
+impl MutantSide {
     /// A mutant on `clock` (ms), which the harness moves.
-    fn new(mutation: Mutation, clock: Arc<AtomicI64>) -> Self {
+    fn new(mutation: Mutation, clock: Arc<AtomicI64>, runtime: Arc<Runtime>) -> Self {
+        let reading = clock.clone();
         let inner = InMemoryTaskExecutionsStorage::with_options(InMemoryOptions {
             total_shards: 2,
             shards: None,
-            clock: Some(Arc::new(move || clock.load(Ordering::SeqCst))),
+            clock: Some(Arc::new(move || reading.load(Ordering::SeqCst))),
             shard_for: Some(Arc::new(|_: &str| 0)),
         })
         .expect("valid options");
-        Self { inner, mutation }
+        let store = BackendSide::new("mutant", Arc::new(inner), runtime)
+            .on_clock(BackendClock::Memory(clock));
+        Self { store, mutation }
+    }
+
+    /// `transition` as the mutant runs it.
+    fn mutate(&self, transition: &Transition) -> Transition {
+        let mut mutated = transition.clone();
+        match (self.mutation, &mut mutated) {
+            (Mutation::CloseClaimLimitPlusOne, Transition::ClaimByCloseStatus { limit, .. }) => {
+                *limit += 1;
+            }
+            (Mutation::UpdateIgnoresUnset, Transition::UpdateManyById { requests }) => {
+                requests.iter_mut().for_each(|r| r.update.unset = None);
+            }
+            (Mutation::ReadIgnoresFilters, Transition::GetManyById { requests }) => {
+                requests.iter_mut().for_each(|r| r.filters = None);
+            }
+            (
+                Mutation::ExpirySweepInclusive,
+                Transition::ExpireByStatusAndIsSleepingTask {
+                    expires_at_less_than,
+                    ..
+                },
+            ) => *expires_at_less_than += 1,
+            (
+                Mutation::SweepLimitNotDivided,
+                Transition::CloseAndDecrementParents { limit, .. },
+            ) => {
+                // Two shards divide the limit by two; doubling it undoes the division.
+                *limit *= 2;
+            }
+            _ => {}
+        }
+        mutated
     }
 }
 
-#[async_trait]
-impl TaskExecutionsStorage for Mutant {
-    async fn insert_many(
-        &self,
-        executions: Vec<TaskExecutionStorageValue>,
-    ) -> Result<(), StorageError> {
-        if self.mutation == Mutation::InsertNotAtomic {
-            for e in executions {
-                self.inner.insert_many(vec![e]).await?;
+impl Side for MutantSide {
+    fn name(&self) -> &str {
+        self.store.name()
+    }
+
+    fn reset(&mut self) -> Result<(), String> {
+        self.store.reset()
+    }
+
+    fn apply(&mut self, transition: &Transition) -> (Value, Instant, Duration) {
+        match (self.mutation, transition) {
+            // Item by item: a failing item leaves the items before it.
+            (Mutation::InsertNotAtomic, Transition::InsertMany { executions }) => {
+                let started = Instant::now();
+                let mut answer = json!({ "ok": null });
+                for execution in executions {
+                    let one = Transition::InsertMany {
+                        executions: vec![execution.clone()],
+                    };
+                    answer = self.store.apply(&one).0;
+                    if answer.get("ok").is_none() {
+                        break;
+                    }
+                }
+                let answered_at = Instant::now();
+                (answer, answered_at, answered_at - started)
             }
-            return Ok(());
+            _ => {
+                let mutated = self.mutate(transition);
+                self.store.apply(&mutated)
+            }
         }
-        self.inner.insert_many(executions).await
     }
-    async fn get_many_by_id(
-        &self,
-        mut requests: Vec<GetByIdRequest>,
-    ) -> Result<Vec<Option<TaskExecutionStorageValue>>, StorageError> {
-        if self.mutation == Mutation::ReadIgnoresFilters {
-            requests.iter_mut().for_each(|r| r.filters = None);
-        }
-        self.inner.get_many_by_id(requests).await
+
+    fn rows(&mut self) -> Value {
+        self.store.rows()
     }
-    async fn get_many_by_sleeping_task_unique_id(
-        &self,
-        ids: Vec<String>,
-    ) -> Result<Vec<Option<TaskExecutionStorageValue>>, StorageError> {
-        self.inner.get_many_by_sleeping_task_unique_id(ids).await
+
+    fn has_manual_clock(&self) -> bool {
+        self.store.has_manual_clock()
     }
-    async fn update_many_by_id(
-        &self,
-        mut requests: Vec<UpdateByIdRequest>,
-    ) -> Result<(), StorageError> {
-        if self.mutation == Mutation::UpdateIgnoresUnset {
-            requests.iter_mut().for_each(|r| r.update.unset = None);
-        }
-        self.inner.update_many_by_id(requests).await
-    }
-    async fn update_many_by_id_and_insert_children_if_updated(
-        &self,
-        requests: Vec<UpdateByIdAndInsertChildrenRequest>,
-    ) -> Result<(), StorageError> {
-        self.inner
-            .update_many_by_id_and_insert_children_if_updated(requests)
-            .await
-    }
-    async fn update_by_status_and_start_at_less_than_and_return(
-        &self,
-        request: UpdateByStatusAndStartAtLessThanRequest,
-    ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
-        self.inner
-            .update_by_status_and_start_at_less_than_and_return(request)
-            .await
-    }
-    async fn update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
-        &self,
-        request: UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest,
-    ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
-        self.inner.update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(request).await
-    }
-    async fn update_by_close_status_and_return(
-        &self,
-        mut request: UpdateByCloseStatusRequest,
-    ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
-        if self.mutation == Mutation::CloseClaimLimitPlusOne {
-            request.limit += 1;
-        }
-        self.inner.update_by_close_status_and_return(request).await
-    }
-    async fn update_by_status_and_is_sleeping_task_and_expires_at_less_than(
-        &self,
-        mut request: UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThanRequest,
-    ) -> Result<u64, StorageError> {
-        if self.mutation == Mutation::ExpirySweepInclusive {
-            request.expires_at_less_than += 1;
-        }
-        self.inner
-            .update_by_status_and_is_sleeping_task_and_expires_at_less_than(request)
-            .await
-    }
-    async fn update_by_on_children_finished_processing_expires_at_less_than(
-        &self,
-        request: UpdateByOnChildrenFinishedProcessingExpiresAtLessThanRequest,
-    ) -> Result<u64, StorageError> {
-        self.inner
-            .update_by_on_children_finished_processing_expires_at_less_than(request)
-            .await
-    }
-    async fn update_by_close_expires_at_less_than(
-        &self,
-        request: UpdateByCloseExpiresAtLessThanRequest,
-    ) -> Result<u64, StorageError> {
-        self.inner
-            .update_by_close_expires_at_less_than(request)
-            .await
-    }
-    async fn update_by_executor_id_and_needs_promise_cancellation_and_return(
-        &self,
-        request: UpdateByExecutorIdAndNeedsPromiseCancellationRequest,
-    ) -> Result<Vec<TaskExecutionStorageValue>, StorageError> {
-        self.inner
-            .update_by_executor_id_and_needs_promise_cancellation_and_return(request)
-            .await
-    }
-    async fn get_many_by_parent_execution_id(
-        &self,
-        ids: Vec<String>,
-    ) -> Result<Vec<Vec<TaskExecutionStorageValue>>, StorageError> {
-        self.inner.get_many_by_parent_execution_id(ids).await
-    }
-    async fn update_many_by_parent_execution_id_and_is_finished(
-        &self,
-        requests: Vec<UpdateByParentExecutionIdAndIsFinishedRequest>,
-    ) -> Result<(), StorageError> {
-        self.inner
-            .update_many_by_parent_execution_id_and_is_finished(requests)
-            .await
-    }
-    async fn update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
-        &self,
-        mut request: UpdateAndDecrementParentActiveChildrenCountRequest,
-    ) -> Result<u64, StorageError> {
-        if self.mutation == Mutation::SweepLimitNotDivided {
-            // Two shards divide the limit by two; doubling it undoes the division.
-            request.limit *= 2;
-        }
-        self.inner
-            .update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
-                request,
-            )
-            .await
-    }
-    async fn delete_by_id(&self, execution_id: &str) -> Result<(), StorageError> {
-        self.inner.delete_by_id(execution_id).await
-    }
-    async fn delete_all(&self) -> Result<(), StorageError> {
-        self.inner.delete_all().await
+
+    fn advance_clock(&mut self, ms: u64) -> Result<(), String> {
+        self.store.advance_clock(ms)
     }
 }
 
@@ -203,14 +152,7 @@ fn expect_caught(mutation: Mutation) {
             .unwrap(),
     );
     let clock = Arc::new(AtomicI64::new(wall_clock_ms()));
-    let side: Box<dyn Side> = Box::new(
-        BackendSide::new(
-            "mutant",
-            Arc::new(Mutant::new(mutation, clock.clone())),
-            runtime,
-        )
-        .on_clock(BackendClock::Memory(clock)),
-    );
+    let side: Box<dyn Side> = Box::new(MutantSide::new(mutation, clock, runtime));
     let config = PropertyConfig {
         cases: CASES,
         steps_max: STEPS_MAX,

@@ -29,7 +29,6 @@ import type { ObjectType, PropertyValidators } from 'convex/values'
 
 import { components } from './_generated/api'
 import { action, mutation, query, type ActionCtx } from './_generated/server'
-import * as inner from '../definitions/args'
 import { checkArgs, functionArgs } from '../definitions/argumentValidation'
 import { OPERATIONS, type LockedOperationName, type UncheckedArgs } from '../definitions/operations'
 
@@ -51,25 +50,25 @@ type Envelope = Record<string, unknown>
 type LockedEnvelope = { authSecret?: unknown; args: UncheckedArgs }
 
 export const insertMany = mutation(async (ctx, envelope: Envelope) => {
-  return await ctx.runMutation(storage.insertMany, open(envelope, inner.insertManyArgs))
+  return await ctx.runMutation(storage.insertMany, open(envelope, OPERATIONS.insertMany.args))
 })
 
 export const getManyById = query(async (ctx, envelope: Envelope) => {
-  return await ctx.runQuery(storage.getManyById, open(envelope, inner.getManyByIdArgs))
+  return await ctx.runQuery(storage.getManyById, open(envelope, OPERATIONS.getManyById.args))
 })
 
 export const getManyBySleepingTaskUniqueId = query(async (ctx, envelope: Envelope) => {
-  const args = open(envelope, inner.getManyBySleepingTaskUniqueIdArgs)
+  const args = open(envelope, OPERATIONS.getManyBySleepingTaskUniqueId.args)
   return await ctx.runQuery(storage.getManyBySleepingTaskUniqueId, args)
 })
 
 export const updateManyById = action(async (ctx, envelope: Envelope) => {
-  return await ctx.runMutation(storage.updateManyById, open(envelope, inner.updateManyByIdArgs))
+  return await ctx.runMutation(storage.updateManyById, open(envelope, OPERATIONS.updateManyById.args))
 })
 
 export const updateManyByIdAndInsertChildrenIfUpdated = action(
   async (ctx, envelope: Envelope) => {
-    const args = open(envelope, inner.updateManyByIdAndInsertChildrenIfUpdatedArgs)
+    const args = open(envelope, OPERATIONS.updateManyByIdAndInsertChildrenIfUpdated.args)
     return await ctx.runMutation(storage.updateManyByIdAndInsertChildrenIfUpdated, args)
   },
 )
@@ -110,13 +109,13 @@ export const updateByExecutorIdAndNPCAndReturn = lockedSelector(
 )
 
 export const getManyByParentExecutionId = query(async (ctx, envelope: Envelope) => {
-  const args = open(envelope, inner.getManyByParentExecutionIdArgs)
+  const args = open(envelope, OPERATIONS.getManyByParentExecutionId.args)
   return await ctx.runQuery(storage.getManyByParentExecutionId, args)
 })
 
 export const updateManyByParentExecutionIdAndIsFinished = action(
   async (ctx, envelope: Envelope) => {
-    const args = open(envelope, inner.updateManyByParentExecutionIdAndIsFinishedArgs)
+    const args = open(envelope, OPERATIONS.updateManyByParentExecutionIdAndIsFinished.args)
     return await ctx.runMutation(storage.updateManyByParentExecutionIdAndIsFinished, args)
   },
 )
@@ -127,12 +126,12 @@ export const updateAndDecrementParentACCByIsFinishedAndCloseStatus = lockedSelec
 )
 
 export const deleteById = mutation(async (ctx, envelope: Envelope) => {
-  return await ctx.runMutation(storage.deleteById, open(envelope, inner.deleteByIdArgs))
+  return await ctx.runMutation(storage.deleteById, open(envelope, OPERATIONS.deleteById.args))
 })
 
 /** Deletes everything; `args` may be absent or `{}`. */
 export const deleteAll = action(async (ctx, envelope: Envelope) => {
-  return await ctx.runAction(storage.deleteAll, open(envelope, inner.deleteAllArgs))
+  return await ctx.runAction(storage.deleteAll, open(envelope, OPERATIONS.deleteAll.args))
 })
 
 /**

@@ -25,15 +25,7 @@ import {
   type MutationCtx,
 } from './_generated/server'
 import {
-  deleteAllArgs,
-  deleteByIdArgs,
-  getManyByIdArgs,
-  getManyByParentExecutionIdArgs,
-  getManyBySleepingTaskUniqueIdArgs,
-  insertManyArgs,
-  updateManyByIdAndInsertChildrenIfUpdatedArgs,
-  updateManyByIdArgs,
-  updateManyByParentExecutionIdAndIsFinishedArgs,
+  OPERATIONS,
   type CloseExpirySelectorArgs,
   type CloseStatusSelectorArgs,
   type ExecutorSelectorArgs,
@@ -42,7 +34,7 @@ import {
   type OcfpSelectorArgs,
   type StartAtSelectorArgs,
   type SweepArgs,
-} from '../definitions/args'
+} from '../definitions/operations'
 import { vExecutionDoc, type ByIdFilters, type Update } from '../definitions/validators'
 import {
   deleteExistingLock,
@@ -114,7 +106,7 @@ export const releaseLock = mutation({
 
 /** Inserts all executions or none: the first duplicate fails the whole mutation. */
 export const insertMany = mutation({
-  args: insertManyArgs,
+  args: OPERATIONS.insertMany.args,
   returns: v.null(),
   handler: async (ctx, { executions }) => {
     const now = writeNow()
@@ -126,7 +118,7 @@ export const insertMany = mutation({
 })
 
 export const getManyById = query({
-  args: getManyByIdArgs,
+  args: OPERATIONS.getManyById.args,
   returns: v.array(v.union(vExecutionDoc, v.null())),
   handler: async (ctx, { requests }) => {
     const results: Array<Execution | null> = []
@@ -139,7 +131,7 @@ export const getManyById = query({
 })
 
 export const getManyBySleepingTaskUniqueId = query({
-  args: getManyBySleepingTaskUniqueIdArgs,
+  args: OPERATIONS.getManyBySleepingTaskUniqueId.args,
   returns: v.array(v.union(vExecutionDoc, v.null())),
   handler: async (ctx, { requests }) => {
     const results: Array<Execution | null> = []
@@ -159,7 +151,7 @@ export const getManyBySleepingTaskUniqueId = query({
 
 /** Updates each matching execution; a missing or filtered-out one is skipped. */
 export const updateManyById = mutation({
-  args: updateManyByIdArgs,
+  args: OPERATIONS.updateManyById.args,
   returns: v.null(),
   handler: async (ctx, { requests }) => {
     const now = writeNow()
@@ -178,7 +170,7 @@ export const updateManyById = mutation({
  * them at the updated document. A duplicate child fails the whole mutation.
  */
 export const updateManyByIdAndInsertChildrenIfUpdated = mutation({
-  args: updateManyByIdAndInsertChildrenIfUpdatedArgs,
+  args: OPERATIONS.updateManyByIdAndInsertChildrenIfUpdated.args,
   returns: v.null(),
   handler: async (ctx, { requests }) => {
     const now = writeNow()
@@ -325,7 +317,7 @@ export const updateByExecutorIdAndNPCAndReturn = mutation(
 
 /** All children of each parent, unfinished first, then oldest first (index order). */
 export const getManyByParentExecutionId = query({
-  args: getManyByParentExecutionIdArgs,
+  args: OPERATIONS.getManyByParentExecutionId.args,
   returns: v.array(vExecutionDocs),
   handler: async (ctx, { requests }) => {
     const results: Array<Array<Execution>> = []
@@ -344,7 +336,7 @@ export const getManyByParentExecutionId = query({
 })
 
 export const updateManyByParentExecutionIdAndIsFinished = mutation({
-  args: updateManyByParentExecutionIdAndIsFinishedArgs,
+  args: OPERATIONS.updateManyByParentExecutionIdAndIsFinished.args,
   returns: v.null(),
   handler: async (ctx, { requests }) => {
     for (const { parentExecutionId, isFinished, update } of requests) {
@@ -426,7 +418,7 @@ export const updateAndDecrementParentACCByIsFinishedAndCloseStatus = mutation(
 // Deletes
 
 export const deleteById = mutation({
-  args: deleteByIdArgs,
+  args: OPERATIONS.deleteById.args,
   returns: v.null(),
   handler: async (ctx, { executionId }) => {
     const execution = await findByExecutionId(ctx.db, executionId)
@@ -455,7 +447,7 @@ export const deleteMany = internalMutation({
  * short. Not atomic: concurrent inserts may survive it.
  */
 export const deleteAll = action({
-  args: deleteAllArgs,
+  args: OPERATIONS.deleteAll.args,
   returns: v.null(),
   handler: async (ctx): Promise<null> => {
     for (;;) {

@@ -10,7 +10,7 @@ import { v } from 'convex/values'
 import { clampInsert, clampUpdate, clampUpdateInPlace, patchFromUpdate } from '../component/writes'
 import { BadFunctionPath, parseFunctionPath, strippedPath } from '../reference/functionPath'
 import { serdeJsonNumber, stringifyJson } from '../reference/values'
-import { insertManyArgs } from '../definitions/args'
+import { OPERATIONS } from '../definitions/operations'
 import {
   ArgumentValidationError,
   checkArgs,
@@ -111,7 +111,7 @@ describe('checkArgs', () => {
   }
 
   it('accepts a valid value and treats undefined as {}', () => {
-    assert.equal(detail(insertManyArgs, { executions: [execution('a')] }), null)
+    assert.equal(detail(OPERATIONS.insertMany.args, { executions: [execution('a')] }), null)
     assert.equal(detail({}, undefined), null)
     assert.equal(detail({ x: v.optional(v.string()) }, undefined), null)
   })

@@ -49,6 +49,9 @@ pub enum Error {
         source: crate::store::CodecError,
     },
 
+    #[error("two executions have the same {column} {value:?}")]
+    DuplicateKey { column: String, value: String },
+
     #[error("starting a store thread: {0}")]
     SpawnWriter(std::io::Error),
 

@@ -146,7 +146,7 @@ impl FaultRule {
     fn strikes(&self, seed: u64, index: usize, count: u64) -> bool {
         match (self.probability, self.every) {
             (Some(p), _) => unit_interval(seed, index as u64, count) < p,
-            (None, Some(n)) => count % n == 0,
+            (None, Some(n)) => count.is_multiple_of(n),
             (None, None) => true,
         }
     }

@@ -8,6 +8,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+mod signals;
+
+use signals::StopSignals;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use convex_storage_emulator::clock::{ClockControl, MANUAL_CLOCK_MS_MAX};
@@ -266,22 +270,14 @@ fn timeouts() -> Timeouts {
 /// (SIGTERM), without waiting for calls in flight: every acknowledged write is already
 /// committed, and a write not yet acknowledged is either committed whole or not at all.
 fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
+    let mut stop = StopSignals::install()?;
     Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
+        stop.next().await;
         eprintln!("shutting down: finishing the calls in flight; signal again to exit now");
         tokio::spawn(async move {
-            let status = tokio::select! {
-                _ = interrupt.recv() => 130,
-                _ = terminate.recv() => 143,
-            };
+            let second = stop.next().await;
             eprintln!("second signal: exiting now");
-            std::process::exit(status);
+            std::process::exit(i32::from(second.exit_status()));
         });
     })
 }
@@ -384,16 +380,12 @@ mod snapshots {
 mod exec {
     //! `exec`: a throw-away emulator around one command, as CI wants it.
 
-    use std::os::unix::process::ExitStatusExt;
     use std::process::ExitCode;
 
     use anyhow::Context;
-    use tokio::signal::unix::{signal, SignalKind};
 
+    use super::signals::{self, StopSignals};
     use super::{runtime, ExecArgs};
-
-    /// Exit status of a command killed by signal `n`, as shells report it: 128 + n.
-    const SIGNAL_EXIT_BASE: i32 = 128;
 
     pub fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
         let builder = args.serve.builder(":memory:", 0)?;
@@ -402,8 +394,7 @@ mod exec {
             .split_first()
             .context("no command given after `--`")?;
         runtime()?.block_on(async {
-            let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT")?;
-            let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM")?;
+            let mut stop = StopSignals::install().context("installing signal handlers")?;
             let emulator = builder.start().await?;
             let mut child = tokio::process::Command::new(program)
                 .args(rest)
@@ -411,32 +402,17 @@ mod exec {
                 .env("CONVEX_STORAGE_AUTH_SECRET", emulator.auth_secret())
                 .spawn()
                 .with_context(|| format!("running {program}"))?;
-            let pid = child.id().map(|id| id as i32);
+            let pid = child.id();
+            // The command decides when to end; a stop signal is only passed on to it.
             let status = loop {
                 tokio::select! {
                     status = child.wait() => break status.context("waiting for the command")?,
-                    _ = interrupt.recv() => forward(pid, libc::SIGINT),
-                    _ = terminate.recv() => forward(pid, libc::SIGTERM),
+                    signal = stop.next() => signals::forward(pid, signal),
                 }
             };
             emulator.shutdown().await;
-            let code = match (status.code(), status.signal()) {
-                (Some(code), _) => code,
-                (None, Some(signal)) => SIGNAL_EXIT_BASE + signal,
-                (None, None) => 1,
-            };
+            let code = signals::exit_code(status);
             Ok(ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)))
         })
-    }
-
-    /// Passes a signal on to the command.
-    fn forward(pid: Option<i32>, signal: i32) {
-        if let Some(pid) = pid {
-            // SAFETY: a plain syscall on our own child, which has not been reaped yet (we are
-            // still waiting for it in the same loop).
-            unsafe {
-                libc::kill(pid, signal);
-            }
-        }
     }
 }

@@ -154,6 +154,7 @@ pub fn connection_cap() -> usize {
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, as most servers do, and returns the
 /// soft limit now in force.
+#[cfg(unix)]
 fn raise_descriptor_limit() -> usize {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -175,6 +176,13 @@ fn raise_descriptor_limit() -> usize {
         }
     }
     usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+}
+
+/// Elsewhere (Windows) sockets are handles with no per-process limit to raise or to stay
+/// under, so only [`CONNECTIONS_MAX`] caps connections.
+#[cfg(not(unix))]
+fn raise_descriptor_limit() -> usize {
+    CONNECTIONS_MAX + FILE_DESCRIPTORS_RESERVED
 }
 
 /// Answers 503 without waiting for the request and closes. A fresh socket's send buffer is

@@ -665,3 +665,257 @@ async fn an_in_process_emulator_starts_from_a_snapshot_over_a_real_socket() {
     emulator.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A scratch directory for one test's database files, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("snapshot-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// A deployment on the database file `name` in this directory.
+    fn deployment(&self, name: &str) -> (Deployment, std::path::PathBuf) {
+        let path = self.0.join(name);
+        let d = Deployment::on(&convex_storage_emulator::store::DbLocation::File(
+            path.clone(),
+        ));
+        (d, path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The schema entries of the executions table and its indexes, as a second connection to the
+/// file reads them (the root pages aside, which a rebuilt table moves).
+fn schema_of(path: &std::path::Path) -> Vec<(String, String, String, Option<String>)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master
+             WHERE tbl_name = 'task_executions' ORDER BY name",
+        )
+        .unwrap();
+    let entries = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    entries
+}
+
+/// Tries to store a copy of the row `row` with one column changed, from a second connection,
+/// in a transaction rolled back; returns SQLite's error.
+fn duplicate_refused(path: &std::path::Path, row: i64, changed: &str) -> String {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    let tx = conn.transaction().unwrap();
+    let error = tx
+        .execute(
+            &"INSERT INTO task_executions
+              SELECT row + 1000000, id, creation_time, execution_id, sleeping_task_unique_id,
+                     body, k_shard_status_start_at, k_shard_status_ocfp_status_acc_updated_at,
+                     k_shard_close_status_updated_at, k_status_is_sleeping_task_expires_at,
+                     k_ocfp_expires_at, k_close_expires_at,
+                     k_shard_executor_id_npc_updated_at, k_parent_execution_id_is_finished,
+                     k_shard_is_finished_close_status_updated_at
+              FROM task_executions WHERE row = ?1"
+                .replace(&format!(" {changed},"), &format!(" {changed} || 'x',")),
+            [row],
+        )
+        .unwrap_err();
+    tx.rollback().unwrap();
+    error.to_string()
+}
+
+/// An import into an empty table builds its unique indexes after the rows and gives the table
+/// back its schema: the entries of the executions table and its indexes are exactly those of
+/// a freshly created store, the unique columns still refuse a duplicate, and reads on the
+/// running emulator (pooled read connections, prepared before) answer before and after.
+#[tokio::test]
+async fn an_import_leaves_the_schema_of_a_fresh_store() {
+    let scratch = Scratch::new("schema");
+    let (_fresh, fresh_path) = scratch.deployment("fresh.sqlite3");
+    let fresh = schema_of(&fresh_path);
+    assert!(
+        fresh
+            .iter()
+            .any(|(_, name, _, sql)| name == "sqlite_autoindex_task_executions_1" && sql.is_none()),
+        "{fresh:?}"
+    );
+
+    let (d, path) = scratch.deployment("imported.sqlite3");
+    d.insert(vec![execution_with("kept", json!({}))]).await;
+    let kept = d.get(&["kept"]).await;
+    assert_eq!(kept[0]["executionId"], "kept");
+    let rows = IMPORT_BATCH_DOCUMENTS + 10;
+    let docs: Vec<String> = (0..rows)
+        .map(|i| {
+            document(
+                &id(TASK_EXECUTIONS_TABLE_NUMBER, 5000 + i as u64),
+                1_700_000_000_000.0 + i as f64,
+                &format!("s{i}"),
+                json!({"shard": (i % 2) as f64}),
+            )
+        })
+        .collect();
+    for query in ["?replace=true", "?replace=true"] {
+        let (status, body) = import(&d, query, upstream_export(&docs)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({"imported": rows}));
+        assert_eq!(schema_of(&path), fresh);
+        let got = d.get(&["kept", "s0", &format!("s{}", rows - 1)]).await;
+        assert_eq!(got[0], Json::Null);
+        assert_eq!(got[1]["_creationTime"], json!(1_700_000_000_000.0));
+        assert_eq!(got[2]["executionId"], json!(format!("s{}", rows - 1)));
+    }
+    assert!(
+        duplicate_refused(&path, 1, "execution_id")
+            .contains("UNIQUE constraint failed: task_executions.id"),
+        "the `_id` index refuses a second row with the same id"
+    );
+    assert!(
+        duplicate_refused(&path, 1, "id")
+            .contains("UNIQUE constraint failed: task_executions.execution_id"),
+        "the executionId index refuses a second row with the same executionId"
+    );
+    // An insert of an executionId the import stored throws the function's duplicate error.
+    let again = d
+        .call(
+            "mutation",
+            "insertMany",
+            json!({"executions": [execution_with("s3", json!({}))]}),
+        )
+        .await;
+    assert!(again.is_err(), "{again:?}");
+    assert_eq!(
+        d.get(&["s3"]).await[0]["_creationTime"],
+        json!(1_700_000_000_003.0)
+    );
+}
+
+/// A duplicate `_id` or executionId anywhere in the file refuses the whole import with its
+/// line, with or without replace, and leaves the rows and the schema as they were.
+#[tokio::test]
+async fn a_duplicate_row_is_refused_whole_and_changes_nothing() {
+    let scratch = Scratch::new("duplicate");
+    let (d, path) = scratch.deployment("db.sqlite3");
+    d.insert(vec![execution_with("kept", json!({}))]).await;
+    let before = d.get(&["kept"]).await;
+    let schema = schema_of(&path);
+    let rows = IMPORT_BATCH_DOCUMENTS + 20;
+    let docs: Vec<String> = (0..rows)
+        .map(|i| {
+            document(
+                &id(TASK_EXECUTIONS_TABLE_NUMBER, 9000 + i as u64),
+                1_700_000_000_000.0 + i as f64,
+                &format!("d{i}"),
+                json!({}),
+            )
+        })
+        .collect();
+    let mut same_id = docs.clone();
+    same_id[rows - 1] = document(
+        &id(TASK_EXECUTIONS_TABLE_NUMBER, 9000),
+        1_800_000_000_000.0,
+        "other",
+        json!({}),
+    );
+    let mut same_execution_id = docs.clone();
+    same_execution_id[rows - 2] = document(
+        &id(TASK_EXECUTIONS_TABLE_NUMBER, 1),
+        1_800_000_000_000.0,
+        "d7",
+        json!({}),
+    );
+    let cases = [
+        (same_id, format!("documents.jsonl:{rows}: `_id` ")),
+        (
+            same_execution_id,
+            format!(
+                "documents.jsonl:{}: executionId \"d7\" appears twice",
+                rows - 1
+            ),
+        ),
+    ];
+    for (lines, expected) in cases {
+        let (status, body) = import(&d, "?replace=true", upstream_export(&lines)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["code"], "BadRequest");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(&expected), "{expected:?} in {message:?}");
+        assert!(message.contains("appears twice"), "{message}");
+        assert_eq!(
+            d.get(&["kept", "d0", "other"]).await,
+            vec![before[0].clone(), Json::Null, Json::Null]
+        );
+        assert_eq!(schema_of(&path), schema);
+    }
+
+    // Into the same store emptied by reset, without replace: the same refusal.
+    let (status, _) = control(&d, "POST", "/_emulator/reset", Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut twice = docs.clone();
+    twice[rows - 1] = docs[0].clone();
+    let (status, body) = import(&d, "", upstream_export(&twice)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("appears twice"),
+        "{body}"
+    );
+    assert_eq!(d.get(&["d0"]).await, vec![Json::Null]);
+    assert_eq!(schema_of(&path), schema);
+}
+
+/// Without replace, an import goes into a store emptied by reset (the same fast load) and is
+/// refused by a store that holds executions, which it leaves as it was.
+#[tokio::test]
+async fn an_import_without_replace_needs_an_empty_store() {
+    let scratch = Scratch::new("no-replace");
+    let (d, path) = scratch.deployment("db.sqlite3");
+    let schema = schema_of(&path);
+    d.insert(vec![execution_with("kept", json!({}))]).await;
+    let before = d.get(&["kept"]).await;
+    let zip = upstream_export(&[document(
+        &id(TASK_EXECUTIONS_TABLE_NUMBER, 1),
+        1_700_000_000_000.0,
+        "n1",
+        json!({}),
+    )]);
+    let (status, body) = import(&d, "", zip.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("the store already holds 1 executions"),
+        "{body}"
+    );
+    assert_eq!(
+        d.get(&["kept", "n1"]).await,
+        vec![before[0].clone(), Json::Null]
+    );
+    assert_eq!(schema_of(&path), schema);
+
+    let (status, _) = control(&d, "POST", "/_emulator/reset", Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = import(&d, "", zip).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"imported": 1}));
+    assert_eq!(d.get(&["n1"]).await[0]["executionId"], "n1");
+    assert_eq!(schema_of(&path), schema);
+    // And new executions go in after the imported ones.
+    d.insert(vec![execution_with("later", json!({}))]).await;
+    let later = d.get(&["later"]).await;
+    assert!(later[0]["_creationTime"].as_f64().unwrap() > 1_700_000_000_000.0);
+}

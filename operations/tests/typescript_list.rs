@@ -87,15 +87,15 @@ fn the_reader_sees_a_change_in_the_typescript_list() {
     assert_eq!(full.len(), 17);
 
     let dropped = source.replacen(
-        "  deleteById: { kind: 'mutation', component: 'mutation', lock: null },\n",
+        "  deleteById: {\n    kind: 'mutation',\n    component: 'mutation',\n    args: {\n      executionId: v.string(),\n    },\n    lock: null,\n  },\n",
         "",
         1,
     );
     assert_eq!(typescript_entries(&dropped).len(), 16);
 
     let rekinded = source.replacen(
-        "  getManyById: { kind: 'query'",
-        "  getManyById: { kind: 'mutation'",
+        "  getManyById: {\n    kind: 'query'",
+        "  getManyById: {\n    kind: 'mutation'",
         1,
     );
     assert_ne!(typescript_entries(&rekinded), full);

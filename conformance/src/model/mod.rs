@@ -7,7 +7,8 @@
 //! - [`strategy`]: generators of values, updates and transitions;
 //! - [`reference`]: the reference state machine, i.e. the adapter's in-memory storage under an
 //!   injected clock;
-//! - [`driver`]: runs a transition against any storage and turns the answer into JSON;
+//! - [`driver`]: turns the answer of a call (made by [`transition::Transition::perform`]) into
+//!   JSON;
 //! - [`side`], [`pacing`], [`harness`]: the systems under test, the pauses that keep real
 //!   clocks in step with the model, and the step-by-step comparison;
 //! - [`runner`]: the proptest runner with printed seeds and regression files;

@@ -22,7 +22,7 @@ use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
 use serde_json::Value;
 
-use super::driver::{answer_of, perform};
+use super::driver::answer_of;
 use super::pools::EXECUTION_IDS;
 use super::strategy::{self, Shape};
 use super::transition::Transition;
@@ -69,7 +69,7 @@ impl ModelState {
     pub fn step(&mut self, transition: &Transition) {
         self.clock.fetch_add(MODEL_STEP_MS, Ordering::SeqCst);
         let storage: Arc<dyn TaskExecutionsStorage> = self.storage.clone();
-        self.last_answer = Some(block_on_model(perform(transition, &storage)));
+        self.last_answer = Some(block_on_model(transition.perform(&storage)));
         self.log.push(transition.clone());
     }
 

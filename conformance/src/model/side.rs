@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use durable_execution_storage_convex::TaskExecutionsStorage;
 use serde_json::Value;
 
-use super::driver::perform;
 use super::harness::read_pool;
 use super::transition::Transition;
 use crate::backend::BackendClock;
@@ -75,7 +74,7 @@ impl Side for BackendSide {
 
     fn apply(&mut self, transition: &Transition) -> (Value, Instant, Duration) {
         let started = Instant::now();
-        let answer = self.runtime.block_on(perform(transition, &self.storage));
+        let answer = self.runtime.block_on(transition.perform(&self.storage));
         let answered_at = Instant::now();
         (answer, answered_at, answered_at - started)
     }

@@ -1,25 +1,32 @@
-//! Transitions of the model-based tests: one documented variant per storage operation.
+//! Transitions of the model-based tests: one documented variant per storage operation, and
+//! the one call of the storage trait that each makes ([`Transition::perform`]).
 //!
 //! A transition holds exactly the arguments of one call, in the adapter's own types, so that a
 //! shrunk failing sequence reads like the calls an executor would make. Transitions serialize
 //! to JSON (`{"op": "insertMany", ...}`): the committed differential regression file is a list
 //! of them, and every failure report prints the shrunk list in that form.
 
+use std::sync::Arc;
+
 use durable_execution_storage_convex::{
     GetByIdRequest, OnChildrenFinishedProcessingStatus, TaskExecutionCloseStatus,
     TaskExecutionStatus, TaskExecutionStorageGetByIdFilters, TaskExecutionStorageUpdate,
-    TaskExecutionStorageValue, UpdateAndDecrementParentActiveChildrenCountRequest,
-    UpdateByCloseExpiresAtLessThanRequest, UpdateByCloseStatusRequest,
-    UpdateByExecutorIdAndNeedsPromiseCancellationRequest, UpdateByIdAndInsertChildrenRequest,
-    UpdateByIdRequest, UpdateByOnChildrenFinishedProcessingExpiresAtLessThanRequest,
+    TaskExecutionStorageValue, TaskExecutionsStorage,
+    UpdateAndDecrementParentActiveChildrenCountRequest, UpdateByCloseExpiresAtLessThanRequest,
+    UpdateByCloseStatusRequest, UpdateByExecutorIdAndNeedsPromiseCancellationRequest,
+    UpdateByIdAndInsertChildrenRequest, UpdateByIdRequest,
+    UpdateByOnChildrenFinishedProcessingExpiresAtLessThanRequest,
     UpdateByParentExecutionIdAndIsFinishedRequest,
     UpdateByStatusAndIsSleepingTaskAndExpiresAtLessThanRequest,
     UpdateByStatusAndOnChildrenFinishedProcessingStatusAndActiveChildrenCountZeroRequest,
     UpdateByStatusAndStartAtLessThanRequest,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::operation::Operation;
+
+use super::driver::answer_of;
 
 /// One lookup of `getManyById`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +159,110 @@ pub enum Transition {
 }
 
 impl Transition {
+    /// Calls this transition's operation on `s` and returns its answer as JSON
+    /// ([`answer_of`]).
+    pub async fn perform(&self, s: &Arc<dyn TaskExecutionsStorage>) -> Value {
+        match self {
+        Transition::InsertMany { executions } => {
+            answer_of(s.insert_many(executions.clone()).await)
+        }
+        Transition::GetManyById { requests } => {
+            answer_of(s.get_many_by_id(requests.iter().map(|r| r.to_request()).collect()).await)
+        }
+        Transition::GetManyBySleepingTaskUniqueId { sleeping_task_unique_ids } => {
+            answer_of(s.get_many_by_sleeping_task_unique_id(sleeping_task_unique_ids.clone()).await)
+        }
+        Transition::UpdateManyById { requests } => {
+            answer_of(s.update_many_by_id(requests.iter().map(|r| r.to_request()).collect()).await)
+        }
+        Transition::UpdateManyByIdAndInsertChildrenIfUpdated { requests } => answer_of(
+            s
+                .update_many_by_id_and_insert_children_if_updated(
+                    requests.iter().map(|r| r.to_request()).collect(),
+                )
+                .await,
+        ),
+        Transition::ClaimByStartAt {
+            status,
+            start_at_less_than,
+            update,
+            update_expires_at_with_started_at,
+            limit,
+        } => answer_of(
+            s.update_by_status_and_start_at_less_than_and_return(requests::start_at(
+                *status,
+                *start_at_less_than,
+                update,
+                *update_expires_at_with_started_at,
+                *limit,
+            ))
+            .await,
+        ),
+        Transition::ClaimByOcfpStatusAndAccZero { status, ocfp_status, update, limit } => answer_of(
+            s.update_by_status_and_on_children_finished_processing_status_and_active_children_count_zero_and_return(
+                requests::ocfp_acc_zero(*status, *ocfp_status, update, *limit),
+            )
+            .await,
+        ),
+        Transition::ClaimByCloseStatus { close_status, update, limit } => answer_of(
+            s.update_by_close_status_and_return(requests::close_status(*close_status, update, *limit))
+                .await,
+        ),
+        Transition::ExpireByStatusAndIsSleepingTask {
+            status,
+            is_sleeping_task,
+            expires_at_less_than,
+            update,
+            limit,
+        } => answer_of(
+            s.update_by_status_and_is_sleeping_task_and_expires_at_less_than(requests::expires(
+                *status,
+                *is_sleeping_task,
+                *expires_at_less_than,
+                update,
+                *limit,
+            ))
+            .await,
+        ),
+        Transition::ExpireOcfp { less_than, update, limit } => answer_of(
+            s.update_by_on_children_finished_processing_expires_at_less_than(requests::ocfp_expires(
+                *less_than, update, *limit,
+            ))
+            .await,
+        ),
+        Transition::ExpireClose { less_than, update, limit } => answer_of(
+            s.update_by_close_expires_at_less_than(requests::close_expires(*less_than, update, *limit))
+                .await,
+        ),
+        Transition::ClaimByExecutorIdAndNpc { executor_id, npc, update, limit } => answer_of(
+            s.update_by_executor_id_and_needs_promise_cancellation_and_return(requests::executor_npc(
+                executor_id,
+                *npc,
+                update,
+                *limit,
+            ))
+            .await,
+        ),
+        Transition::GetManyByParentExecutionId { parent_execution_ids } => {
+            answer_of(s.get_many_by_parent_execution_id(parent_execution_ids.clone()).await)
+        }
+        Transition::UpdateManyByParentExecutionIdAndIsFinished { requests } => answer_of(
+            s.update_many_by_parent_execution_id_and_is_finished(
+                requests.iter().map(|r| r.to_request()).collect(),
+            )
+            .await,
+        ),
+        Transition::CloseAndDecrementParents { is_finished, close_status, update, limit } => answer_of(
+            s.update_and_decrement_parent_active_children_count_by_is_finished_and_close_status(
+                requests::decrement(*is_finished, *close_status, update, *limit),
+            )
+            .await,
+        ),
+        Transition::DeleteById { execution_id } => answer_of(s.delete_by_id(execution_id).await),
+        Transition::DeleteAll => answer_of(s.delete_all().await),
+    }
+    }
+
     /// The operation this transition calls.
     pub fn operation(&self) -> Operation {
         match self {

@@ -7,7 +7,6 @@ use super::support::*;
 use super::{scenarios, Ctx, Family, Scenario};
 use crate::backend::ClientOptions;
 use crate::error::ConformanceError;
-use crate::model::driver::perform;
 use crate::model::transition::{IdUpdate, IdUpdateWithChildren, Lookup, ParentUpdate, Transition};
 use crate::operation::Operation;
 use durable_execution_storage_convex::{
@@ -154,7 +153,7 @@ async fn every_operation_rejects_a_wrong_secret(ctx: &Ctx<'_>) -> Result<(), Con
         ..ClientOptions::default()
     })?;
     for transition in one_call_per_operation() {
-        let answer = perform(&transition, &wrong).await;
+        let answer = transition.perform(&wrong).await;
         ensure_eq(
             &format!("{} with a wrong secret", transition.operation()),
             &json!({"error": "Invalid auth secret"}),

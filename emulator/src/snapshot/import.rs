@@ -97,6 +97,34 @@ fn load(tx: &mut WriteTx<'_>, zip: &[u8], path: &str, replace: bool) -> Result<u
             return Err(SnapshotError::NotEmpty(held));
         }
     }
+    // The table is empty now: its unique indexes are built once the rows are in.
+    let loading = tx.load_without_unique_indexes()?;
+    let imported = read_and_store(tx, zip, path)?;
+    if let Some(loading) = loading {
+        tx.restore_unique_indexes(loading)
+            .map_err(|e| duplicate_in(path, e))?;
+    }
+    Ok(imported)
+}
+
+/// A unique index that cannot be built names the value found twice. The reading thread refuses
+/// a repeated `_id` or executionId first, at its line; this is the store's own guard.
+fn duplicate_in(path: &str, error: crate::Error) -> SnapshotError {
+    match error {
+        crate::Error::DuplicateKey { column, value } => SnapshotError::Layout(format!(
+            "{path}: {} {value:?} appears twice",
+            match column.as_str() {
+                "id" => "`_id`",
+                "execution_id" => "executionId",
+                other => other,
+            }
+        )),
+        other => other.into(),
+    }
+}
+
+/// Reads the documents on a thread of their own and stores them on this one.
+fn read_and_store(tx: &mut WriteTx<'_>, zip: &[u8], path: &str) -> Result<u64, SnapshotError> {
     std::thread::scope(|scope| {
         let (send, receive) = mpsc::sync_channel(IMPORT_QUEUE_BATCHES);
         let reader = std::thread::Builder::new()

@@ -1,15 +1,16 @@
 //! One emulator per database file: an exclusive OS lock on a sidecar file `<db>.lock`.
 //!
 //! Two emulators on one file would each keep their own in-memory selector locks and
-//! creation-time floor, so their claims and ids could collide. The lock is `flock(2)` on the
-//! sidecar (not on the database, whose POSIX locks belong to SQLite), held for as long as the
-//! store is open and released by the OS when the process ends, however it ends. The holder
-//! writes its process id into the file so a refused second emulator can say who holds it.
-//! The sidecar stays after exit: deleting it could let two processes lock two different files.
+//! creation-time floor, so their claims and ids could collide. The lock is the standard
+//! library's exclusive file lock on the sidecar (`flock(2)` on Unix, `LockFileEx` on Windows;
+//! not on the database, whose locks belong to SQLite), held for as long as the store is open
+//! and released by the OS when the process ends, however it ends. The holder writes its
+//! process id into the file so a refused second emulator can say who holds it (on Windows the
+//! lock also keeps others from reading the file, so there the pid is not known). The sidecar
+//! stays after exit: deleting it could let two processes lock two different files.
 
-use std::fs::File;
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -40,15 +41,22 @@ impl DbLock {
                 path: db.to_path_buf(),
                 reason: format!("its lock file {} cannot be created ({e})", path.display()),
             })?;
-        // SAFETY: a plain syscall on a descriptor this function owns.
-        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-        if !locked {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
-            return Err(Error::DbInUse {
-                path: db.to_path_buf(),
-                pid: text.trim().parse().ok(),
-            });
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::DbNotWritable {
+                    path: db.to_path_buf(),
+                    reason: format!("its lock file {} cannot be locked ({e})", path.display()),
+                })
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(Error::DbInUse {
+                    path: db.to_path_buf(),
+                    pid: text.trim().parse().ok(),
+                });
+            }
         }
         // Only the holder writes, so the pid a refused process reads is the holder's.
         let _ = file.set_len(0);

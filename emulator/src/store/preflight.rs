@@ -12,9 +12,7 @@
 //!    It is read through a read-only SQLite connection, which also sees a `-wal` left behind.
 //! 3. **Not served already** (`lock`): taken last, so a refused file gets no lock file.
 
-use std::ffi::CString;
 use std::fs::OpenOptions;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -62,12 +60,34 @@ fn check_writable(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether this process may create files in `dir`: `access(2)` on Unix, which answers for
+/// permissions, read-only mounts and the sticky bit without writing anything.
+#[cfg(unix)]
 fn is_writable_dir(dir: &Path) -> bool {
-    let Ok(c_path) = CString::new(dir.as_os_str().as_bytes()) else {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
         return false;
     };
     // SAFETY: a plain syscall on a NUL-terminated path we own.
     unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
+/// Whether this process may create files in `dir`. Elsewhere (Windows) no call answers that
+/// for access-control lists without writing, so a probe file is created and removed again;
+/// the database file itself is still not touched.
+#[cfg(not(unix))]
+fn is_writable_dir(dir: &Path) -> bool {
+    let probe = dir.join(format!(
+        ".convex-storage-emulator-probe-{}",
+        std::process::id()
+    ));
+    let created = OpenOptions::new().write(true).create_new(true).open(&probe);
+    let writable = created.is_ok();
+    drop(created);
+    if writable {
+        let _ = std::fs::remove_file(&probe);
+    }
+    writable
 }
 
 fn check_ours(path: &Path) -> Result<(), Error> {
