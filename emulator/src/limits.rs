@@ -109,9 +109,9 @@ pub const WAL_RESTART_PAGES: i64 = 16 * 1024;
 
 /// WAL pages not yet copied into the database file up to which the writer restarts the WAL
 /// itself: the writer copies them (and fsyncs the WAL and the database file) between two
-/// batches, with every write waiting. Two fsyncs take about 7 ms on the 2-core machine, and a
-/// MiB more data adds a few; the checkpointer's catch-up passes bring the rest under this
-/// first, without holding anyone back.
+/// batches, with every write waiting. The copy and its two fsyncs take 1 to 23 ms on the
+/// 2-core machine's disk (BENCHMARKS.md), longer with more pages; the checkpointer's catch-up
+/// passes bring the rest under this first, without holding anyone back.
 pub const WAL_RESTART_TAIL_PAGES: i64 = 256;
 
 /// PASSIVE passes the checkpointer runs back to back, once the WAL is due for a restart, to
