@@ -59,8 +59,8 @@ pub const INLINE_READ_LOOKUPS_MAX: usize = 64;
 pub const READER_CONNECTIONS_MAX: usize = 8;
 
 /// How long a connection waits on SQLite's file lock before giving up. Within this process
-/// only the checkpointer's RESTART holds the writer back, for milliseconds; longer waits mean
-/// another process has the file open.
+/// locks are held for milliseconds at most (the writer's RESTART checkpoint waits for readers
+/// to leave the WAL); longer waits mean another process has the file open.
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// Pause between two tries of a connection that found a SQLite lock taken, in microseconds
@@ -96,18 +96,41 @@ pub const IDLE_MEMORY_RELEASE_AFTER_MS: u64 = 5_000;
 /// look is two atomic loads, so four a second cost nothing.
 pub const IDLE_CHECK_INTERVAL_MS: u64 = 250;
 
-/// How often the background checkpointer copies the WAL back into the database file. The WAL
-/// grows by at most this long's worth of writes between checkpoints.
+/// How often the background checkpointer copies the WAL back into the database file (a
+/// PASSIVE checkpoint, which holds nobody back). The WAL grows by at most this long's worth of
+/// writes between checkpoints.
 pub const CHECKPOINT_INTERVAL_MS: u64 = 250;
 
-/// WAL length (in pages, 4 KiB each) beyond which the checkpointer makes the WAL start over.
+/// WAL length, in pages (4 KiB each), beyond which the WAL is made to start over from its
+/// beginning (`store::checkpointer`). Under sustained writes that takes a moment in which no
+/// write commits, so this keeps those moments rare (about once a second at 50 MB/s of WAL)
+/// while bounding the file.
 pub const WAL_RESTART_PAGES: i64 = 16 * 1024;
 
-/// The WAL file is truncated back to this size after a checkpoint restarts it, in bytes. Twice
-/// the restart threshold, so that in steady operation the file is reused in place (rewriting
-/// cached pages is cheaper for the file system than growing the file again) and only a spike
-/// (one huge transaction) is given back.
-pub const WAL_SIZE_LIMIT_BYTES: i64 = 2 * WAL_RESTART_PAGES * 4096;
+/// WAL pages not yet copied into the database file up to which the writer restarts the WAL
+/// itself: the writer copies them (and fsyncs the WAL and the database file) between two
+/// batches, with every write waiting. The copy and its two fsyncs take 1 to 23 ms on the
+/// 2-core machine's disk (BENCHMARKS.md), longer with more pages; the checkpointer's catch-up
+/// passes bring the rest under this first, without holding anyone back.
+pub const WAL_RESTART_TAIL_PAGES: i64 = 256;
+
+/// PASSIVE passes the checkpointer runs back to back, once the WAL is due for a restart, to
+/// bring the pages not yet copied under [`WAL_RESTART_TAIL_PAGES`]. Each pass copies what was
+/// written during the one before, so a few suffice unless the disk is slower than the writes;
+/// the cap keeps a slow disk from keeping the thread busy for good.
+pub const CHECKPOINT_CATCH_UP_PASSES_MAX: usize = 8;
+
+/// WAL length, in pages, at which the writer restarts the WAL however many pages are left to
+/// copy: the bound on the WAL when the catch-up passes cannot keep up (a disk slower than the
+/// writes), paid for by a longer pause of the writes.
+pub const WAL_PAGES_MAX: i64 = 2 * WAL_RESTART_PAGES;
+
+/// The WAL file is truncated back to this size after a checkpoint restarts it, in bytes: the
+/// longest the WAL gets ([`WAL_PAGES_MAX`]), so that in steady operation the file is reused in
+/// place (rewriting cached pages is cheaper for the file system than growing the file again)
+/// and only a spike (one huge transaction) is given back. An idle store empties it entirely
+/// (`store::idle`).
+pub const WAL_SIZE_LIMIT_BYTES: i64 = WAL_PAGES_MAX * 4096;
 
 /// Bytes of stored documents an inline read (see `Store::read_inline`) may decode before it is
 /// abandoned and redone on a blocking thread: a few big documents take milliseconds to decode,

@@ -9,7 +9,9 @@
 //!
 //! 1. read connections waiting in the pool are closed (their caches, statements and file
 //!    descriptors go with them; the next read opens one again),
-//! 2. the writer thread frees its connection's page cache, between two batches,
+//! 2. the writer thread, between two batches, copies the WAL into the database file and
+//!    truncates it to zero bytes (a TRUNCATE checkpoint; nobody is reading, so it waits for
+//!    nobody), then frees its connection's page cache,
 //! 3. the allocator's free pages go back to the OS ([`crate::memory`]).
 //!
 //! Nothing is lost: the cached pages are copies of the database file, which the OS keeps in

@@ -12,7 +12,9 @@
 //!   for it, and each sees every commit acknowledged before it started. An in-memory database has one
 //!   connection, so its reads queue on the writer thread.
 //! * **Checkpoints** run on a background thread, so no commit waits for an fsync
-//!   (`checkpointer`).
+//!   (`checkpointer`). About once a second under sustained writes the writer restarts the WAL
+//!   between two batches, after that thread has copied all but a short tail of it, so the WAL
+//!   stays bounded; an idle store empties it (`idle`).
 //! * **Idle release.** Once no call has run for a while, the page caches and the allocator's
 //!   free memory go back to the OS (`idle`), so an emulator that served a burst shrinks back.
 //! * **Durability.** `journal_mode = WAL` with `synchronous = NORMAL`: a commit is written to
@@ -69,7 +71,7 @@ use crate::error::Error;
 use crate::limits::{
     INLINE_READ_BYTES_MAX, WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB, WRITE_QUEUE_JOBS_MAX,
 };
-use checkpointer::Checkpointer;
+use checkpointer::{Checkpointer, WalPolicy, WalRestart};
 use idle::{Activity, IdleRelease};
 use lock::DbLock;
 use readers::ReaderPool;
@@ -145,6 +147,15 @@ impl Store {
     /// A file that cannot be written, is not ours, or is served by another emulator is refused
     /// before anything is written to it (`preflight`, `lock`).
     pub fn open(location: &DbLocation, clock: Arc<dyn Clock>) -> Result<Self, Error> {
+        Self::open_with(location, clock, WalPolicy::default())
+    }
+
+    /// [`Store::open`] with the WAL restarted as `wal_policy` says (tests use a short WAL).
+    pub(crate) fn open_with(
+        location: &DbLocation,
+        clock: Arc<dyn Clock>,
+        wal_policy: WalPolicy,
+    ) -> Result<Self, Error> {
         configure_sqlite();
         let (mut conn, readers, lock) = match location {
             DbLocation::Memory => (Connection::open_in_memory()?, None, None),
@@ -165,21 +176,25 @@ impl Store {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut conn)?;
         let last_commit_ns = Arc::new(AtomicU64::new(clock.now_ns()));
+        let wal = readers.as_ref().map(|_| Arc::new(WalRestart::default()));
         let state = WriterState {
             creation_time_floor: writer::creation_time_floor(&conn)?,
             conn,
             clock,
             rng: rand::rngs::StdRng::from_entropy(),
             last_commit_ns: last_commit_ns.clone(),
+            wal: wal.clone(),
         };
         let (jobs, queue) = mpsc::channel::<Work>(WRITE_QUEUE_JOBS_MAX);
         let writer_thread = std::thread::Builder::new()
             .name("store-writer".to_string())
             .spawn(move || state.run(queue))
             .map_err(Error::SpawnWriter)?;
-        let checkpointer = match location {
-            DbLocation::Memory => None,
-            DbLocation::File(path) => Some(Checkpointer::start(path.clone())?),
+        let checkpointer = match (location, &wal) {
+            (DbLocation::File(path), Some(wal)) => {
+                Some(Checkpointer::start(path.clone(), wal_policy, wal.clone())?)
+            }
+            _ => None,
         };
         let activity = Arc::new(Activity::new());
         let idle_release = IdleRelease::start(activity.clone(), readers.clone(), &jobs)?;
@@ -198,6 +213,13 @@ impl Store {
     /// How many times the store has given its memory back after being idle (see `idle`).
     pub fn memory_releases(&self) -> u64 {
         self.activity.releases()
+    }
+
+    /// How many times the writer restarted the WAL from its beginning (`checkpointer`).
+    #[cfg(test)]
+    pub(crate) fn wal_restarts(&self) -> u64 {
+        let checkpointer = self.checkpointer.lock().unwrap_or_else(|e| e.into_inner());
+        checkpointer.as_ref().map_or(0, |c| c.restarts())
     }
 
     /// Gives memory back after `after` without calls instead of
@@ -423,7 +445,8 @@ fn open_file(path: &Path) -> Result<Connection, Error> {
     conn.busy_handler(Some(busy::retry_in_short_steps))?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // Checkpoints run on their own thread (`checkpointer`), never inside a commit.
+    // Checkpoints run on their own thread and between the writer's batches (`checkpointer`),
+    // never inside a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
     Ok(conn)
@@ -665,5 +688,136 @@ mod tests {
         }
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A fresh directory for a file store, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("store-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            Self(dir)
+        }
+
+        fn db(&self) -> DbLocation {
+            DbLocation::File(self.0.join("db.sqlite3"))
+        }
+
+        /// The WAL's size in bytes; 0 when there is none.
+        fn wal_bytes(&self) -> u64 {
+            std::fs::metadata(self.0.join("db.sqlite3-wal")).map_or(0, |m| m.len())
+        }
+
+        /// The WAL header's checkpoint sequence number: SQLite adds one each time a commit
+        /// writes the WAL from its beginning again.
+        fn wal_restarts_seen(&self) -> u32 {
+            let header = std::fs::read(self.0.join("db.sqlite3-wal")).unwrap_or_default();
+            header
+                .get(12..16)
+                .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Executions whose executionId starts with `prefix`, counted in SQL (a loop of lookups
+    /// would meet the transaction's read limits).
+    async fn count_rows(store: &Store, prefix: &'static str) -> usize {
+        store
+            .read(move |tx| {
+                tx.conn
+                    .query_row(
+                        "SELECT count(*) FROM task_executions WHERE execution_id GLOB ?1 || '*'",
+                        [prefix],
+                        |row| row.get::<_, i64>(0),
+                    )
+                    .map(|n| n as usize)
+                    .map_err(Error::from)
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Under writes that never pause, the checkpointer's passes and the writer's RESTART
+    /// between batches make the WAL start over again and again, and no acknowledged write is
+    /// lost on the way (also after reopening).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sustained_writes_restart_the_wal_and_keep_every_row() {
+        let dir = TempDir::new("wal-restart");
+        let clock = Arc::new(ManualClock::new(1));
+        let policy = WalPolicy {
+            restart_pages: 64,
+            tail_pages: 32,
+            max_pages: 256,
+        };
+        let store = Arc::new(Store::open_with(&dir.db(), clock.clone(), policy).unwrap());
+        let mut written = 0;
+        while store.wal_restarts() < 3 {
+            assert!(written < 200_000, "the WAL was never restarted");
+            let mut batch = Vec::new();
+            for _ in 0..8 {
+                let (store, id) = (store.clone(), format!("w{written}"));
+                written += 1;
+                batch.push(tokio::spawn(async move {
+                    store
+                        .write(move |tx| tx.insert_execution(fields(&id)).map(|_| ()))
+                        .await
+                }));
+            }
+            for write in batch {
+                write.await.unwrap().unwrap();
+            }
+        }
+        // One commit after the last RESTART writes the WAL from its beginning.
+        store
+            .write(|tx| tx.insert_execution(fields("last")).map(|_| ()))
+            .await
+            .unwrap();
+        assert!(dir.wal_restarts_seen() >= 3, "{}", dir.wal_restarts_seen());
+        assert_eq!(count_rows(&store, "w").await, written);
+        let store = Arc::into_inner(store).unwrap();
+        tokio::task::spawn_blocking(move || store.close())
+            .await
+            .unwrap();
+        let reopened = Store::open(&dir.db(), clock).unwrap();
+        assert_eq!(count_rows(&reopened, "w").await, written);
+    }
+
+    /// An idle store copies its WAL into the database file and truncates it to nothing; the
+    /// rows are all there, and writing goes on afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_store_empties_its_wal() {
+        let dir = TempDir::new("wal-idle");
+        let store = Store::open(&dir.db(), Arc::new(ManualClock::new(1))).unwrap();
+        for i in 0..200 {
+            let id = format!("i{i}");
+            store
+                .write(move |tx| tx.insert_execution(fields(&id)).map(|_| ()))
+                .await
+                .unwrap();
+        }
+        assert!(dir.wal_bytes() > 0);
+        store.release_memory_when_idle_for(Duration::from_millis(50));
+        let waited = std::time::Instant::now();
+        while store.memory_releases() == 0 {
+            assert!(waited.elapsed() < Duration::from_secs(60), "never released");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(dir.wal_bytes(), 0);
+        assert_eq!(count_rows(&store, "i").await, 200);
+        store
+            .write(|tx| tx.insert_execution(fields("after")).map(|_| ()))
+            .await
+            .unwrap();
+        let found = store
+            .read(|tx| tx.execution_by_execution_id("after"))
+            .await
+            .unwrap();
+        assert!(found.is_some());
     }
 }

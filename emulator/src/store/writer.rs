@@ -31,14 +31,16 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::limits::WRITE_BATCH_JOBS_MAX;
+use crate::store::checkpointer::WalRestart;
 use crate::store::tx::{next_f64_up, ReadTx, WriteTx};
 
 /// What the writer thread's queue carries.
 pub(crate) enum Work {
     /// A job, run in a batch with whatever else is queued.
     Job(Box<dyn Job>),
-    /// The store is idle: free the connection's page cache, then answer (`store::idle`). One
-    /// found queued behind jobs is dropped unanswered, since the store is busy after all.
+    /// The store is idle: empty the WAL and free the connection's page cache, then answer
+    /// (`store::idle`). One found queued behind jobs is dropped unanswered, since the store is
+    /// busy after all.
     ReleaseMemory(oneshot::Sender<()>),
 }
 
@@ -143,6 +145,8 @@ pub(crate) struct WriterState {
     pub(crate) creation_time_floor: f64,
     /// Nanosecond timestamp of the latest commit, for `/api/query_ts`.
     pub(crate) last_commit_ns: Arc<AtomicU64>,
+    /// The checkpointer's requests to restart the WAL (`checkpointer`); `None` in memory.
+    pub(crate) wal: Option<Arc<WalRestart>>,
 }
 
 impl WriterState {
@@ -165,10 +169,18 @@ impl WriterState {
                     for job in batch {
                         job.finish(outcome.as_ref().map(|_| ()));
                     }
+                    // After the answers, so only the jobs queued meanwhile wait for it.
+                    if self.wal.as_ref().is_some_and(|wal| wal.take_request()) {
+                        self.restart_wal();
+                    }
                 }
                 Work::ReleaseMemory(done) => {
-                    // Outside any transaction, so every cached page is unused and freed. A
-                    // failure only means the memory stays.
+                    // Outside any transaction, so every cached page is unused and freed, and
+                    // nobody is reading: the WAL can go back to zero bytes. A failure only
+                    // means the memory (or the WAL file) stays.
+                    if self.wal.is_some() {
+                        let _ = self.checkpoint("PRAGMA wal_checkpoint(TRUNCATE)");
+                    }
                     let _ = self.conn.release_memory();
                     let _ = done.send(());
                 }
@@ -215,6 +227,23 @@ impl WriterState {
         self.commit().inspect_err(|_| {
             let _ = self.execute("ROLLBACK");
         })
+    }
+
+    /// The end of a WAL restart (`checkpointer`): copies what the checkpointer's passes left,
+    /// waits for readers of old WAL pages, so that the next commit writes the WAL from its
+    /// beginning. A failure (a reader holding on past the busy timeout) leaves the WAL growing
+    /// until the checkpointer asks again.
+    fn restart_wal(&self) {
+        let done = self.checkpoint("PRAGMA wal_checkpoint(RESTART)");
+        if let (Ok(true), Some(wal)) = (done, &self.wal) {
+            wal.count_restart();
+        }
+    }
+
+    /// Runs a `wal_checkpoint` pragma; whether it completed (SQLite's `busy` column is 0).
+    fn checkpoint(&self, pragma: &str) -> Result<bool, Error> {
+        let busy: i64 = self.conn.query_row(pragma, [], |row| row.get(0))?;
+        Ok(busy == 0)
     }
 
     fn commit(&mut self) -> Result<(), Error> {
