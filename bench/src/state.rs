@@ -92,43 +92,38 @@ pub async fn run(
         std::fs::write(path, &zip).with_context(|| format!("writing {}", path.display()))?;
     }
 
-    let started = Instant::now();
-    let answer: Value = control(reqwest::Method::POST, "import?replace=true")
-        .body(zip.clone())
-        .send()
-        .await?
-        .error_for_status()
-        .context("import")?
-        .json()
-        .await?;
-    let import_s = started.elapsed().as_secs_f64();
-    ensure!(
-        answer["imported"] == snapshot_rows,
-        "import answered {answer}"
-    );
+    // Imports the ZIP through `route` and answers how long it took, in seconds.
+    let import = |route: &'static str| {
+        let request = control(reqwest::Method::POST, route).body(zip.clone());
+        async move {
+            let started = Instant::now();
+            let answer: Value = request
+                .send()
+                .await?
+                .error_for_status()
+                .with_context(|| format!("POST /_emulator/{route}"))?
+                .json()
+                .await?;
+            let seconds = started.elapsed().as_secs_f64();
+            ensure!(
+                answer["imported"] == snapshot_rows,
+                "POST /_emulator/{route} answered {answer}"
+            );
+            anyhow::Ok(seconds)
+        }
+    };
     // Emptied with reset: `deleteAll` of a million rows outlasts the client's request timeout.
-    control(reqwest::Method::POST, "reset")
-        .send()
-        .await?
-        .error_for_status()?;
-    let started = Instant::now();
-    let answer: Value = control(reqwest::Method::POST, "import")
-        .body(zip.clone())
-        .send()
-        .await?
-        .error_for_status()
-        .context("import into the empty store")?
-        .json()
-        .await?;
-    let import_empty_s = started.elapsed().as_secs_f64();
-    ensure!(
-        answer["imported"] == snapshot_rows,
-        "import into the empty store answered {answer}"
-    );
-    control(reqwest::Method::POST, "reset")
-        .send()
-        .await?
-        .error_for_status()?;
+    let reset = || async {
+        control(reqwest::Method::POST, "reset")
+            .send()
+            .await?
+            .error_for_status()?;
+        anyhow::Ok(())
+    };
+    let import_s = import("import?replace=true").await?;
+    reset().await?;
+    let import_empty_s = import("import").await?;
+    reset().await?;
 
     Ok(StateFigures {
         reset_rows,
