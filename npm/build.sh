@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the npm packages from this repository:
-#   1. `cargo build --release -p convex-storage-emulator` (for --target T when given; with
+#   1. `cargo build --release --workspace --bin convex-storage-emulator` (for --target T when given; with
 #      --profile dev the debug build instead, which the test command packs because the
 #      workspace build before it has already made it),
 #   2. copies the binary into the matching platform package npm/platforms/<os>-<cpu>/bin/,
@@ -81,8 +81,10 @@ case "$profile" in
   dev) cargo_profile=(); out_dir=debug ;;
   *) echo "npm/build.sh: --profile is release or dev, not $profile" >&2; exit 2 ;;
 esac
-echo "==> cargo build ${cargo_profile[*]:-} -p convex-storage-emulator ${target:+--target $target}"
-(cd "$repo" && cargo build "${cargo_profile[@]}" --locked -p convex-storage-emulator ${target:+--target "$target"})
+# --workspace: the dependencies get the whole workspace's features, so after `cargo build
+# --workspace` (the test command's first step) the dev build finds everything already built.
+echo "==> cargo build ${cargo_profile[*]:-} --workspace --bin convex-storage-emulator ${target:+--target $target}"
+(cd "$repo" && cargo build "${cargo_profile[@]}" --locked --workspace --bin convex-storage-emulator ${target:+--target "$target"})
 built="$repo/target/${target:+$target/}$out_dir/$exe"
 mkdir -p "$platform_dir/bin"
 cp "$built" "$platform_dir/bin/$exe"

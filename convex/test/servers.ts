@@ -73,12 +73,12 @@ function emulatorBinary(): string {
   if (fromEnv !== undefined && fromEnv !== '') {
     return fromEnv
   }
-  const build = spawnSync('cargo', ['build', '--quiet', '-p', 'convex-storage-emulator'], {
+  const build = spawnSync('cargo', ['build', '--quiet', '--workspace', '--bin', 'convex-storage-emulator'], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   if (build.status !== 0) {
-    throw new Error(`cargo build -p convex-storage-emulator failed (${build.status ?? build.signal})`)
+    throw new Error(`cargo build --workspace --bin convex-storage-emulator failed (${build.status ?? build.signal})`)
   }
   const targetDir = process.env.CARGO_TARGET_DIR ?? join(REPO_ROOT, 'target')
   const binary = join(targetDir, 'debug', 'convex-storage-emulator')

@@ -60,8 +60,13 @@ pub fn workspace_root() -> PathBuf {
 
 /// The emulator binary: `$CONVEX_STORAGE_EMULATOR_BIN`, or the workspace's own build of it.
 ///
-/// Without the variable, the first call runs `cargo build -p convex-storage-emulator` in the
-/// profile these tests were built with, so `cargo test -p <any crate>` never runs a stale binary.
+/// Without the variable, the first call runs `cargo build --workspace --bin
+/// convex-storage-emulator` in the profile these tests were built with, so `cargo test -p <any
+/// crate>` never runs a stale binary. `--workspace`, not `-p convex-storage-emulator`: the
+/// dependencies then get the features the whole workspace's build gave them, so after
+/// `cargo build --workspace` (what `scripts/test` runs first) this build finds everything built,
+/// instead of compiling tokio and the emulator again with the emulator's features alone
+/// (about a minute of the test command on the 2-core machine).
 pub fn emulator_binary() -> Result<PathBuf> {
     static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BINARY
@@ -80,8 +85,7 @@ fn build_emulator() -> Result<PathBuf> {
     cmd.current_dir(workspace_root()).args([
         "build",
         "--quiet",
-        "-p",
-        "convex-storage-emulator",
+        "--workspace",
         "--bin",
         "convex-storage-emulator",
     ]);
@@ -92,7 +96,7 @@ fn build_emulator() -> Result<PathBuf> {
         .status()
         .context("running cargo build for the emulator")?;
     if !status.success() {
-        bail!("cargo build -p convex-storage-emulator failed ({status})");
+        bail!("cargo build --workspace --bin convex-storage-emulator failed ({status})");
     }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
