@@ -50,7 +50,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -132,11 +132,11 @@ pub struct Store {
     jobs: mpsc::Sender<Work>,
     readers: Option<Arc<ReaderPool>>,
     last_commit_ns: Arc<AtomicU64>,
-    writer_thread: Mutex<Option<JoinHandle<()>>>,
-    checkpointer: Mutex<Option<Checkpointer>>,
+    writer_thread: JoinHandle<()>,
+    checkpointer: Option<Checkpointer>,
     /// Calls running and done, for the idle thread.
     activity: Arc<Activity>,
-    idle_release: Mutex<Option<IdleRelease>>,
+    idle_release: IdleRelease,
     /// Held while the store is open; released after the writer has closed the database.
     lock: Option<DbLock>,
 }
@@ -202,10 +202,10 @@ impl Store {
             jobs,
             readers,
             last_commit_ns,
-            writer_thread: Mutex::new(Some(writer_thread)),
-            checkpointer: Mutex::new(checkpointer),
+            writer_thread,
+            checkpointer,
             activity,
-            idle_release: Mutex::new(Some(idle_release)),
+            idle_release,
             lock,
         })
     }
@@ -218,8 +218,7 @@ impl Store {
     /// How many times the writer restarted the WAL from its beginning (`checkpointer`).
     #[cfg(test)]
     pub(crate) fn wal_restarts(&self) -> u64 {
-        let checkpointer = self.checkpointer.lock().unwrap_or_else(|e| e.into_inner());
-        checkpointer.as_ref().map_or(0, |c| c.restarts())
+        self.checkpointer.as_ref().map_or(0, |c| c.restarts())
     }
 
     /// Gives memory back after `after` without calls instead of
@@ -382,33 +381,23 @@ impl Store {
     /// Stops the writer after the queued jobs and waits for it to close the database.
     /// Blocking; call from a blocking context.
     pub fn close(self) {
-        let idle_release = self
-            .idle_release
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(idle_release) = idle_release {
-            idle_release.stop();
-        }
-        let checkpointer = self
-            .checkpointer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let Store {
+            jobs,
+            readers,
+            writer_thread,
+            checkpointer,
+            idle_release,
+            lock,
+            ..
+        } = self;
+        idle_release.stop();
         if let Some(checkpointer) = checkpointer {
             checkpointer.stop();
         }
-        let thread = self
-            .writer_thread
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        drop(self.jobs);
-        drop(self.readers);
-        if let Some(thread) = thread {
-            let _ = thread.join();
-        }
-        drop(self.lock);
+        drop(jobs);
+        drop(readers);
+        let _ = writer_thread.join();
+        drop(lock);
     }
 }
 
@@ -564,9 +553,8 @@ mod tests {
 
     #[tokio::test]
     async fn creation_times_increase_strictly_across_jobs_and_restarts() {
-        let dir = std::env::temp_dir().join(format!("store-ct-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let location = DbLocation::File(dir.join("db.sqlite3"));
+        let dir = TempDir::new("ct");
+        let location = dir.db();
         // A clock stuck in the past: creation times must still increase.
         let clock = Arc::new(ManualClock::new(1_000));
         let mut times = Vec::new();
@@ -597,8 +585,6 @@ mod tests {
         assert_eq!(ids.len(), 12);
         assert_eq!(ids[0], "r0-0-a");
         assert_eq!(ids[11], "r1-2-b");
-        drop(reopened);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// An in-memory database lives in its page cache: an idle release must not drop a row of it.
@@ -633,13 +619,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_inline_read_over_its_byte_budget_is_redone_whole() {
-        let dir = std::env::temp_dir().join(format!("store-inline-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Store::open(
-            &DbLocation::File(dir.join("db.sqlite3")),
-            Arc::new(ManualClock::new(1)),
-        )
-        .unwrap();
+        let dir = TempDir::new("inline");
+        let store = Store::open(&dir.db(), Arc::new(ManualClock::new(1))).unwrap();
         let big = "x".repeat(INLINE_READ_BYTES_MAX / 2 + 1);
         for id in ["a", "b", "c"] {
             let mut doc = fields(id);
@@ -660,19 +641,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(found, vec![true, true, true]);
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
     async fn reads_on_a_file_see_every_acknowledged_write() {
-        let dir = std::env::temp_dir().join(format!("store-rw-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Store::open(
-            &DbLocation::File(dir.join("db.sqlite3")),
-            Arc::new(ManualClock::new(1)),
-        )
-        .unwrap();
+        let dir = TempDir::new("rw");
+        let store = Store::open(&dir.db(), Arc::new(ManualClock::new(1))).unwrap();
         for i in 0..50 {
             let id = format!("e{i}");
             let id2 = id.clone();
@@ -686,8 +660,6 @@ mod tests {
                 .unwrap();
             assert!(found.is_some(), "read after acknowledged write {i}");
         }
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A fresh directory for a file store, removed when dropped.
