@@ -309,6 +309,26 @@ fn document(id: &str, creation_time: f64, execution_id: &str, extra: Json) -> St
     doc.to_string()
 }
 
+/// `rows` documents one millisecond apart in creation order: `_id`s from the seeds
+/// `first_seed..`, executionIds `<prefix>0`, `<prefix>1`, ..., spread round-robin over `shards`.
+fn documents_in_creation_order(
+    rows: usize,
+    first_seed: u64,
+    prefix: &str,
+    shards: usize,
+) -> Vec<String> {
+    (0..rows)
+        .map(|i| {
+            document(
+                &id(TASK_EXECUTIONS_TABLE_NUMBER, first_seed + i as u64),
+                1_700_000_000_000.0 + i as f64,
+                &format!("{prefix}{i}"),
+                json!({"shard": (i % shards) as f64}),
+            )
+        })
+        .collect()
+}
+
 /// A ZIP as `npx convex export` lays one out for a deployment running the upstream component:
 /// documents in `_id` order (not creation order), a `locks` table with a row in it.
 fn upstream_export(documents: &[String]) -> Vec<u8> {
@@ -486,16 +506,7 @@ async fn a_malformed_zip_is_refused_whole_with_the_file_and_line() {
 #[tokio::test]
 async fn an_import_of_several_batches_is_all_or_nothing_in_either_order() {
     let rows = 2 * IMPORT_BATCH_DOCUMENTS + 300;
-    let docs: Vec<String> = (0..rows)
-        .map(|i| {
-            document(
-                &id(TASK_EXECUTIONS_TABLE_NUMBER, 1000 + i as u64),
-                1_700_000_000_000.0 + i as f64,
-                &format!("e{i}"),
-                json!({"shard": (i % 3) as f64}),
-            )
-        })
-        .collect();
+    let docs = documents_in_creation_order(rows, 1000, "e", 3);
     let reversed: Vec<String> = docs.iter().rev().cloned().collect();
     let last = format!("e{}", rows - 1);
 
@@ -759,16 +770,7 @@ async fn an_import_leaves_the_schema_of_a_fresh_store() {
     let kept = d.get(&["kept"]).await;
     assert_eq!(kept[0]["executionId"], "kept");
     let rows = IMPORT_BATCH_DOCUMENTS + 10;
-    let docs: Vec<String> = (0..rows)
-        .map(|i| {
-            document(
-                &id(TASK_EXECUTIONS_TABLE_NUMBER, 5000 + i as u64),
-                1_700_000_000_000.0 + i as f64,
-                &format!("s{i}"),
-                json!({"shard": (i % 2) as f64}),
-            )
-        })
-        .collect();
+    let docs = documents_in_creation_order(rows, 5000, "s", 2);
     for query in ["?replace=true", "?replace=true"] {
         let (status, body) = import(&d, query, upstream_export(&docs)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
