@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{execution_with, ids, json_reply, Deployment, SECRET, T0};
+use common::{execution_with, ids, json_reply, Deployment, TempDir, SECRET, T0};
 use convex_storage_emulator::id::{DocumentId, LOCKS_TABLE_NUMBER, TASK_EXECUTIONS_TABLE_NUMBER};
 use convex_storage_emulator::limits::IMPORT_BATCH_DOCUMENTS;
 use convex_storage_emulator::Emulator;
@@ -650,9 +650,8 @@ async fn reset_empties_the_store_and_frees_the_locks() {
 #[tokio::test]
 async fn an_in_process_emulator_starts_from_a_snapshot_over_a_real_socket() {
     let zip = export(&populated().await).await;
-    let dir = std::env::temp_dir().join(format!("snapshot-start-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("snapshot.zip");
+    let dir = TempDir::new("snapshot-start");
+    let path = dir.path("snapshot.zip");
     std::fs::write(&path, &zip).unwrap();
 
     let emulator = Emulator::builder().snapshot(&path).start().await.unwrap();
@@ -674,34 +673,15 @@ async fn an_in_process_emulator_starts_from_a_snapshot_over_a_real_socket() {
     assert_eq!(exported.status(), 200);
     assert_eq!(exported.headers()["content-type"], "application/zip");
     emulator.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A scratch directory for one test's database files, removed when dropped.
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("snapshot-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    /// A deployment on the database file `name` in this directory.
-    fn deployment(&self, name: &str) -> (Deployment, std::path::PathBuf) {
-        let path = self.0.join(name);
-        let d = Deployment::on(&convex_storage_emulator::store::DbLocation::File(
-            path.clone(),
-        ));
-        (d, path)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A deployment on the database file `name` in `dir`, and that file's path.
+fn deployment_in(dir: &TempDir, name: &str) -> (Deployment, std::path::PathBuf) {
+    let path = dir.path(name);
+    let d = Deployment::on(&convex_storage_emulator::store::DbLocation::File(
+        path.clone(),
+    ));
+    (d, path)
 }
 
 /// The schema entries of the executions table and its indexes, as a second connection to the
@@ -755,8 +735,8 @@ fn duplicate_refused(path: &std::path::Path, row: i64, changed: &str) -> String 
 /// running emulator (pooled read connections, prepared before) answer before and after.
 #[tokio::test]
 async fn an_import_leaves_the_schema_of_a_fresh_store() {
-    let scratch = Scratch::new("schema");
-    let (_fresh, fresh_path) = scratch.deployment("fresh.sqlite3");
+    let dir = TempDir::new("snapshot-schema");
+    let (_fresh, fresh_path) = deployment_in(&dir, "fresh.sqlite3");
     let fresh = schema_of(&fresh_path);
     assert!(
         fresh
@@ -765,7 +745,7 @@ async fn an_import_leaves_the_schema_of_a_fresh_store() {
         "{fresh:?}"
     );
 
-    let (d, path) = scratch.deployment("imported.sqlite3");
+    let (d, path) = deployment_in(&dir, "imported.sqlite3");
     d.insert(vec![execution_with("kept", json!({}))]).await;
     let kept = d.get(&["kept"]).await;
     assert_eq!(kept[0]["executionId"], "kept");
@@ -810,8 +790,8 @@ async fn an_import_leaves_the_schema_of_a_fresh_store() {
 /// line, with or without replace, and leaves the rows and the schema as they were.
 #[tokio::test]
 async fn a_duplicate_row_is_refused_whole_and_changes_nothing() {
-    let scratch = Scratch::new("duplicate");
-    let (d, path) = scratch.deployment("db.sqlite3");
+    let dir = TempDir::new("snapshot-duplicate");
+    let (d, path) = deployment_in(&dir, "db.sqlite3");
     d.insert(vec![execution_with("kept", json!({}))]).await;
     let before = d.get(&["kept"]).await;
     let schema = schema_of(&path);
@@ -883,8 +863,8 @@ async fn a_duplicate_row_is_refused_whole_and_changes_nothing() {
 /// refused by a store that holds executions, which it leaves as it was.
 #[tokio::test]
 async fn an_import_without_replace_needs_an_empty_store() {
-    let scratch = Scratch::new("no-replace");
-    let (d, path) = scratch.deployment("db.sqlite3");
+    let dir = TempDir::new("snapshot-no-replace");
+    let (d, path) = deployment_in(&dir, "db.sqlite3");
     let schema = schema_of(&path);
     d.insert(vec![execution_with("kept", json!({}))]).await;
     let before = d.get(&["kept"]).await;
