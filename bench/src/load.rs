@@ -21,6 +21,7 @@
 //!
 //! Nothing is asserted: the figures go to BENCHMARKS.md.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -145,6 +146,9 @@ pub struct MixFigures {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// p50 and p99 of each kind of call on its own (reads, claims, inserts): which of them
+    /// makes the tail.
+    pub by_kind: BTreeMap<&'static str, KindFigures>,
     pub errors: usize,
     /// CPU time (user + system) the emulator process used during the first round.
     pub emulator_cpu_s: f64,
@@ -162,6 +166,26 @@ pub struct MixFigures {
     pub band: Band,
     pub settled_in_band: bool,
     pub second_round_in_band: bool,
+}
+
+/// One kind of call of the mix.
+#[derive(Debug, Serialize)]
+pub struct KindFigures {
+    pub calls: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// The kinds of call of the mix, by a worker's turn: two reads, a claim, an insert.
+const MIX_KINDS: [&str; 4] = ["read", "read", "claim", "insert"];
+
+/// The latency at quantile `q` of sorted samples, in milliseconds.
+fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1000.0
 }
 
 /// The starting band: what "memory and descriptors came back" means (BENCHMARKS.md).
@@ -302,6 +326,16 @@ pub fn print(figures: &Value) {
             ms(&m["bench_cpu_s"]),
             ms(&m["seconds"]),
         );
+        if let Some(kinds) = m["by_kind"].as_object() {
+            for (kind, k) in kinds {
+                println!(
+                    "  {kind}: {} calls, p50 {:.2} ms, p99 {:.2} ms",
+                    k["calls"],
+                    ms(&k["p50_ms"]),
+                    ms(&k["p99_ms"])
+                );
+            }
+        }
         for phase in [
             "started",
             "seeded",
@@ -560,7 +594,7 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
     let inserted = Arc::new(AtomicU64::new(0));
     let (emulator_cpu, bench_cpu) = (cpu_seconds(&pid), cpu_seconds("self"));
     let wall_started = Instant::now();
-    let (mut samples, errors) = mix_round(&url, options, &inserted).await?;
+    let (samples, errors) = mix_round(&url, options, &inserted).await?;
     let wall = wall_started.elapsed();
     let emulator_cpu_s = cpu_seconds(&pid) - emulator_cpu;
     let bench_cpu_s = cpu_seconds("self") - bench_cpu;
@@ -572,11 +606,26 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
     mix_round(&url, options, &inserted).await?;
     tokio::time::sleep(SETTLE).await;
     let settled_after_second_round = sample(server.pid());
+    let mut by_kind = BTreeMap::new();
+    for kind in MIX_KINDS {
+        let mut of_kind: Vec<Duration> = samples
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, d)| *d)
+            .collect();
+        of_kind.sort();
+        by_kind.insert(
+            kind,
+            KindFigures {
+                calls: of_kind.len(),
+                p50_ms: quantile_ms(&of_kind, 0.5),
+                p99_ms: quantile_ms(&of_kind, 0.99),
+            },
+        );
+    }
+    let mut samples: Vec<Duration> = samples.into_iter().map(|(_, d)| d).collect();
     samples.sort();
-    let at = |q: f64| {
-        let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
-        samples[rank - 1].as_secs_f64() * 1000.0
-    };
+    let at = |q: f64| quantile_ms(&samples, q);
     let band = Band::around(&before);
     Ok(MixFigures {
         connections: options.connections,
@@ -591,6 +640,7 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
         p50_ms: at(0.5),
         p99_ms: at(0.99),
         max_ms: samples.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        by_kind,
         errors,
         emulator_cpu_s,
         bench_cpu_s,
@@ -606,12 +656,12 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
     })
 }
 
-/// One run of the mix; returns every call's latency and the number of failed calls.
+/// One run of the mix; returns every call's kind and latency, and the number of failed calls.
 async fn mix_round(
     url: &str,
     options: &LoadOptions,
     inserted: &Arc<AtomicU64>,
-) -> Result<(Vec<Duration>, usize)> {
+) -> Result<(Vec<(&'static str, Duration)>, usize)> {
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
     let errors = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
@@ -624,13 +674,14 @@ async fn mix_round(
             let mut turn = worker;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let outcome = match turn % 4 {
-                    0 | 1 => {
+                let kind = MIX_KINDS[turn % MIX_KINDS.len()];
+                let outcome = match kind {
+                    "read" => {
                         let id = format!("seed-{}", rand::random::<usize>() % SEEDED);
                         let args = json!({"requests": [{"executionId": id}]});
                         client.call("query", "getManyById", args).await
                     }
-                    2 => {
+                    "claim" => {
                         let args = json!({
                             "shard": 0, "status": "ready", "startAtLessThan": 1e15, "limit": 1,
                             "updateExpiresAtWithStartedAt": 0,
@@ -644,7 +695,7 @@ async fn mix_round(
                         client.call("mutation", "insertMany", args).await
                     }
                 };
-                samples.push(t.elapsed());
+                samples.push((kind, t.elapsed()));
                 if outcome.is_err() {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
