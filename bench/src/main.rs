@@ -13,6 +13,7 @@ mod inspector;
 mod load;
 mod ops;
 mod scale;
+mod sqlite_floor;
 mod state;
 mod stats;
 
@@ -309,6 +310,7 @@ async fn bench_backend(cli: &Cli, backend: &str, scratch: &std::path::Path) -> R
     if backend == "emulator" {
         let figures_of_state = state::run(
             &target.url,
+            &db,
             &target.secret,
             storage.clone(),
             cli.state_reset_rows,

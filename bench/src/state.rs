@@ -13,7 +13,7 @@ use durable_execution_storage_convex::TaskExecutionsStorage;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::scale;
+use crate::{scale, sqlite_floor};
 
 /// The figures of one run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,11 +43,19 @@ pub struct StateFigures {
     pub import_empty_s: f64,
     #[serde(default)]
     pub import_empty_rows_per_s: f64,
+    /// The same rows copied by SQLite alone into a fresh file with the same table and indexes
+    /// (`sqlite_floor`), seconds: the most any import could reach on this machine.
+    #[serde(default)]
+    pub sqlite_floor_s: f64,
+    #[serde(default)]
+    pub sqlite_floor_rows_per_s: f64,
 }
 
-/// Runs the state figures against the emulator at `url`, starting from an empty store.
+/// Runs the state figures against the emulator at `url`, whose database file is `db`, starting
+/// from an empty store.
 pub async fn run(
     url: &str,
+    db: &Path,
     secret: &str,
     storage: Arc<dyn TaskExecutionsStorage>,
     reset_rows: usize,
@@ -123,6 +131,15 @@ pub async fn run(
     let import_s = import("import?replace=true").await?;
     reset().await?;
     let import_empty_s = import("import").await?;
+    eprintln!("-- state: the same rows copied by SQLite alone");
+    let (source, scratch) = (db.to_path_buf(), db.with_extension("floor.sqlite3"));
+    let floor =
+        tokio::task::spawn_blocking(move || sqlite_floor::measure(&source, &scratch)).await??;
+    ensure!(
+        floor.rows == snapshot_rows as u64,
+        "SQLite copied {} rows, not {snapshot_rows}",
+        floor.rows
+    );
     reset().await?;
 
     Ok(StateFigures {
@@ -138,6 +155,8 @@ pub async fn run(
         import_rows_per_s: snapshot_rows as f64 / import_s,
         import_empty_s,
         import_empty_rows_per_s: snapshot_rows as f64 / import_empty_s,
+        sqlite_floor_s: floor.seconds,
+        sqlite_floor_rows_per_s: snapshot_rows as f64 / floor.seconds,
     })
 }
 
@@ -168,5 +187,9 @@ pub fn print(figures: &StateFigures) {
     println!(
         "| `POST /_emulator/import` into the empty store | {} | {:.2} s | {:.0} rows/s |",
         figures.snapshot_rows, figures.import_empty_s, figures.import_empty_rows_per_s
+    );
+    println!(
+        "| the same rows copied by SQLite alone (`sqlite_floor.rs`) | {} | {:.2} s | {:.0} rows/s |",
+        figures.snapshot_rows, figures.sqlite_floor_s, figures.sqlite_floor_rows_per_s
     );
 }
