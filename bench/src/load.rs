@@ -1,9 +1,12 @@
 //! `load` mode: the emulator under many keep-alive connections, stalled connections and a
 //! hostile body, with its memory and file descriptors watched from `/proc`.
 //!
-//! Four probes (`--load-probes` picks some), each on a fresh emulator process so one's
+//! Five probes (`--load-probes` picks some), each on a fresh emulator process so one's
 //! high-water mark does not hide another's:
 //!
+//! * **Serial**: one caller on one keep-alive connection inserting one execution per call,
+//!   each call after the last one's answer, as a single test or script uses the emulator.
+//!   Reports p50/p99 and the emulator's CPU time per call.
 //! * **Mix**: N connections (one keep-alive connection per worker) for a while, each call
 //!   picked in turn from 50% reads (`getManyById` of one seeded execution), 25% claims
 //!   (`updateByStatusAndStartAtLessThanAndReturn`, limit 1) and 25% inserts (`insertMany` of
@@ -59,6 +62,8 @@ const RSS_BAND_FACTOR: f64 = 2.0;
 /// for the next connection to the same file (closing it would drop the process's POSIX locks),
 /// so up to the reader pool's size (8) may stay open without leaking.
 const FDS_BAND_EXTRA: usize = 8;
+/// Calls of the serial probe.
+const SERIAL_CALLS: usize = 5_000;
 /// Big documents seeded for the big-reads probe, and read together by each big call: as many
 /// as fit in Convex's 16 MiB read limit of one call.
 const BIG_DOCUMENTS: usize = 16;
@@ -75,7 +80,7 @@ pub struct LoadOptions {
     pub connections: usize,
     pub seconds: u64,
     pub stalled: usize,
-    /// Which probes to run (`hostile`, `mix`, `stalled`, `big`); all when empty.
+    /// Which probes to run (`serial`, `hostile`, `mix`, `stalled`, `big`); all when empty.
     pub probes: Vec<String>,
     /// The mix's workers call through `reqwest` instead of [`LeanConnection`].
     pub reqwest_client: bool,
@@ -280,6 +285,11 @@ pub struct HostileFigures {
 pub async fn run(options: &LoadOptions, scratch: &std::path::Path) -> Result<Value> {
     raise_own_descriptor_limit(options.stalled + 1_000);
     let mut figures = serde_json::Map::new();
+    if options.runs("serial") {
+        eprintln!("-- load: one serial caller");
+        let server = start(scratch, "serial")?;
+        figures.insert("serial".into(), json!(serial(&server).await?));
+    }
     if options.runs("hostile") {
         eprintln!("-- load: hostile body");
         let server = start(scratch, "hostile")?;
@@ -396,6 +406,13 @@ pub fn print(figures: &Value) {
             h["body_bytes"], h["peak_rss_before_kib"], h["peak_rss_after_one_kib"], h["peak_rss_after_eight_kib"]
         );
     }
+    if let Some(s) = figures.get("serial") {
+        println!(
+            "serial: {} inserts one after another, p50 {:.3} ms, p99 {:.3} ms, {:.0} µs of emulator CPU per call, {} errors",
+            s["calls"], ms(&s["p50_ms"]), ms(&s["p99_ms"]), ms(&s["emulator_cpu_us_per_call"]),
+            s["errors"]
+        );
+    }
     if let Some(b) = figures.get("big_reads") {
         println!(
             "big reads: {} big calls ({} errors) beside {} small calls: small p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
@@ -403,6 +420,41 @@ pub fn print(figures: &Value) {
             ms(&b["small_p99_ms"]), ms(&b["small_max_ms"])
         );
     }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SerialFigures {
+    pub calls: usize,
+    pub errors: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// CPU time (user + system) of the emulator process over the calls, per call.
+    pub emulator_cpu_us_per_call: f64,
+}
+
+/// One caller, one connection, one insert at a time ([`SERIAL_CALLS`] of them).
+async fn serial(server: &ServerProcess) -> Result<SerialFigures> {
+    let pid = server.pid().to_string();
+    let mut client = MixClient::new(server.url(), false)?;
+    let mut samples = Vec::with_capacity(SERIAL_CALLS);
+    let mut errors = 0;
+    let cpu_before = cpu_seconds(&pid);
+    for n in 0..SERIAL_CALLS {
+        let args = json!({"executions": [execution(&format!("serial-{n}"))]});
+        let started = Instant::now();
+        let outcome = client.call("mutation", "insertMany", args).await;
+        samples.push(started.elapsed());
+        errors += usize::from(outcome.is_err());
+    }
+    let emulator_cpu_s = cpu_seconds(&pid) - cpu_before;
+    samples.sort();
+    Ok(SerialFigures {
+        calls: samples.len(),
+        errors,
+        p50_ms: quantile_ms(&samples, 0.5),
+        p99_ms: quantile_ms(&samples, 0.99),
+        emulator_cpu_us_per_call: emulator_cpu_s * 1e6 / samples.len() as f64,
+    })
 }
 
 #[derive(Debug, Serialize)]

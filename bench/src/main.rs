@@ -117,8 +117,8 @@ struct Cli {
     /// Stalled connections opened by the load mode.
     #[arg(long, default_value_t = 2_000)]
     load_stalled: usize,
-    /// Which probes of the load mode to run, comma-separated (`hostile`, `mix`, `stalled`,
-    /// `big`); all of them when not given.
+    /// Which probes of the load mode to run, comma-separated (`serial`, `hostile`, `mix`,
+    /// `stalled`, `big`); all of them when not given.
     #[arg(long, value_delimiter = ',')]
     load_probes: Vec<String>,
     /// The load mix's workers call through `reqwest` instead of the bench's own lean HTTP/1.1
