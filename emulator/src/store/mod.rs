@@ -496,6 +496,35 @@ mod tests {
         assert_eq!((kept, undone), (100, 0));
     }
 
+    /// The first job of a batch has no savepoint: its failure rolls the transaction back,
+    /// which takes its writes with it, and the next job runs in a new one. One caller's writes
+    /// are each the first of their batch.
+    #[tokio::test]
+    async fn a_failing_first_job_is_undone_with_its_transaction() {
+        let store = memory_store();
+        let failed = store
+            .write(|tx| {
+                tx.insert_execution(fields("undone"))?;
+                Err::<(), _>(Error::BatchAbandoned("this job fails".to_string()))
+            })
+            .await;
+        assert!(failed.is_err());
+        store
+            .write(|tx| tx.insert_execution(fields("kept")).map(drop))
+            .await
+            .unwrap();
+        let (undone, kept) = store
+            .read(|tx| {
+                Ok::<_, Error>((
+                    tx.execution_by_execution_id("undone")?.is_some(),
+                    tx.execution_by_execution_id("kept")?.is_some(),
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!((undone, kept), (false, true));
+    }
+
     /// Bulk jobs among ordinary ones: each runs alone (a savepoint-less failure would
     /// otherwise undo the jobs batched with it), a failing one is undone whole, and every
     /// other job is kept.

@@ -5,8 +5,10 @@
 //! conflicts) and a claim can never hand the same execution to two callers.
 //!
 //! **Group commit.** The thread takes a job, opens one SQLite transaction, and keeps running
-//! the jobs already queued (up to [`WRITE_BATCH_JOBS_MAX`] in all) inside it, each in its own
-//! savepoint: a job that fails is rolled back to its savepoint alone. Then it commits once and
+//! the jobs already queued (up to [`WRITE_BATCH_JOBS_MAX`] in all) inside it, each after the
+//! first in its own savepoint: a job that fails is rolled back to its savepoint alone, and the
+//! first, which has the transaction to itself, is rolled back with the transaction (it needs no
+//! savepoint, see [`Job::run`]). Then it commits once and
 //! only then answers every job of the batch. So each job is still atomic and isolated, and is
 //! acknowledged only once durable; but under concurrency a page that many jobs touch is
 //! written to the WAL once per batch instead of once per job. If the commit itself fails, no
@@ -48,7 +50,14 @@ pub(crate) enum Work {
 pub(crate) trait Job: Send {
     /// Runs inside the batch's transaction. `Err` means the connection itself failed and the
     /// whole batch must be abandoned.
-    fn run(&mut self, state: &mut WriterState) -> Result<(), Error>;
+    ///
+    /// `first`: nothing else is in the transaction yet, so a failure can undo the whole
+    /// transaction instead of a savepoint. That matters: SQLite copies each page a savepoint's
+    /// job first overwrites into a statement journal, in memory in chunks of about 1 KiB
+    /// (`temp_store = MEMORY`), a few allocations and a copy per page; under the load mix that
+    /// was about a sixth of the writer thread's time (BENCHMARKS.md). A lone caller's every
+    /// write is the first of its batch, and pays none of it.
+    fn run(&mut self, state: &mut WriterState, first: bool) -> Result<(), Error>;
 
     /// Delivers the outcome once the batch is committed (`Ok`) or abandoned (`Err`).
     fn finish(self: Box<Self>, batch: Result<(), &Error>);
@@ -75,9 +84,9 @@ where
     R: Send,
     E: From<Error> + Send,
 {
-    fn run(&mut self, state: &mut WriterState) -> Result<(), Error> {
+    fn run(&mut self, state: &mut WriterState, first: bool) -> Result<(), Error> {
         let f = self.f.take().expect("a job runs once");
-        self.outcome = Some(if self.alone {
+        self.outcome = Some(if self.alone || first {
             state.without_savepoint(f)?
         } else {
             state.in_savepoint(f)?
@@ -108,7 +117,7 @@ where
     R: Send,
     E: From<Error> + Send,
 {
-    fn run(&mut self, state: &mut WriterState) -> Result<(), Error> {
+    fn run(&mut self, state: &mut WriterState, _first: bool) -> Result<(), Error> {
         let f = self.f.take().expect("a job runs once");
         self.outcome = Some(f(&ReadTx::new(&state.conn)));
         Ok(())
@@ -216,7 +225,8 @@ impl WriterState {
                 }
             }
             let job = &mut batch[ran];
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(self)))
+            let first = ran == 0;
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(self, first)))
                 .unwrap_or_else(|_| Err(Error::BatchAbandoned("a write job panicked".to_string())));
             if let Err(e) = outcome {
                 let _ = self.execute("ROLLBACK");
@@ -270,8 +280,9 @@ impl WriterState {
         Ok(result)
     }
 
-    /// Runs `f` as the only job of the transaction, without a savepoint: its failure rolls
-    /// back the whole transaction (then opens an empty one for the batch to commit).
+    /// Runs `f` as the first or only job of the transaction, without a savepoint: its failure
+    /// rolls back the whole transaction, which held nothing else (then opens an empty one for
+    /// the jobs after it and the batch's commit).
     fn without_savepoint<R, E: From<Error>>(
         &mut self,
         f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>,
