@@ -153,7 +153,7 @@ pub struct MixFigures {
     pub max_ms: f64,
     /// p50 and p99 of each kind of call on its own (reads, claims, inserts): which of them
     /// makes the tail.
-    pub by_kind: BTreeMap<&'static str, KindFigures>,
+    pub by_kind: BTreeMap<&'static str, Latencies>,
     pub errors: usize,
     /// CPU time (user + system) the emulator process used during the first round.
     pub emulator_cpu_s: f64,
@@ -173,12 +173,23 @@ pub struct MixFigures {
     pub second_round_in_band: bool,
 }
 
-/// One kind of call of the mix.
+/// How many calls were timed, and their p50 and p99.
 #[derive(Debug, Serialize)]
-pub struct KindFigures {
+pub struct Latencies {
     pub calls: usize,
     pub p50_ms: f64,
     pub p99_ms: f64,
+}
+
+impl Latencies {
+    fn of(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        Self {
+            calls: samples.len(),
+            p50_ms: quantile_ms(&samples, 0.5),
+            p99_ms: quantile_ms(&samples, 0.99),
+        }
+    }
 }
 
 /// The kinds of call of the mix, by a worker's turn: two reads, a claim, an insert.
@@ -424,10 +435,9 @@ pub fn print(figures: &Value) {
 
 #[derive(Debug, Serialize)]
 pub struct SerialFigures {
-    pub calls: usize,
+    #[serde(flatten)]
+    pub latencies: Latencies,
     pub errors: usize,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
     /// CPU time (user + system) of the emulator process over the calls, per call.
     pub emulator_cpu_us_per_call: f64,
 }
@@ -447,13 +457,10 @@ async fn serial(server: &ServerProcess) -> Result<SerialFigures> {
         errors += usize::from(outcome.is_err());
     }
     let emulator_cpu_s = cpu_seconds(&pid) - cpu_before;
-    samples.sort();
     Ok(SerialFigures {
-        calls: samples.len(),
-        errors,
-        p50_ms: quantile_ms(&samples, 0.5),
-        p99_ms: quantile_ms(&samples, 0.99),
         emulator_cpu_us_per_call: emulator_cpu_s * 1e6 / samples.len() as f64,
+        latencies: Latencies::of(samples),
+        errors,
     })
 }
 
@@ -658,23 +665,13 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
     mix_round(&url, options, &inserted).await?;
     tokio::time::sleep(SETTLE).await;
     let settled_after_second_round = sample(server.pid());
-    let mut by_kind = BTreeMap::new();
-    for kind in MIX_KINDS {
-        let mut of_kind: Vec<Duration> = samples
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, d)| *d)
-            .collect();
-        of_kind.sort();
-        by_kind.insert(
-            kind,
-            KindFigures {
-                calls: of_kind.len(),
-                p50_ms: quantile_ms(&of_kind, 0.5),
-                p99_ms: quantile_ms(&of_kind, 0.99),
-            },
-        );
-    }
+    let by_kind = MIX_KINDS
+        .iter()
+        .map(|&kind| {
+            let of_kind = samples.iter().filter(|(k, _)| *k == kind).map(|(_, d)| *d);
+            (kind, Latencies::of(of_kind.collect()))
+        })
+        .collect();
     let mut samples: Vec<Duration> = samples.into_iter().map(|(_, d)| d).collect();
     samples.sort();
     let at = |q: f64| quantile_ms(&samples, q);
