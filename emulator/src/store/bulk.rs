@@ -182,14 +182,7 @@ impl WriteTx<'_> {
     /// order are cheaper to index as they come: each key lands at the end of its prefix.)
     /// Inside the transaction, so a failure in between restores them untouched.
     pub fn drop_secondary_indexes(&mut self) -> Result<DroppedIndexes, Error> {
-        let mut stmt = self.read.conn.prepare(
-            "SELECT name, sql FROM sqlite_master
-             WHERE type = 'index' AND tbl_name = 'task_executions' AND sql IS NOT NULL",
-        )?;
-        let indexes: Vec<(String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        drop(stmt);
+        let indexes = self.secondary_indexes()?;
         for (name, _) in &indexes {
             self.read
                 .conn
@@ -198,6 +191,20 @@ impl WriteTx<'_> {
         Ok(DroppedIndexes(
             indexes.into_iter().map(|(_, sql)| sql).collect(),
         ))
+    }
+
+    /// The name and `CREATE INDEX` text of each secondary index of the executions table (those
+    /// a statement created, not the ones its `UNIQUE` columns bring), in creation order.
+    pub(super) fn secondary_indexes(&self) -> Result<Vec<(String, String)>, Error> {
+        let mut stmt = self.read.conn.prepare(
+            "SELECT name, sql FROM sqlite_master
+             WHERE type = 'index' AND tbl_name = 'task_executions' AND sql IS NOT NULL
+             ORDER BY rowid",
+        )?;
+        let indexes = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(indexes)
     }
 
     /// Builds again the indexes [`WriteTx::drop_secondary_indexes`] dropped.

@@ -45,12 +45,10 @@ impl WriteTx<'_> {
     /// range indexes stay). `None`, and nothing changed, when the table is not as this build
     /// creates it (then the caller loads the rows as they are).
     pub fn load_without_unique_indexes(&mut self) -> Result<Option<LoadingTable>, Error> {
-        let conn = self.read.conn;
-        let held: i64 =
-            conn.query_row(&format!("SELECT count(*) FROM {TABLE}"), [], |r| r.get(0))?;
-        if held != 0 {
+        if self.count_executions()? != 0 {
             return Ok(None);
         }
+        let conn = self.read.conn;
         let table_sql: String = conn.query_row(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
             params![TABLE],
@@ -76,16 +74,10 @@ impl WriteTx<'_> {
         if table_sql.matches(UNIQUE).count() != unique.len() || unique.is_empty() {
             return Ok(None);
         }
-        let range_indexes: Vec<String> = conn
-            .prepare(
-                "SELECT sql FROM sqlite_master
-                 WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY rowid",
-            )?
-            .query_map(params![TABLE], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let range_indexes = self.secondary_indexes()?;
         conn.execute_batch(&format!("DROP TABLE {TABLE}"))?;
         conn.execute_batch(&loading_sql)?;
-        for sql in range_indexes {
+        for (_, sql) in range_indexes {
             conn.execute_batch(&sql)?;
         }
         Ok(Some(LoadingTable { table_sql, unique }))

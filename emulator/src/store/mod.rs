@@ -616,6 +616,15 @@ mod tests {
         assert_eq!(ids[11], "r1-2-b");
     }
 
+    /// Waits (a minute at most) until the store has given memory back once.
+    async fn wait_for_an_idle_release(store: &Store) {
+        let waited = std::time::Instant::now();
+        while store.memory_releases() == 0 {
+            assert!(waited.elapsed() < Duration::from_secs(60), "never released");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// An in-memory database lives in its page cache: an idle release must not drop a row of it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_idle_release_keeps_every_row_of_a_memory_store() {
@@ -628,11 +637,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let waited = std::time::Instant::now();
-        while store.memory_releases() == 0 {
-            assert!(waited.elapsed() < Duration::from_secs(60), "never released");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_an_idle_release(&store).await;
         let found = store
             .read(|tx| {
                 let mut found = 0;
@@ -804,11 +809,7 @@ mod tests {
         }
         assert!(dir.wal_bytes() > 0);
         store.release_memory_when_idle_for(Duration::from_millis(50));
-        let waited = std::time::Instant::now();
-        while store.memory_releases() == 0 {
-            assert!(waited.elapsed() < Duration::from_secs(60), "never released");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_an_idle_release(&store).await;
         assert_eq!(dir.wal_bytes(), 0);
         assert_eq!(count_rows(&store, "i").await, 200);
         store
