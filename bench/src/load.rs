@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use convex_storage_testkit::fixtures::execution_json_with;
 use convex_storage_testkit::{EmulatorDb, ServerProcess};
+
+use crate::stats::nearest_rank;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -195,13 +197,9 @@ impl Latencies {
 /// The kinds of call of the mix, by a worker's turn: two reads, a claim, an insert.
 const MIX_KINDS: [&str; 4] = ["read", "read", "claim", "insert"];
 
-/// The latency at quantile `q` of sorted samples, in milliseconds.
+/// The latency at quantile `q` of sorted samples, in milliseconds; 0 when there is none.
 fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1].as_secs_f64() * 1000.0
+    nearest_rank(sorted, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// The starting band: what "memory and descriptors came back" means (BENCHMARKS.md).
@@ -242,13 +240,7 @@ impl Lifetimes {
     fn of(lifetimes: &[Option<Duration>]) -> Self {
         let mut closed: Vec<Duration> = lifetimes.iter().flatten().copied().collect();
         closed.sort();
-        let at = |q: f64| {
-            if closed.is_empty() {
-                return f64::NAN;
-            }
-            let rank = ((q * closed.len() as f64).ceil() as usize).clamp(1, closed.len());
-            closed[rank - 1].as_secs_f64()
-        };
+        let at = |q: f64| nearest_rank(&closed, q).map_or(f64::NAN, |d| d.as_secs_f64());
         Self {
             connections: lifetimes.len(),
             p50_s: at(0.5),
@@ -563,16 +555,12 @@ async fn big_reads(server: &ServerProcess) -> Result<BigReadFigures> {
         big_calls += reader.await??;
     }
     small.sort();
-    let at = |q: f64| {
-        let rank = ((q * small.len() as f64).ceil() as usize).clamp(1, small.len());
-        small[rank - 1].as_secs_f64() * 1000.0
-    };
     Ok(BigReadFigures {
         big_calls,
         big_errors: big_errors.load(Ordering::Relaxed),
         small_calls: small.len(),
-        small_p50_ms: at(0.5),
-        small_p99_ms: at(0.99),
+        small_p50_ms: quantile_ms(&small, 0.5),
+        small_p99_ms: quantile_ms(&small, 0.99),
         small_max_ms: small.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
     })
 }

@@ -22,14 +22,7 @@ pub struct LatencySummary {
 /// Summarizes `samples` taken over `wall` by all workers together.
 pub fn summarize(mut samples: Vec<Duration>, wall: Duration) -> LatencySummary {
     samples.sort();
-    let at = |q: f64| -> f64 {
-        if samples.is_empty() {
-            return f64::NAN;
-        }
-        // Nearest-rank percentile: the smallest sample with at least q of the samples at or below it.
-        let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
-        samples[rank - 1].as_secs_f64() * 1000.0
-    };
+    let at = |q: f64| nearest_rank(&samples, q).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
     LatencySummary {
         calls: samples.len(),
         p50_ms: at(0.50),
@@ -37,6 +30,13 @@ pub fn summarize(mut samples: Vec<Duration>, wall: Duration) -> LatencySummary {
         p99_ms: at(0.99),
         calls_per_s: samples.len() as f64 / wall.as_secs_f64().max(1e-9),
     }
+}
+
+/// The nearest-rank percentile `q` (0 to 1) of `sorted` samples: the smallest sample with at
+/// least `q` of the samples at or below it; `None` when there is no sample.
+pub fn nearest_rank(sorted: &[Duration], q: f64) -> Option<Duration> {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).copied()
 }
 
 /// The median of a few measurements, in milliseconds.
@@ -58,5 +58,6 @@ mod tests {
         assert_eq!(s.p90_ms, 90.0);
         assert_eq!(s.p99_ms, 99.0);
         assert_eq!(s.calls_per_s, 100.0);
+        assert_eq!(nearest_rank(&[], 0.5), None);
     }
 }
