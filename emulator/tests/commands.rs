@@ -2,9 +2,11 @@
 //! stopping), and `import` / `export` of snapshot ZIPs with a database file.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+mod common;
+
+use common::TempDir;
 use convex_storage_emulator::id::{DocumentId, TASK_EXECUTIONS_TABLE_NUMBER};
 use convex_storage_testkit::fixtures::execution_json_with;
 use serde_json::json;
@@ -27,28 +29,6 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// A fresh directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("emulator-cmd-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A Node one-liner that looks up `executionId` through the deployment in CONVEX_URL with the
@@ -165,12 +145,13 @@ fn snapshot_zip(documents: &[u8]) -> Vec<u8> {
 
 #[test]
 fn import_export_and_snapshot_move_a_store_through_zip_files() {
-    let dir = TempDir::new("snapshots");
+    let dir = TempDir::new("cmd-snapshots");
+    let path = |name: &str| dir.path(name).to_string_lossy().into_owned();
     let (db, seed, out, bad) = (
-        dir.path("db.sqlite3"),
-        dir.path("seed.zip"),
-        dir.path("out.zip"),
-        dir.path("bad.zip"),
+        path("db.sqlite3"),
+        path("seed.zip"),
+        path("out.zip"),
+        path("bad.zip"),
     );
     std::fs::write(&seed, seed_zip()).unwrap();
 
@@ -241,13 +222,7 @@ fn import_export_and_snapshot_move_a_store_through_zip_files() {
     let output = emulator(&["export", "--db", &db, "--path", &out]);
     assert_eq!(stdout(&output), format!("exported 1 executions to {out}\n"));
 
-    let output = emulator(&[
-        "export",
-        "--db",
-        &dir.path("missing.sqlite3"),
-        "--path",
-        &out,
-    ]);
+    let output = emulator(&["export", "--db", &path("missing.sqlite3"), "--path", &out]);
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("no database at"),

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod common;
+
+use common::TempDir;
 use convex_storage_testkit::fixtures::execution_json;
 use convex_storage_testkit::{EmulatorDb, ServerProcess, EMULATOR_BIN_ENV};
 use serde_json::{json, Value as Json};
@@ -18,27 +20,6 @@ const BINARY: &str = env!("CARGO_BIN_EXE_convex-storage-emulator");
 /// Lets testkit start this build of the binary instead of building one.
 fn use_this_binary() {
     std::env::set_var(EMULATOR_BIN_ENV, BINARY);
-}
-
-/// A fresh directory for a database file, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("emulator-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        Self(dir)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("db.sqlite3")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Calls a function like `ConvexHttpClient`; `Err` carries the error message or the failure.
@@ -153,7 +134,7 @@ async fn acknowledged_batches_survive_kill_9_whole() {
     const BATCH_SIZE: usize = 5;
     const ACKNOWLEDGED_BEFORE_KILL: usize = 120;
     let dir = TempDir::new("crash");
-    let db = EmulatorDb::File(dir.db());
+    let db = EmulatorDb::File(dir.path("db.sqlite3"));
     let mut server = ServerProcess::start_emulator(SECRET, &db).unwrap();
     let url = server.url().to_string();
     let acknowledged_total = Arc::new(AtomicUsize::new(0));
@@ -249,7 +230,8 @@ async fn concurrent_http_claimers_claim_each_execution_exactly_once() {
     /// Bounds the loop if claims stop making progress (a bug), independent of time.
     const CALLS_PER_CLAIMER_MAX: usize = 20_000;
     let dir = TempDir::new("claimers");
-    let server = ServerProcess::start_emulator(SECRET, &EmulatorDb::File(dir.db())).unwrap();
+    let server =
+        ServerProcess::start_emulator(SECRET, &EmulatorDb::File(dir.path("db.sqlite3"))).unwrap();
     let url = server.url().to_string();
     let client = reqwest::Client::new();
     for chunk in 0..EXECUTIONS / 100 {

@@ -1,5 +1,6 @@
-//! Shared helpers for the in-process router tests: a deployment on an in-memory store with a
-//! manual clock, and a caller that speaks the wire protocol the way `ConvexHttpClient` does.
+//! Shared helpers for the emulator's test crates: a deployment on an in-memory store with a
+//! manual clock, a caller that speaks the wire protocol the way `ConvexHttpClient` does, and a
+//! fresh directory for a test's files (also for the tests of the real binary).
 
 #![allow(dead_code)]
 
