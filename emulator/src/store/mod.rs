@@ -616,6 +616,18 @@ mod tests {
         assert_eq!(ids[11], "r1-2-b");
     }
 
+    /// Inserts executions `<prefix>0` to `<prefix><count - 1>`, each write after the last one's
+    /// answer.
+    async fn insert_one_by_one(store: &Store, prefix: &str, count: usize) {
+        for i in 0..count {
+            let id = format!("{prefix}{i}");
+            store
+                .write(move |tx| tx.insert_execution(fields(&id)).map(|_| ()))
+                .await
+                .unwrap();
+        }
+    }
+
     /// Waits (a minute at most) until the store has given memory back once.
     async fn wait_for_an_idle_release(store: &Store) {
         let waited = std::time::Instant::now();
@@ -630,13 +642,7 @@ mod tests {
     async fn an_idle_release_keeps_every_row_of_a_memory_store() {
         let store = memory_store();
         store.release_memory_when_idle_for(Duration::from_millis(50));
-        for i in 0..100 {
-            let id = format!("m{i}");
-            store
-                .write(move |tx| tx.insert_execution(fields(&id)).map(|_| ()))
-                .await
-                .unwrap();
-        }
+        insert_one_by_one(&store, "m", 100).await;
         wait_for_an_idle_release(&store).await;
         let found = store
             .read(|tx| {
@@ -800,13 +806,7 @@ mod tests {
     async fn an_idle_store_empties_its_wal() {
         let dir = TempDir::new("wal-idle");
         let store = Store::open(&dir.db(), Arc::new(ManualClock::new(1))).unwrap();
-        for i in 0..200 {
-            let id = format!("i{i}");
-            store
-                .write(move |tx| tx.insert_execution(fields(&id)).map(|_| ()))
-                .await
-                .unwrap();
-        }
+        insert_one_by_one(&store, "i", 200).await;
         assert!(dir.wal_bytes() > 0);
         store.release_memory_when_idle_for(Duration::from_millis(50));
         wait_for_an_idle_release(&store).await;
