@@ -481,6 +481,76 @@ async fn cors_preflight_mirrors_the_origin() {
         "content-type,convex-client"
     );
     assert_eq!(headers["access-control-max-age"], "86400");
+    assert_eq!(
+        headers["access-control-allow-methods"],
+        "GET,POST,OPTIONS,PATCH,DELETE,PUT"
+    );
+    assert_eq!(
+        headers["vary"],
+        "origin, access-control-request-method, access-control-request-headers"
+    );
+}
+
+#[tokio::test]
+async fn every_api_answer_carries_cors_headers_and_mirrors_only_a_given_origin() {
+    let d = Deployment::new();
+    let body = json!({
+        "path": format!("{MODULE}:getManyById"),
+        "args": {"authSecret": SECRET, "args": {"requests": []}},
+    })
+    .to_string();
+    // A call that succeeds, and a route's wrong method.
+    let calls = [("POST", "/api/query"), ("GET", "/api/query")];
+    for (method, path) in calls {
+        for origin in [Some("http://localhost:5173"), None] {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(path)
+                .header("content-type", "application/json");
+            if let Some(origin) = origin {
+                request = request.header("origin", origin);
+            }
+            let request = request.body(Body::from(body.clone())).unwrap();
+            let response = tower::ServiceExt::oneshot(d.app.clone(), request)
+                .await
+                .unwrap();
+            let headers = response.headers();
+            let what = format!("{method} {path} from {origin:?}");
+            assert_eq!(
+                headers["vary"],
+                "origin, access-control-request-method, access-control-request-headers",
+                "{what}"
+            );
+            assert_eq!(
+                headers["access-control-allow-credentials"], "true",
+                "{what}"
+            );
+            assert_eq!(
+                headers
+                    .get("access-control-allow-origin")
+                    .map(|o| o.to_str().unwrap()),
+                origin,
+                "{what}"
+            );
+            // Only a preflight lists methods and headers.
+            assert!(
+                headers.get("access-control-allow-methods").is_none(),
+                "{what}"
+            );
+        }
+    }
+    // Outside `/api` (the control routes, the meta endpoints) answers carry no CORS headers.
+    let request = Request::get("/version")
+        .header("origin", "http://localhost:5173")
+        .body(Body::empty())
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(d.app.clone(), request)
+        .await
+        .unwrap();
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
 }
 
 #[tokio::test]

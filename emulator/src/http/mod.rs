@@ -8,6 +8,7 @@ pub mod bounded;
 mod call;
 pub mod codec;
 pub mod control;
+mod cors;
 mod error;
 pub mod host;
 mod inject;
@@ -16,22 +17,16 @@ pub mod path;
 pub mod request_log;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::Method;
 use axum::routing::{get, post};
 use axum::Router;
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 pub use error::HttpError;
 
 use crate::clock::ClockControl;
 use crate::faults::Faults;
 use crate::functions::Functions;
-
-/// How long browsers may cache a CORS preflight answer, as the backend sets it.
-const CORS_MAX_AGE_SECS: u64 = 86_400;
 
 /// What every handler shares.
 pub struct AppState {
@@ -56,7 +51,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/run/{*path}", post(call::run))
         .route("/query_ts", post(call::query_ts))
         .route("/query_at_ts", post(call::query_at_ts))
-        .layer(cors());
+        .layer(cors::ConvexCors);
     Router::new()
         .nest("/api", api)
         .nest(control::PREFIX, control::router(state.clone()))
@@ -69,22 +64,4 @@ pub fn router(state: Arc<AppState>) -> Router {
         // The body limit is enforced by `body::json_body`, which answers 400 like Convex.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
-}
-
-/// Permissive CORS as the backend configures it: mirror the origin and the requested
-/// headers, allow credentials.
-fn cors() -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
-        .allow_headers(AllowHeaders::mirror_request())
-        .allow_credentials(true)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::OPTIONS,
-            Method::PATCH,
-            Method::DELETE,
-            Method::PUT,
-        ])
-        .max_age(Duration::from_secs(CORS_MAX_AGE_SECS))
 }

@@ -184,10 +184,15 @@ impl RequestLog {
             result,
         };
         inner.next_seq += 1;
-        if inner.entries.len() >= self.capacity {
-            inner.entries.pop_front();
-        }
+        let dropped = if inner.entries.len() >= self.capacity {
+            inner.entries.pop_front()
+        } else {
+            None
+        };
         inner.entries.push_back(Arc::new(entry));
+        drop(inner);
+        // Freed after the lock is let go: the other workers' calls wait on that lock.
+        drop(dropped);
     }
 
     /// Up to `limit` entries with `seq > after`, newest first, that `keep` accepts, and the
@@ -302,8 +307,11 @@ fn bounded_json(value: &impl Serialize) -> Payload {
         full: false,
     };
     let _ = serde_json::to_writer(&mut out, value);
+    // Only a cut can end inside a character: uncut, the text is taken as it is, not copied.
+    let text = String::from_utf8(out.bytes)
+        .unwrap_or_else(|cut| String::from_utf8_lossy(cut.as_bytes()).into_owned());
     Payload {
-        text: String::from_utf8_lossy(&out.bytes).into_owned(),
+        text,
         truncated: out.full,
     }
 }
