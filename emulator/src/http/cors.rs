@@ -19,13 +19,15 @@
 //! `Access-Control-Request-Headers`, when it has them) and `access-control-max-age`.
 
 use std::convert::Infallible;
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use axum::body::Body;
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, Request, Response};
-use futures_util::future::{self, Either, Map, Ready};
-use futures_util::FutureExt;
+use futures_util::future::{self, Either, Ready};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 /// How long browsers may cache a preflight answer, as the backend sets it (one day).
@@ -62,14 +64,7 @@ where
 {
     type Response = Answer;
     type Error = Infallible;
-    #[allow(clippy::type_complexity)]
-    type Future = Either<
-        Ready<Result<Answer, Infallible>>,
-        Map<
-            S::Future,
-            Box<dyn FnOnce(Result<Answer, Infallible>) -> Result<Answer, Infallible> + Send>,
-        >,
-    >;
+    type Future = Either<Ready<Result<Answer, Infallible>>, WithCors<S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -91,12 +86,31 @@ where
             add_cors_headers(&mut answer, origin);
             return Either::Left(future::ready(Ok(answer)));
         }
-        Either::Right(self.inner.call(request).map(Box::new(move |answer| {
-            answer.map(|mut answer| {
-                add_cors_headers(&mut answer, origin);
-                answer
-            })
-        })))
+        Either::Right(WithCors {
+            answer: self.inner.call(request),
+            origin,
+        })
+    }
+}
+
+pin_project! {
+    /// The handler's answer, with the CORS headers added once it is ready. A named future
+    /// rather than a boxed closure, so a call costs no allocation here.
+    pub struct WithCors<F> {
+        #[pin]
+        answer: F,
+        origin: Option<HeaderValue>,
+    }
+}
+
+impl<F: Future<Output = Result<Answer, Infallible>>> Future for WithCors<F> {
+    type Output = Result<Answer, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut answer) = ready!(this.answer.poll(cx));
+        add_cors_headers(&mut answer, this.origin.take());
+        Poll::Ready(Ok(answer))
     }
 }
 
