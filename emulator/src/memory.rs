@@ -8,8 +8,10 @@
 //!
 //! On Linux the binary allocates through mimalloc (`main.rs`), which hands free pages back by
 //! itself shortly after they are freed, but keeps what a thread freed until that thread
-//! allocates again or is asked: [`give_back_freed_heap`] asks too. SQLite's memory comes from
-//! glibc either way. In a process whose allocator is not mimalloc (the library in someone's
+//! allocates again or asks. [`give_back_freed_heap`] asks too, which reaches the calling
+//! thread's memory and that of threads that have ended, not that of the async workers: after
+//! thousands of connections at once their buffers stay with the workers (BENCHMARKS.md).
+//! SQLite's memory comes from glibc either way. In a process whose allocator is not mimalloc (the library in someone's
 //! tests) mimalloc holds nothing, and asking it costs nothing.
 
 /// Returns the allocator's free pages to the OS. Blocking; a no-op off glibc.
