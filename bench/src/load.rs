@@ -143,6 +143,12 @@ fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / per_second
 }
 
+/// CPU seconds spread over `calls` calls, in microseconds each (0 calls count as one, so a run
+/// in which every call failed to start still prints a number).
+fn micros_per_call(cpu_s: f64, calls: usize) -> f64 {
+    cpu_s * 1e6 / calls.max(1) as f64
+}
+
 #[derive(Debug, Serialize)]
 pub struct MixFigures {
     pub connections: usize,
@@ -160,8 +166,8 @@ pub struct MixFigures {
     pub errors: usize,
     /// CPU time (user + system) the emulator process used during the first round.
     pub emulator_cpu_s: f64,
-    /// The emulator's CPU time per call. The same binary has needed 46 µs on one 2-core VM and
-    /// 140 µs on another, so this says how fast the machine was when p99 alone cannot.
+    /// The emulator's CPU time per call. The same binary has needed 45 µs on one 2-core VM and
+    /// 110 to 150 µs on another, so this says how fast the machine was when p99 alone cannot.
     pub emulator_cpu_us_per_call: f64,
     /// CPU time this bench process (the 64 clients) used during the first round.
     pub bench_cpu_s: f64,
@@ -455,7 +461,7 @@ async fn serial(server: &ServerProcess) -> Result<SerialFigures> {
     }
     let emulator_cpu_s = cpu_seconds(&pid) - cpu_before;
     Ok(SerialFigures {
-        emulator_cpu_us_per_call: emulator_cpu_s * 1e6 / samples.len() as f64,
+        emulator_cpu_us_per_call: micros_per_call(emulator_cpu_s, samples.len()),
         latencies: Latencies::of(samples),
         errors,
     })
@@ -685,7 +691,7 @@ async fn mix(server: &ServerProcess, options: &LoadOptions) -> Result<MixFigures
         by_kind,
         errors,
         emulator_cpu_s,
-        emulator_cpu_us_per_call: emulator_cpu_s * 1e6 / samples.len().max(1) as f64,
+        emulator_cpu_us_per_call: micros_per_call(emulator_cpu_s, samples.len()),
         bench_cpu_s,
         started,
         seeded,
